@@ -1,0 +1,133 @@
+/**
+ * The one schema from which every descriptor encoder, decoder and the C header are generated
+ * (`pnpm --filter @datamover/core gen`). Offsets follow the SDXI 1.0 generic layout
+ * (DSC_GENERIC, Table 6-3): a 64-byte record, opcode word at bytes 0–3, operation body at
+ * bytes 4–55, completion pointer at bytes 56–63. All fields are little-endian.
+ */
+
+/** A scalar field of a descriptor body: a little-endian integer at a byte offset. */
+export interface FieldSpec {
+  readonly name: string;
+  readonly offset: number;
+  readonly type: 'u8' | 'u16' | 'u32' | 'u64';
+  readonly doc: string;
+}
+
+/** One operation: its SDXI operation group (`type`), subtype and body fields. */
+export interface OperationSpec {
+  /** Name used in generated identifiers, e.g. `copy` → `encodeCopy`. */
+  readonly name: string;
+  readonly group: keyof typeof OPERATION_GROUPS;
+  readonly subtype: number;
+  readonly fields: readonly FieldSpec[];
+  readonly doc: string;
+}
+
+/** SDXI operation groups (Table 6-1) plus Datamover's vendor group. */
+export const OPERATION_GROUPS = {
+  /** DMA Base group (SDXI). */
+  DMAB: 0x001,
+  /** Administrative group (SDXI). */
+  ADMIN: 0x002,
+  /** Interrupt group (SDXI). */
+  INTR: 0x004,
+  /**
+   * Datamover's vendor group for operations SDXI 1.0 lacks (fill, compare, crc32c,
+   * write-immediate with a 64-bit value). The spec text reserving vendor group numbers was not
+   * available (shared/sdxi/NOTES.md §9): 0x700 is our choice, well away from the 0x7F7 that
+   * error-log entries use.
+   */
+  DMV: 0x700,
+} as const;
+
+/** Bits of the opcode word (bytes 0–3). */
+export const OPCODE_BITS = {
+  valid: 0,
+  sequential: 1,
+  fence: 2,
+  chain: 3,
+  csr: 4,
+  rb: 5,
+  subtypeShift: 8,
+  subtypeWidth: 8,
+  typeShift: 16,
+  typeWidth: 11,
+} as const;
+
+export const DESCRIPTOR_BYTES = 64;
+/** Byte offset of `csb_ptr` (bit 0 `np`, bits 63:5 completion-block address >> 5). */
+export const CSB_PTR_OFFSET = 56;
+
+const size: FieldSpec = {
+  name: 'size',
+  offset: 4,
+  type: 'u32',
+  doc: 'byte count minus one (SDXI size encoding: 0 means 1 byte, 0xffffffff means 4 GiB)',
+};
+const akey0: FieldSpec = { name: 'akey0', offset: 12, type: 'u16', doc: 'AKey (region-table) index of the source' };
+const akey1: FieldSpec = { name: 'akey1', offset: 14, type: 'u16', doc: 'AKey (region-table) index of the destination' };
+const addr0: FieldSpec = { name: 'addr0', offset: 16, type: 'u64', doc: 'source byte offset inside the akey0 region' };
+const addr1: FieldSpec = { name: 'addr1', offset: 24, type: 'u64', doc: 'destination byte offset inside the akey1 region' };
+
+export const OPERATIONS: readonly OperationSpec[] = [
+  {
+    name: 'nop',
+    group: 'DMAB',
+    subtype: 0x01,
+    fields: [],
+    doc: 'DSC_DMAB_NOP (Table 6-6): no body; with the fence flag it is a barrier.',
+  },
+  {
+    name: 'copy',
+    group: 'DMAB',
+    subtype: 0x03,
+    fields: [
+      size,
+      { name: 'attr', offset: 8, type: 'u8', doc: 'bits 3:0 attr_src, bits 7:4 attr_dst (meaning unconfirmed; written as 0)' },
+      akey0,
+      akey1,
+      addr0,
+      addr1,
+    ],
+    doc: 'DSC_DMAB_COPY (Table 6-8): copy size+1 bytes from (akey0, addr0) to (akey1, addr1).',
+  },
+  {
+    name: 'fill',
+    group: 'DMV',
+    subtype: 0x01,
+    fields: [
+      size,
+      { name: 'patternBytes', offset: 8, type: 'u8', doc: 'pattern width in bytes: 1 or 8' },
+      akey1,
+      addr1,
+      { name: 'pattern', offset: 32, type: 'u64', doc: 'fill pattern; a 1-byte pattern uses bits 7:0' },
+    ],
+    doc: 'Vendor fill: repeat a 1- or 8-byte pattern over (akey1, addr1, size+1).',
+  },
+  {
+    name: 'compare',
+    group: 'DMV',
+    subtype: 0x02,
+    fields: [size, akey0, akey1, addr0, addr1],
+    doc: 'Vendor compare: result is the first differing byte offset, or all ones when equal.',
+  },
+  {
+    name: 'crc32c',
+    group: 'DMV',
+    subtype: 0x03,
+    fields: [size, akey0, addr0, { name: 'seed', offset: 32, type: 'u32', doc: 'initial CRC (0 for a fresh checksum)' }],
+    doc: 'Vendor CRC-32C (Castagnoli) over (akey0, addr0, size+1); the result is the checksum.',
+  },
+  {
+    name: 'writeImm',
+    group: 'DMV',
+    subtype: 0x04,
+    fields: [
+      { name: 'width', offset: 8, type: 'u8', doc: 'bytes written: 1, 2, 4 or 8' },
+      akey1,
+      addr1,
+      { name: 'value', offset: 32, type: 'u64', doc: 'the immediate value, little-endian, low `width` bytes used' },
+    ],
+    doc: 'Vendor write-immediate: store an 8/16/32/64-bit value at (akey1, addr1).',
+  },
+];

@@ -1,0 +1,1 @@
+export * as abi from './abi.js';
