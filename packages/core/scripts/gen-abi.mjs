@@ -48,6 +48,7 @@ function tsWrite(f, expr) {
     case 'u32':
       return `  u32[w + ${w}] = ${expr};`;
     case 'u64':
+      if (f.bigint) return `  u32[w + ${w}] = Number(BigInt.asUintN(32, ${expr}));\n  u32[w + ${w + 1}] = Number(BigInt.asUintN(64, ${expr}) >> 32n);`;
       return `  u32[w + ${w}] = ${expr} >>> 0;\n  u32[w + ${w + 1}] = Math.floor(${expr} / 0x1_0000_0000);`;
   }
 }
@@ -61,6 +62,7 @@ function tsRead(f) {
     case 'u32':
       return `u32[w + ${w}]!`;
     case 'u64':
+      if (f.bigint) return `BigInt(u32[w + ${w}]!) | (BigInt(u32[w + ${w + 1}]!) << 32n)`;
       return `u32[w + ${w}]! + u32[w + ${w + 1}]! * 0x1_0000_0000`;
   }
 }
@@ -78,7 +80,7 @@ out += `} as const;\n\n`;
 for (const op of OPERATIONS) {
   const T = cap(op.name);
   out += `/** Body of ${op.doc} */\nexport interface ${T}Fields {\n`;
-  for (const f of op.fields) out += `  /** ${f.doc} */\n  ${f.name}: number;\n`;
+  for (const f of op.fields) out += `  /** ${f.doc} */\n  ${f.name}: ${f.bigint ? 'bigint' : 'number'};\n`;
   out += `}\n\n`;
   out += `/**\n * Writes words 1–15 of a ${op.name} descriptor at \`u32[w]\` (QW1–7 plus the upper half of QW0).\n * The caller publishes word 0 (opcode | valid) last. Unused words are zeroed.\n */\n`;
   out += `export function encode${T}Body(u32: Uint32Array, w: number${op.fields.length ? `, f: ${T}Fields` : ''}, csbPtr: number): void {\n`;

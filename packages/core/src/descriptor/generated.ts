@@ -82,7 +82,7 @@ export interface FillFields {
   /** destination byte offset inside the akey1 region */
   addr1: number;
   /** fill pattern; a 1-byte pattern uses bits 7:0 */
-  pattern: number;
+  pattern: bigint;
 }
 
 /**
@@ -96,8 +96,8 @@ export function encodeFillBody(u32: Uint32Array, w: number, f: FillFields, csbPt
   u32[w + 3] = (u32[w + 3]! | ((f.akey1) << 16)) >>> 0;
   u32[w + 6] = f.addr1 >>> 0;
   u32[w + 7] = Math.floor(f.addr1 / 0x1_0000_0000);
-  u32[w + 8] = f.pattern >>> 0;
-  u32[w + 9] = Math.floor(f.pattern / 0x1_0000_0000);
+  u32[w + 8] = Number(BigInt.asUintN(32, f.pattern));
+  u32[w + 9] = Number(BigInt.asUintN(64, f.pattern) >> 32n);
   u32[w + 14] = csbPtr >>> 0;
   u32[w + 15] = Math.floor(csbPtr / 0x1_0000_0000);
 }
@@ -169,7 +169,7 @@ export interface WriteImmFields {
   /** destination byte offset inside the akey1 region */
   addr1: number;
   /** the immediate value, little-endian, low `width` bytes used */
-  value: number;
+  value: bigint;
 }
 
 /**
@@ -182,8 +182,8 @@ export function encodeWriteImmBody(u32: Uint32Array, w: number, f: WriteImmField
   u32[w + 3] = (u32[w + 3]! | ((f.akey1) << 16)) >>> 0;
   u32[w + 6] = f.addr1 >>> 0;
   u32[w + 7] = Math.floor(f.addr1 / 0x1_0000_0000);
-  u32[w + 8] = f.value >>> 0;
-  u32[w + 9] = Math.floor(f.value / 0x1_0000_0000);
+  u32[w + 8] = Number(BigInt.asUintN(32, f.value));
+  u32[w + 9] = Number(BigInt.asUintN(64, f.value) >> 32n);
   u32[w + 14] = csbPtr >>> 0;
   u32[w + 15] = Math.floor(csbPtr / 0x1_0000_0000);
 }
@@ -223,13 +223,13 @@ export function decodeDescriptor(u32: Uint32Array, w: number): DecodedDescriptor
     case 0x00010300:
       return { op: 'copy', ...header, size: u32[w + 1]!, attr: (u32[w + 2]! >>> 0) & 0xff, akey0: (u32[w + 3]! >>> 0) & 0xffff, akey1: (u32[w + 3]! >>> 16) & 0xffff, addr0: u32[w + 4]! + u32[w + 5]! * 0x1_0000_0000, addr1: u32[w + 6]! + u32[w + 7]! * 0x1_0000_0000 };
     case 0x07000100:
-      return { op: 'fill', ...header, size: u32[w + 1]!, patternBytes: (u32[w + 2]! >>> 0) & 0xff, akey1: (u32[w + 3]! >>> 16) & 0xffff, addr1: u32[w + 6]! + u32[w + 7]! * 0x1_0000_0000, pattern: u32[w + 8]! + u32[w + 9]! * 0x1_0000_0000 };
+      return { op: 'fill', ...header, size: u32[w + 1]!, patternBytes: (u32[w + 2]! >>> 0) & 0xff, akey1: (u32[w + 3]! >>> 16) & 0xffff, addr1: u32[w + 6]! + u32[w + 7]! * 0x1_0000_0000, pattern: BigInt(u32[w + 8]!) | (BigInt(u32[w + 9]!) << 32n) };
     case 0x07000200:
       return { op: 'compare', ...header, size: u32[w + 1]!, akey0: (u32[w + 3]! >>> 0) & 0xffff, akey1: (u32[w + 3]! >>> 16) & 0xffff, addr0: u32[w + 4]! + u32[w + 5]! * 0x1_0000_0000, addr1: u32[w + 6]! + u32[w + 7]! * 0x1_0000_0000 };
     case 0x07000300:
       return { op: 'crc32c', ...header, size: u32[w + 1]!, akey0: (u32[w + 3]! >>> 0) & 0xffff, addr0: u32[w + 4]! + u32[w + 5]! * 0x1_0000_0000, seed: u32[w + 8]! };
     case 0x07000400:
-      return { op: 'writeImm', ...header, width: (u32[w + 2]! >>> 0) & 0xff, akey1: (u32[w + 3]! >>> 16) & 0xffff, addr1: u32[w + 6]! + u32[w + 7]! * 0x1_0000_0000, value: u32[w + 8]! + u32[w + 9]! * 0x1_0000_0000 };
+      return { op: 'writeImm', ...header, width: (u32[w + 2]! >>> 0) & 0xff, akey1: (u32[w + 3]! >>> 16) & 0xffff, addr1: u32[w + 6]! + u32[w + 7]! * 0x1_0000_0000, value: BigInt(u32[w + 8]!) | (BigInt(u32[w + 9]!) << 32n) };
     default:
       return { op: 'unknown', ...header, group: (word0 >>> 16) & 2047, subtype: (word0 >>> 8) & 0xff };
   }

@@ -11,6 +11,8 @@ export interface FieldSpec {
   readonly offset: number;
   readonly type: 'u8' | 'u16' | 'u32' | 'u64';
   readonly doc: string;
+  /** A u64 that must keep all 64 bits in JS (a bigint); other u64s are byte offsets (numbers). */
+  readonly bigint?: true;
 }
 
 /** One operation: its SDXI operation group (`type`), subtype and body fields. */
@@ -100,7 +102,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
       { name: 'patternBytes', offset: 8, type: 'u8', doc: 'pattern width in bytes: 1 or 8' },
       akey1,
       addr1,
-      { name: 'pattern', offset: 32, type: 'u64', doc: 'fill pattern; a 1-byte pattern uses bits 7:0' },
+      { name: 'pattern', offset: 32, type: 'u64', bigint: true, doc: 'fill pattern; a 1-byte pattern uses bits 7:0' },
     ],
     doc: 'Vendor fill: repeat a 1- or 8-byte pattern over (akey1, addr1, size+1).',
   },
@@ -126,7 +128,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
       { name: 'width', offset: 8, type: 'u8', doc: 'bytes written: 1, 2, 4 or 8' },
       akey1,
       addr1,
-      { name: 'value', offset: 32, type: 'u64', doc: 'the immediate value, little-endian, low `width` bytes used' },
+      { name: 'value', offset: 32, type: 'u64', bigint: true, doc: 'the immediate value, little-endian, low `width` bytes used' },
     ],
     doc: 'Vendor write-immediate: store an 8/16/32/64-bit value at (akey1, addr1).',
   },

@@ -1,0 +1,64 @@
+/** An engine session backed by the native worker thread (the soft backend's fast path). */
+import { datamoverError, ErrorCode, type EngineSession, type RegionInfo, type Ring } from '@datamover/core';
+import type { NativeAddon, NativeEngine } from './native.js';
+
+export interface NativeEngineOptions {
+  /** Microseconds the worker spins for new work before it sleeps (latency vs. idle CPU). */
+  spinMicros?: number;
+  /** Copies and fills at least this large use non-temporal stores (default: from the cache size). */
+  ntThreshold?: number;
+}
+
+export class NativeEngineSession implements EngineSession {
+  readonly #engine: NativeEngine;
+  readonly #addon: NativeAddon;
+  #held = false;
+
+  constructor(addon: NativeAddon, ring: Ring, onProgress: () => void, options: NativeEngineOptions) {
+    this.#addon = addon;
+    this.#engine = native(() => new addon.Engine(new Uint8Array(ring.sab), onProgress, options));
+    this.#engine.unref();
+  }
+
+  register(region: RegionInfo): void {
+    const m = region.memory;
+    native(() =>
+      m.kind === 'host'
+        ? this.#engine.registerHost(region.index, m.view, region.writable)
+        : this.#engine.registerFile(region.index, m.fd, m.directFd, m.fileOffset, region.length, region.writable),
+    );
+  }
+  deregister(index: number): void {
+    native(() => this.#engine.deregister(index));
+  }
+  doorbell(): void {
+    this.#engine.doorbell();
+  }
+  hold(active: boolean): void {
+    if (active === this.#held) return;
+    this.#held = active;
+    if (active) this.#engine.ref();
+    else this.#engine.unref();
+  }
+  allocateHost(size: number, alignment: number): Uint8Array {
+    return new Uint8Array(native(() => this.#addon.allocateAligned(size, alignment)));
+  }
+  stats(): Record<string, number | string> {
+    const info = this.#addon.Engine.info();
+    return { engine: 'native', ntThreshold: info.ntThreshold, crc32c: info.crc32c };
+  }
+  close(): void {
+    this.#engine.close();
+  }
+}
+
+/** Runs a native call, turning the addon's coded errors into DatamoverErrors. */
+function native<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    const known = typeof code === 'string' && code in ErrorCode ? (code as ErrorCode) : ErrorCode.DEVICE_ERROR;
+    throw datamoverError(known, `soft native engine: ${(e as Error).message}`, { cause: e });
+  }
+}

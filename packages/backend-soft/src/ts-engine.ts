@@ -1,0 +1,244 @@
+/**
+ * The pure-TypeScript engine: the correctness oracle. It consumes the same ring as the native
+ * engine, on the JS thread, with the simplest code that can be right; the native engine is
+ * tested against it. It runs in slices of at most a few milliseconds between event-loop turns,
+ * but one large descriptor runs to its end: use the native engine for real work.
+ */
+import { readSync, writeSync } from 'node:fs';
+import { abi, type EngineSession, type Memory, type RegionInfo, type Ring } from '@datamover/core';
+import { crc32c } from './crc32c.js';
+
+const { CLAIM, COMPLETION, COMPLETION_FLAG_ERROR, CompletionStatus: S, OPCODE_BITS, RING_HEADER } = abi;
+const SLICE_MS = 4;
+const CHUNK = 1 << 20;
+/** Opcode bits that must be clear: se, ch, csr, rb, bits 7:6 and 31:27. */
+const RESERVED_OPCODE_BITS = 0xf80000fa;
+
+class Refusal {
+  constructor(
+    readonly status: number,
+    readonly detail = 0,
+    readonly result = 0,
+  ) {}
+}
+
+/** Byte access to one registered region: host memory or a file range. */
+interface Access {
+  readonly memory: Memory;
+  readonly length: number;
+  readonly writable: boolean;
+  read(offset: number, length: number): Uint8Array;
+  write(offset: number, data: Uint8Array): void;
+}
+
+function access(region: RegionInfo): Access {
+  const { memory, length, writable } = region;
+  if (memory.kind === 'host') {
+    const view = memory.view;
+    return { memory, length, writable, read: (o, n) => view.subarray(o, o + n), write: (o, d) => view.set(d, o) };
+  }
+  const fd = memory.fd;
+  const base = memory.fileOffset;
+  return {
+    memory,
+    length,
+    writable,
+    read(o, n) {
+      const out = new Uint8Array(n);
+      let done = 0;
+      while (done < n) {
+        const got = io(() => readSync(fd, out, done, n - done, base + o + done));
+        if (got === 0) throw new Refusal(S.SHORT_IO, 0, done);
+        done += got;
+      }
+      return out;
+    },
+    write(o, d) {
+      let done = 0;
+      while (done < d.length) done += io(() => writeSync(fd, d, done, d.length - done, base + o + done));
+    },
+  };
+}
+
+function io<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw new Refusal(S.IO_ERROR, Math.abs((e as NodeJS.ErrnoException).errno ?? 5));
+  }
+}
+
+export class TsEngine implements EngineSession {
+  readonly #ring: Ring;
+  readonly #u32: Uint32Array;
+  readonly #u64: BigUint64Array;
+  readonly #onProgress: () => void;
+  readonly #regions = new Map<number, Access>();
+  #read = 0;
+  #scheduled = false;
+  #closed = false;
+  #executed = 0;
+
+  constructor(ring: Ring, onProgress: () => void) {
+    this.#ring = ring;
+    this.#u32 = ring.u32;
+    this.#u64 = new BigUint64Array(ring.sab, 0, RING_HEADER.bytes / 8);
+    this.#onProgress = onProgress;
+  }
+
+  register(region: RegionInfo): void {
+    this.#regions.set(region.index, access(region));
+  }
+  deregister(index: number): void {
+    this.#regions.delete(index);
+  }
+  doorbell(): void {
+    if (this.#scheduled || this.#closed) return;
+    this.#scheduled = true;
+    setImmediate(() => this.#run());
+  }
+  hold(): void {
+    // setImmediate keeps the process alive while work is scheduled; nothing to hold.
+  }
+  stats(): Record<string, number | string> {
+    return { engine: 'ts', executed: this.#executed };
+  }
+  close(): void {
+    this.#closed = true;
+  }
+
+  #run(): void {
+    this.#scheduled = false;
+    if (this.#closed) return;
+    const end = performance.now() + SLICE_MS;
+    const u32 = this.#u32;
+    const ring = this.#ring;
+    let progressed = false;
+    while (performance.now() < end) {
+      const write = Number(Atomics.load(this.#u64, RING_HEADER.writeIndex / 8));
+      if (this.#read >= write) break;
+      const w = ring.slotWord(this.#read);
+      if ((Atomics.load(u32, w) & (1 << OPCODE_BITS.valid)) === 0) break; // not yet published
+      this.#consume(this.#read, w);
+      this.#read++;
+      Atomics.store(this.#u64, RING_HEADER.readIndex / 8, BigInt(this.#read));
+      progressed = true;
+    }
+    if (progressed) this.#onProgress();
+    // More published work than one slice: continue after the event loop breathes.
+    if (this.#read < Number(Atomics.load(this.#u64, RING_HEADER.writeIndex / 8))) this.doorbell();
+  }
+
+  #consume(i: number, w: number): void {
+    const u32 = this.#u32;
+    const cb = this.#ring.completionWord(i);
+    const d = abi.decodeDescriptor(u32, w);
+    let status: number = S.OK;
+    let detail = 0;
+    let result = 0n;
+    if (d.noPointer || d.csbPtr !== cb * 4) status = S.BAD_DESCRIPTOR;
+    else if (Atomics.compareExchange(u32, cb + COMPLETION.claim / 4, CLAIM.pending, CLAIM.claimed) !== CLAIM.pending) status = S.NOT_RUN;
+    else {
+      try {
+        result = this.#execute(d, u32[w]!);
+        this.#executed++;
+      } catch (e) {
+        if (!(e instanceof Refusal)) throw e;
+        status = e.status;
+        detail = e.detail;
+        result = BigInt(e.result);
+      }
+    }
+    u32[cb + COMPLETION.status / 4] = status;
+    u32[cb + COMPLETION.detail / 4] = detail;
+    u32[cb + COMPLETION.result / 4] = Number(result & 0xffff_ffffn);
+    u32[cb + COMPLETION.result / 4 + 1] = Number(result >> 32n);
+    u32[cb + COMPLETION.flags / 4] = status === S.OK || status === S.NOT_RUN ? 0 : COMPLETION_FLAG_ERROR;
+    Atomics.store(u32, cb + COMPLETION.signal / 4, 0);
+  }
+
+  /** Runs one descriptor; returns its result value or throws a Refusal. */
+  #execute(d: abi.DecodedDescriptor, word0: number): bigint {
+    if ((word0 & RESERVED_OPCODE_BITS) !== 0) throw new Refusal(S.BAD_DESCRIPTOR);
+    switch (d.op) {
+      case 'nop':
+        return 0n;
+      case 'copy': {
+        const n = d.size + 1;
+        const src = this.#range(d.akey0, d.addr0, n, false);
+        const dst = this.#range(d.akey1, d.addr1, n, true);
+        if (sameMemoryOverlap(src, d.addr0, dst, d.addr1, n)) throw new Refusal(S.OVERLAP);
+        for (let o = 0; o < n; o += CHUNK) dst.write(d.addr1 + o, src.read(d.addr0 + o, Math.min(CHUNK, n - o)));
+        return 0n;
+      }
+      case 'fill': {
+        const n = d.size + 1;
+        const dst = this.#range(d.akey1, d.addr1, n, true);
+        if (d.patternBytes !== 1 && d.patternBytes !== 8) throw new Refusal(S.BAD_DESCRIPTOR);
+        const unit = new Uint8Array(8);
+        new DataView(unit.buffer).setBigUint64(0, d.pattern, true);
+        const chunk = new Uint8Array(Math.min(CHUNK, n));
+        for (let k = 0; k < chunk.length; k++) chunk[k] = d.patternBytes === 1 ? unit[0]! : unit[k & 7]!;
+        // CHUNK is a multiple of 8, so an 8-byte pattern stays in phase from chunk to chunk.
+        for (let o = 0; o < n; o += CHUNK) dst.write(d.addr1 + o, chunk.subarray(0, Math.min(CHUNK, n - o)));
+        return 0n;
+      }
+      case 'compare': {
+        const n = d.size + 1;
+        const a = this.#range(d.akey0, d.addr0, n, false);
+        const b = this.#range(d.akey1, d.addr1, n, false);
+        for (let o = 0; o < n; o += CHUNK) {
+          const m = Math.min(CHUNK, n - o);
+          const x = a.read(d.addr0 + o, m);
+          const y = b.read(d.addr1 + o, m);
+          for (let k = 0; k < m; k++) if (x[k] !== y[k]) return BigInt(o + k);
+        }
+        return 0xffff_ffff_ffff_ffffn;
+      }
+      case 'crc32c': {
+        const n = d.size + 1;
+        const src = this.#range(d.akey0, d.addr0, n, false);
+        let c = d.seed;
+        for (let o = 0; o < n; o += CHUNK) c = crc32c(src.read(d.addr0 + o, Math.min(CHUNK, n - o)), c);
+        return BigInt(c);
+      }
+      case 'writeImm': {
+        if (![1, 2, 4, 8].includes(d.width)) throw new Refusal(S.BAD_DESCRIPTOR);
+        const dst = this.#range(d.akey1, d.addr1, d.width, true);
+        const bytes = new Uint8Array(8);
+        new DataView(bytes.buffer).setBigUint64(0, d.value, true);
+        dst.write(d.addr1, bytes.subarray(0, d.width));
+        return 0n;
+      }
+      default:
+        throw new Refusal(S.BAD_DESCRIPTOR);
+    }
+  }
+
+  /** The region behind an AKey index, after checking the range and, for writes, the access. */
+  #range(akey: number, addr: number, n: number, write: boolean): Access {
+    const r = this.#regions.get(akey);
+    if (!r) throw new Refusal(S.BAD_AKEY);
+    if (addr + n > r.length) throw new Refusal(S.OUT_OF_BOUNDS);
+    if (write && !r.writable) throw new Refusal(S.ACCESS_DENIED);
+    return r;
+  }
+}
+
+function sameMemoryOverlap(a: Access, aOff: number, b: Access, bOff: number, n: number): boolean {
+  const ma = a.memory;
+  const mb = b.memory;
+  if (ma.kind === 'host' && mb.kind === 'host') {
+    if (ma.view.buffer !== mb.view.buffer) return false;
+    const x = ma.view.byteOffset + aOff;
+    const y = mb.view.byteOffset + bOff;
+    return x < y + n && y < x + n;
+  }
+  if (ma.kind === 'file' && mb.kind === 'file') {
+    if (ma.dev !== mb.dev || ma.ino !== mb.ino) return false;
+    const x = ma.fileOffset + aOff;
+    const y = mb.fileOffset + bOff;
+    return x < y + n && y < x + n;
+  }
+  return false;
+}

@@ -1,0 +1,85 @@
+/**
+ * The backend plugin contract. A backend says whether it can run here (`probe`), what it can
+ * do (`capabilities`), and opens engine sessions that consume a shared descriptor ring.
+ */
+import type { Memory } from './memory.js';
+import type { Ring } from './ring/ring.js';
+import type { SpaceKind } from './spaces.js';
+
+export const OPERATIONS = ['copy', 'fill', 'compare', 'crc32c', 'writeImm', 'nop'] as const;
+/** The operations a descriptor can carry. */
+export type Operation = (typeof OPERATIONS)[number];
+
+/** Which address-space kinds an operation reads (`src`) and writes or also reads (`dst`). */
+export interface OperationSupport {
+  readonly op: Operation;
+  /** Source kind (copy, compare's first operand, crc32c); null when the operation has none. */
+  readonly src: SpaceKind | null;
+  /** Destination kind (copy, fill, writeImm, compare's second operand); null when none. */
+  readonly dst: SpaceKind | null;
+}
+
+export interface Capabilities {
+  readonly operations: readonly OperationSupport[];
+  /** Largest byte count one descriptor may carry. */
+  readonly maxDescriptorBytes: number;
+  /** Most regions one session can register at a time. */
+  readonly maxRegions: number;
+}
+
+export interface ProbeResult {
+  readonly available: boolean;
+  /** Why not, in words a user can act on (missing library, no device, …). */
+  readonly reason?: string;
+  /** Facts found while probing: versions, devices, engine choice. */
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/** What an engine needs to register one region. */
+export interface RegionInfo {
+  readonly index: number;
+  readonly memory: Memory;
+  readonly length: number;
+  readonly writable: boolean;
+}
+
+/** An open engine consuming one ring. */
+export interface EngineSession {
+  /** Registers a region under its region-table index (the AKey index descriptors carry). */
+  register(region: RegionInfo): void;
+  /** Forgets a region; called only once no in-flight descriptor names it. */
+  deregister(index: number): void;
+  /** Tells the engine that Write_Index moved. */
+  doorbell(): void;
+  /** Keeps the process alive while `true` (work in flight) and lets it exit while `false`. */
+  hold(active: boolean): void;
+  /** Host memory aligned to `alignment`, when the engine can allocate it. */
+  allocateHost?(size: number, alignment: number): Uint8Array;
+  /** Engine-specific counters for `Mover.stats()`. */
+  stats?(): Readonly<Record<string, number | string>>;
+  /** Stops the engine; called once no work is in flight. */
+  close(): void;
+}
+
+export interface Backend {
+  readonly name: string;
+  readonly version: string;
+  /** 'hardware' backends drive a device; 'software' ones run on the CPU. */
+  readonly kind: 'hardware' | 'software';
+  probe(): Promise<ProbeResult>;
+  capabilities(): Capabilities;
+  /** Ring slots this backend's sessions want (a power of two). */
+  readonly ringEntries?: number;
+  /** Opens a session consuming `ring`; `onProgress` is called (on the JS thread) when descriptors finish. */
+  open(ring: Ring, onProgress: () => void): Promise<EngineSession>;
+}
+
+/** Every (operation, src, dst) combination over the given kinds, for backends that do everything. */
+export function allOperations(kinds: readonly SpaceKind[]): OperationSupport[] {
+  const out: OperationSupport[] = [{ op: 'nop', src: null, dst: null }];
+  for (const a of kinds) {
+    out.push({ op: 'crc32c', src: a, dst: null }, { op: 'fill', src: null, dst: a }, { op: 'writeImm', src: null, dst: a });
+    for (const b of kinds) out.push({ op: 'copy', src: a, dst: b }, { op: 'compare', src: a, dst: b });
+  }
+  return out;
+}

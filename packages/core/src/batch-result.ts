@@ -1,0 +1,69 @@
+/** Per-descriptor outcome of a submitted batch. */
+import type { DatamoverError } from './errors.js';
+
+/** What happened to one descriptor: run whole, never run, or failed. */
+export type DescriptorStatus = 'pending' | 'done' | 'not-run' | 'failed';
+
+const STATUS: readonly DescriptorStatus[] = ['pending', 'done', 'not-run', 'failed'];
+/** @internal */
+export const StatusCode = { pending: 0, done: 1, notRun: 2, failed: 3 } as const;
+/** @internal */
+export type StatusCode = (typeof StatusCode)[keyof typeof StatusCode];
+
+/**
+ * Results of a batch, one per descriptor in the order they were added. Values: the checksum of
+ * a crc32c; for a compare the first differing offset, or -1 when equal; 0 otherwise.
+ */
+export class BatchResult {
+  readonly #status: Uint8Array;
+  readonly #value: Float64Array;
+  readonly #errors = new Map<number, DatamoverError>();
+  #done = 0;
+  #notRun = 0;
+  #failed = 0;
+
+  /** @internal */
+  constructor(readonly length: number) {
+    this.#status = new Uint8Array(length);
+    this.#value = new Float64Array(length);
+  }
+
+  /** @internal */
+  record(i: number, status: StatusCode, value: number, error?: DatamoverError): void {
+    this.#status[i] = status;
+    this.#value[i] = value;
+    if (status === StatusCode.done) this.#done++;
+    else if (status === StatusCode.notRun) this.#notRun++;
+    else if (status === StatusCode.failed) {
+      this.#failed++;
+      if (error) this.#errors.set(i, error);
+    }
+  }
+
+  status(i: number): DescriptorStatus {
+    return STATUS[this.#status[this.#index(i)]!]!;
+  }
+  value(i: number): number {
+    return this.#value[this.#index(i)]!;
+  }
+  error(i: number): DatamoverError | undefined {
+    return this.#errors.get(this.#index(i));
+  }
+  /** True when every descriptor ran whole and none failed. */
+  get ok(): boolean {
+    return this.#done === this.length;
+  }
+  get counts(): { done: number; notRun: number; failed: number; pending: number } {
+    return { done: this.#done, notRun: this.#notRun, failed: this.#failed, pending: this.length - this.#done - this.#notRun - this.#failed };
+  }
+  /** The first failure, if any. */
+  firstError(): DatamoverError | undefined {
+    for (const e of this.#errors.values()) return e;
+    return undefined;
+  }
+
+  #index(i: number): number {
+    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`descriptor index ${i} outside [0, ${this.length})`);
+    return i;
+  }
+}

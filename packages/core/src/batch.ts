@@ -1,0 +1,299 @@
+/**
+ * A batch: many descriptors, one submit, one Promise, a result per descriptor. Each add
+ * method validates its input at once (throwing a DatamoverError before anything is queued) and
+ * encodes the descriptor in its final 64-byte ring format, so submitting is a memory copy.
+ */
+import type { Operation } from './backend.js';
+import { BatchResult } from './batch-result.js';
+import * as gen from './descriptor/generated.js';
+import { OPCODE_BITS } from './descriptor/schema.js';
+import { datamoverError, ErrorCode } from './errors.js';
+import { checkRange, checkSize, type Region, type Registration } from './region.js';
+import type { SpaceKind } from './spaces.js';
+
+/** Flags any descriptor can carry. */
+export interface DescriptorOptions {
+  /** Run only after every earlier descriptor of the batch has finished. */
+  fence?: boolean;
+  /** Route to this backend by name instead of by policy. */
+  backend?: string;
+}
+export interface CopyOptions extends DescriptorOptions {
+  srcOffset?: number;
+  dstOffset?: number;
+  /** Bytes to copy; by default the whole source range, which must match the destination's. */
+  length?: number;
+}
+export interface FillOptions extends DescriptorOptions {
+  offset?: number;
+  length?: number;
+  /** 1 (default): repeat the low byte of `pattern`; 8: repeat its 8 little-endian bytes. */
+  patternBytes?: 1 | 8;
+}
+export interface CompareOptions extends DescriptorOptions {
+  aOffset?: number;
+  bOffset?: number;
+  length?: number;
+}
+export interface Crc32cOptions extends DescriptorOptions {
+  offset?: number;
+  length?: number;
+  /** A previous checksum to continue from (crc32c(a ‖ b) = crc32c(b, seed = crc32c(a))). */
+  seed?: number;
+}
+export interface WriteImmediateOptions extends DescriptorOptions {
+  offset?: number;
+  /** Bytes written: 1, 2, 4 or 8 (default 8). */
+  width?: 1 | 2 | 4 | 8;
+}
+export interface SubmitOptions {
+  signal?: AbortSignal;
+  /** Cancel after this many milliseconds. */
+  timeout?: number;
+  /** Cancel at this time (milliseconds since the epoch, as Date.now()). */
+  deadline?: number;
+}
+
+/** What a batch needs from its Mover. @internal */
+export interface BatchHost {
+  readonly id: number;
+  assertOpen(): void;
+  /** Index of the session that runs `op` on these kinds, honouring policy; throws when none. */
+  route(op: Operation, src: SpaceKind | null, dst: SpaceKind | null, backend: string | undefined): number;
+  maxDescriptorBytes(session: number): number;
+  submit(batch: Batch, options: SubmitOptions): Promise<BatchResult>;
+}
+
+const WORDS = 16;
+const FENCE = 1 << OPCODE_BITS.fence;
+const U64 = 2n ** 64n;
+
+export class Batch {
+  /** Descriptors in ring format, 16 words each; word 0 holds the opcode without the valid bit. @internal */
+  words: Uint32Array;
+  /** Session index per descriptor. @internal */
+  route: Uint8Array;
+  /** Registrations the batch names, pinned while it is in flight. @internal */
+  readonly regs = new Set<Registration>();
+  /** Which sessions the batch uses. @internal */
+  readonly sessions = new Set<number>();
+  #length = 0;
+  #submitted = false;
+  readonly #host: BatchHost;
+
+  /** @internal Use Mover.batch(). */
+  constructor(host: BatchHost, capacity = 16) {
+    this.#host = host;
+    this.words = new Uint32Array(capacity * WORDS);
+    this.route = new Uint8Array(capacity);
+  }
+
+  get length(): number {
+    return this.#length;
+  }
+
+  copy(dst: Region, src: Region, options: CopyOptions = {}): this {
+    const s = this.#endpoint(src, options.srcOffset, 'source');
+    const d = this.#endpoint(dst, options.dstOffset, 'destination', true);
+    let length = options.length;
+    if (length === undefined) {
+      if (s.room !== d.room) {
+        throw datamoverError(ErrorCode.LENGTH_MISMATCH, `source range is ${s.room} bytes but destination range is ${d.room}; pass { length }`);
+      }
+      length = s.room;
+    }
+    checkRange(s.offset, length, src.length, 'source');
+    checkRange(d.offset, length, dst.length, 'destination');
+    if (length > 0 && overlaps(s.reg, s.abs, d.reg, d.abs, length)) {
+      throw datamoverError(ErrorCode.OVERLAPPING_RANGES, 'source and destination of a copy overlap in the same memory');
+    }
+    const session = this.#route('copy', s.reg.space.kind, d.reg.space.kind, options, length);
+    const f = { size: length - 1, attr: 0, akey0: s.reg.index, akey1: d.reg.index, addr0: s.abs, addr1: d.abs };
+    const w = this.#slot(session, [s.reg, d.reg]);
+    if (length === 0) this.#nop(w, options);
+    else this.#finish(w, gen.OPCODE.copy, options, () => gen.encodeCopyBody(this.words, w, f, 0));
+    return this;
+  }
+
+  fill(dst: Region, pattern: number | bigint, options: FillOptions = {}): this {
+    const d = this.#endpoint(dst, options.offset, 'destination', true);
+    const length = options.length ?? d.room;
+    checkRange(d.offset, length, dst.length, 'fill');
+    const patternBytes = options.patternBytes ?? 1;
+    if (patternBytes !== 1 && patternBytes !== 8) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `patternBytes must be 1 or 8, got ${String(patternBytes)}`);
+    const p = unsigned(pattern, patternBytes, 'fill pattern');
+    const session = this.#route('fill', null, d.reg.space.kind, options, length);
+    const w = this.#slot(session, [d.reg]);
+    if (length === 0) this.#nop(w, options);
+    else {
+      const f = { size: length - 1, patternBytes, akey1: d.reg.index, addr1: d.abs, pattern: p };
+      this.#finish(w, gen.OPCODE.fill, options, () => gen.encodeFillBody(this.words, w, f, 0));
+    }
+    return this;
+  }
+
+  compare(a: Region, b: Region, options: CompareOptions = {}): this {
+    const x = this.#endpoint(a, options.aOffset, 'first operand');
+    const y = this.#endpoint(b, options.bOffset, 'second operand');
+    let length = options.length;
+    if (length === undefined) {
+      if (x.room !== y.room) throw datamoverError(ErrorCode.LENGTH_MISMATCH, `compare ranges differ in length (${x.room} vs ${y.room}); pass { length }`);
+      length = x.room;
+    }
+    checkRange(x.offset, length, a.length, 'first operand');
+    checkRange(y.offset, length, b.length, 'second operand');
+    const session = this.#route('compare', x.reg.space.kind, y.reg.space.kind, options, length);
+    const w = this.#slot(session, [x.reg, y.reg]);
+    if (length === 0) this.#nop(w, options, -1);
+    else {
+      const f = { size: length - 1, akey0: x.reg.index, akey1: y.reg.index, addr0: x.abs, addr1: y.abs };
+      this.#finish(w, gen.OPCODE.compare, options, () => gen.encodeCompareBody(this.words, w, f, 0));
+    }
+    return this;
+  }
+
+  crc32c(src: Region, options: Crc32cOptions = {}): this {
+    const s = this.#endpoint(src, options.offset, 'source');
+    const length = options.length ?? s.room;
+    checkRange(s.offset, length, src.length, 'crc32c');
+    const seed = Number(unsigned(options.seed ?? 0, 4, 'crc32c seed'));
+    const session = this.#route('crc32c', s.reg.space.kind, null, options, length);
+    const w = this.#slot(session, [s.reg]);
+    if (length === 0) this.#nop(w, options, seed);
+    else {
+      const f = { size: length - 1, akey0: s.reg.index, addr0: s.abs, seed };
+      this.#finish(w, gen.OPCODE.crc32c, options, () => gen.encodeCrc32cBody(this.words, w, f, 0));
+    }
+    return this;
+  }
+
+  writeImmediate(dst: Region, value: number | bigint, options: WriteImmediateOptions = {}): this {
+    const width = options.width ?? 8;
+    if (width !== 1 && width !== 2 && width !== 4 && width !== 8) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `width must be 1, 2, 4 or 8, got ${String(width)}`);
+    const d = this.#endpoint(dst, options.offset, 'destination', true);
+    checkRange(d.offset, width, dst.length, 'write-immediate');
+    const v = unsigned(value, width, 'immediate value');
+    const session = this.#route('writeImm', null, d.reg.space.kind, options, width);
+    const w = this.#slot(session, [d.reg]);
+    const f = { width, akey1: d.reg.index, addr1: d.abs, value: v };
+    this.#finish(w, gen.OPCODE.writeImm, options, () => gen.encodeWriteImmBody(this.words, w, f, 0));
+    return this;
+  }
+
+  nop(options: DescriptorOptions = {}): this {
+    this.#check();
+    const session = this.#route('nop', null, null, options, 0);
+    this.#nop(this.#slot(session, []), options);
+    return this;
+  }
+
+  /** Submits every descriptor at once; resolves with a result per descriptor. */
+  submit(options: SubmitOptions = {}): Promise<BatchResult> {
+    try {
+      this.#check();
+      this.#submitted = true;
+      this.#trim();
+      return this.#host.submit(this, options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Values a zero-length descriptor reports (it runs as a NOP). @internal */
+  readonly presets = new Map<number, number>();
+
+  #check(): void {
+    this.#host.assertOpen();
+    if (this.#submitted) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'this batch was already submitted; create a new one');
+  }
+
+  #endpoint(region: Region, offset: number | undefined, what: string, write = false) {
+    this.#check();
+    const { reg, base } = region.resolve();
+    if (reg.owner.id !== this.#host.id) throw datamoverError(ErrorCode.FOREIGN_REGION, `${what} region belongs to another Mover`);
+    if (write && !reg.writable) throw datamoverError(ErrorCode.ACCESS_DENIED, `${what} region is read-only`);
+    const off = offset ?? 0;
+    checkSize(off, `${what} offset`);
+    if (off > region.length) throw datamoverError(ErrorCode.OUT_OF_BOUNDS, `${what} offset ${off} is past the region's ${region.length} bytes`);
+    return { reg, offset: off, abs: base + off, room: region.length - off };
+  }
+
+  #route(op: Operation, src: SpaceKind | null, dst: SpaceKind | null, options: DescriptorOptions, length: number): number {
+    const session = this.#host.route(op, src, dst, options.backend);
+    const max = this.#host.maxDescriptorBytes(session);
+    if (length > max) throw datamoverError(ErrorCode.SIZE_TOO_LARGE, `${length} bytes exceed the ${max}-byte limit of one descriptor; split the range`);
+    return session;
+  }
+
+  /** Reserves the next descriptor slot; returns its first word index. */
+  #slot(session: number, regs: Registration[]): number {
+    const i = this.#length;
+    if ((i + 1) * WORDS > this.words.length) this.#grow();
+    this.route[i] = session;
+    this.sessions.add(session);
+    for (const r of regs) this.regs.add(r);
+    this.#length = i + 1;
+    return i * WORDS;
+  }
+
+  #finish(w: number, opcode: number, options: DescriptorOptions, encode: () => void): void {
+    encode();
+    this.words[w] = (opcode | (options.fence ? FENCE : 0)) >>> 0;
+  }
+
+  #nop(w: number, options: DescriptorOptions, preset = 0): void {
+    this.#finish(w, gen.OPCODE.nop, options, () => gen.encodeNopBody(this.words, w, 0));
+    if (preset !== 0) this.presets.set(w / WORDS, preset);
+  }
+
+  #grow(): void {
+    const words = new Uint32Array(this.words.length * 2);
+    words.set(this.words);
+    this.words = words;
+    const route = new Uint8Array(this.route.length * 2);
+    route.set(this.route);
+    this.route = route;
+  }
+
+  #trim(): void {
+    // Keeps memory proportional to the batch once it is sealed.
+    if (this.words.length > this.#length * WORDS * 2) {
+      this.words = this.words.slice(0, this.#length * WORDS);
+      this.route = this.route.slice(0, this.#length);
+    }
+  }
+
+  /** @internal */
+  newResult(): BatchResult {
+    return new BatchResult(this.#length);
+  }
+}
+
+/** Validates an unsigned integer that must fit `bytes` bytes; returns it as a bigint. */
+function unsigned(v: number | bigint, bytes: number, what: string): bigint {
+  let b: bigint;
+  if (typeof v === 'bigint') b = v;
+  else if (typeof v === 'number' && Number.isSafeInteger(v)) b = BigInt(v);
+  else throw datamoverError(ErrorCode.INVALID_ARGUMENT, `${what} must be an integer (number or bigint), got ${typeof v === 'number' ? v : typeof v}`);
+  const limit = bytes === 8 ? U64 : 1n << BigInt(bytes * 8);
+  if (b < 0n || b >= limit) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `${what} ${b} does not fit in ${bytes} unsigned byte(s)`);
+  return b;
+}
+
+/** Whether two byte ranges of the same length overlap in the same underlying memory. */
+function overlaps(a: Registration, aAbs: number, b: Registration, bAbs: number, length: number): boolean {
+  const ma = a.memory;
+  const mb = b.memory;
+  let x: number;
+  let y: number;
+  if (ma.kind === 'host' && mb.kind === 'host') {
+    if (ma.view.buffer !== mb.view.buffer) return false;
+    x = ma.view.byteOffset + aAbs;
+    y = mb.view.byteOffset + bAbs;
+  } else if (ma.kind === 'file' && mb.kind === 'file') {
+    if (ma.dev !== mb.dev || ma.ino !== mb.ino) return false;
+    x = ma.fileOffset + aAbs;
+    y = mb.fileOffset + bAbs;
+  } else return false;
+  return x < y + length && y < x + length;
+}

@@ -1,0 +1,515 @@
+/**
+ * The Mover: opens backends, owns the region table, routes descriptors to capable backends,
+ * and turns batches into per-descriptor results.
+ */
+import { markAsUntransferable } from 'node:worker_threads';
+import type { Backend, Capabilities, EngineSession, Operation, ProbeResult } from './backend.js';
+import { BatchResult, StatusCode } from './batch-result.js';
+import { Batch, type BatchHost, type CompareOptions, type CopyOptions, type Crc32cOptions, type DescriptorOptions, type FillOptions, type SubmitOptions, type WriteImmediateOptions } from './batch.js';
+import { CancelledError, datamoverError, ErrorCode, type DatamoverError } from './errors.js';
+import { closeFileMemory, openFileMemory, type OpenFileOptions } from './files.js';
+import type { Memory } from './memory.js';
+import { checkSize, Region, Registration, type RegistrationOwner } from './region.js';
+import { defaultBackends } from './registry.js';
+import { OPCODE_BITS } from './descriptor/schema.js';
+import { Ring } from './ring/ring.js';
+import { fileSpace, HOST_SPACE, type SpaceKind } from './spaces.js';
+import { Submitter, Work } from './submitter.js';
+
+/** How the Mover picks a backend for each descriptor. */
+export type RoutingPolicy =
+  /** Hardware backends first; fall back to software, recording why. */
+  | 'prefer-hardware'
+  /** Software backends only. */
+  | 'software-only'
+  /** The backend the descriptor names, or else the first opened backend; no fallback. */
+  | 'explicit';
+
+export interface MoverOptions {
+  /** Backends to open, in order of preference; default: every backend package imported (soft). */
+  backends?: readonly Backend[];
+  policy?: RoutingPolicy;
+  /** Ring slots per backend session (a power of two); default the backend's own or 4096. */
+  ringEntries?: number;
+}
+
+/** What probing one backend found. */
+export interface BackendReport extends ProbeResult {
+  readonly name: string;
+  readonly version: string;
+  readonly kind: 'hardware' | 'software';
+}
+
+/** A recorded fallback: the preferred backend could not take a descriptor, another did. */
+export interface Fallback {
+  readonly op: Operation;
+  readonly src: SpaceKind | null;
+  readonly dst: SpaceKind | null;
+  readonly from: string;
+  readonly to: string;
+  readonly reason: string;
+  count: number;
+}
+
+export interface MoverStats {
+  readonly backends: readonly { name: string; submitted: number; done: number; failed: number; notRun: number; engine: Readonly<Record<string, number | string>> }[];
+  readonly regions: number;
+  readonly registeredBytes: number;
+  /** Total time spent registering regions with engines, in milliseconds. */
+  readonly registrationMs: number;
+  readonly batches: number;
+  readonly fallbacks: readonly Fallback[];
+  /** Backends that were asked for but could not open, with the reason. */
+  readonly unavailable: readonly BackendReport[];
+}
+
+interface Session {
+  readonly backend: Backend;
+  readonly caps: Capabilities;
+  readonly supports: Set<string>;
+  readonly ring: Ring;
+  readonly engine: EngineSession;
+  readonly submitter: Submitter;
+  /** Registrations this engine knows. */
+  readonly registered: Set<Registration>;
+}
+
+const MAX_REGIONS = 1 << 16;
+const FENCE = 1 << OPCODE_BITS.fence;
+const key = (op: Operation, src: SpaceKind | null, dst: SpaceKind | null) => `${op}:${src ?? '-'}:${dst ?? '-'}`;
+let nextMoverId = 1;
+
+export class Mover {
+  readonly #id = nextMoverId++;
+  readonly #sessions: Session[];
+  readonly #policy: RoutingPolicy;
+  readonly #unavailable: BackendReport[];
+  readonly #routes = new Map<string, number>();
+  readonly #fallbacks = new Map<string, Fallback>();
+  readonly #regions = new Map<number, Registration>();
+  readonly #freeIndexes: number[] = [];
+  #nextIndex = 0;
+  #registeredBytes = 0;
+  #registrationMs = 0;
+  #batches = 0;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #closed = false;
+  readonly #host: BatchHost;
+  readonly #owner: RegistrationOwner;
+
+  private constructor(sessions: Session[], policy: RoutingPolicy, unavailable: BackendReport[]) {
+    this.#sessions = sessions;
+    this.#policy = policy;
+    this.#unavailable = unavailable;
+    this.#host = {
+      id: this.#id,
+      assertOpen: () => this.#assertOpen(),
+      route: (op, src, dst, backend) => this.#route(op, src, dst, backend),
+      maxDescriptorBytes: (s) => this.#sessions[s]!.caps.maxDescriptorBytes,
+      submit: (batch, options) => this.#submit(batch, options),
+    };
+    this.#owner = { id: this.#id, free: (reg) => this.#free(reg) };
+  }
+
+  /** Probes backends (default: every registered one) and says which can run here and why not. */
+  static async probe(backends: readonly Backend[] = defaultBackends()): Promise<BackendReport[]> {
+    return Promise.all(backends.map((b) => probeOne(b)));
+  }
+
+  /** Opens every available backend of `options.backends`; fails only when none is available. */
+  static async open(options: MoverOptions = {}): Promise<Mover> {
+    const backends = options.backends ?? defaultBackends();
+    const policy = options.policy ?? 'prefer-hardware';
+    if (!['prefer-hardware', 'software-only', 'explicit'].includes(policy)) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `unknown routing policy ${String(policy)}`);
+    if (backends.length === 0) {
+      throw datamoverError(ErrorCode.BACKEND_UNAVAILABLE, 'no backend given: pass { backends } or import a backend package such as @datamover/backend-soft');
+    }
+    const reports = await Mover.probe(backends);
+    const order = backends
+      .map((b, i) => ({ b, r: reports[i]! }))
+      .filter(({ b }) => policy !== 'software-only' || b.kind === 'software')
+      .sort((x, y) => (policy === 'prefer-hardware' ? Number(x.b.kind === 'software') - Number(y.b.kind === 'software') : 0));
+    const unavailable = reports.filter((r) => !r.available);
+    const sessions: Session[] = [];
+    try {
+      for (const { b, r } of order) {
+        if (!r.available) continue;
+        const ring = new Ring(options.ringEntries ?? b.ringEntries ?? 4096);
+        let submitter: Submitter | undefined;
+        const engine = await b.open(ring, () => submitter?.progress());
+        submitter = new Submitter(ring, engine, b.name);
+        const caps = b.capabilities();
+        sessions.push({ backend: b, caps, supports: new Set(caps.operations.map((o) => key(o.op, o.src, o.dst))), ring, engine, submitter, registered: new Set() });
+      }
+    } catch (e) {
+      for (const s of sessions) s.engine.close();
+      throw e;
+    }
+    if (sessions.length === 0) {
+      throw datamoverError(ErrorCode.BACKEND_UNAVAILABLE, `no backend is available: ${unavailable.map((r) => `${r.name}: ${r.reason ?? 'unavailable'}`).join('; ')}`, { detail: { reports: unavailable } });
+    }
+    return new Mover(sessions, policy, unavailable);
+  }
+
+  /** Names of the backends this Mover opened, in routing order. */
+  get backends(): string[] {
+    return this.#sessions.map((s) => s.backend.name);
+  }
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  // ---------------------------------------------------------------- regions
+
+  /** Registers host memory: an ArrayBuffer, a SharedArrayBuffer, or any TypedArray / Buffer / DataView over one. */
+  wrap(memory: ArrayBufferLike | ArrayBufferView, options: { readOnly?: boolean } = {}): Region {
+    this.#assertOpen();
+    let view: Uint8Array;
+    try {
+      if (ArrayBuffer.isView(memory)) view = new Uint8Array(memory.buffer, memory.byteOffset, memory.byteLength);
+      else if (memory instanceof ArrayBuffer || memory instanceof SharedArrayBuffer) view = new Uint8Array(memory);
+      else throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'wrap() takes an ArrayBuffer, a SharedArrayBuffer or an ArrayBufferView');
+    } catch (e) {
+      if (e instanceof TypeError) throw datamoverError(ErrorCode.DETACHED_BUFFER, 'cannot register a detached ArrayBuffer', { cause: e });
+      throw e;
+    }
+    // A registered ArrayBuffer must never be detached under an engine: postMessage and
+    // structuredClone then copy it instead of transferring it.
+    if (!(view.buffer instanceof SharedArrayBuffer)) markAsUntransferable(view.buffer);
+    return this.#register({ kind: 'host', view }, HOST_SPACE, view.byteLength, !options.readOnly);
+  }
+
+  /** Allocates zeroed host memory aligned to `alignment` bytes (default 4096, the O_DIRECT alignment). */
+  alloc(size: number, options: { alignment?: number } = {}): Region {
+    this.#assertOpen();
+    checkSize(size, 'allocation size');
+    const alignment = options.alignment ?? 4096;
+    if (!Number.isSafeInteger(alignment) || alignment < 1 || (alignment & (alignment - 1)) !== 0) {
+      throw datamoverError(ErrorCode.INVALID_ARGUMENT, `alignment must be a power of two, got ${alignment}`);
+    }
+    let view: Uint8Array | undefined;
+    for (const s of this.#sessions) {
+      if (s.engine.allocateHost) {
+        view = s.engine.allocateHost(size, alignment);
+        break;
+      }
+    }
+    if (!view) {
+      // V8 array buffers are at least 16-byte aligned; stronger alignment needs an engine allocator.
+      if (alignment > 16) throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `no open backend can allocate ${alignment}-byte aligned memory`);
+      view = new Uint8Array(new SharedArrayBuffer(size));
+    }
+    return this.#register({ kind: 'host', view }, HOST_SPACE, size, true);
+  }
+
+  /** Opens a range of a file (or block device) as a region. */
+  async openFile(path: string, options: OpenFileOptions = {}): Promise<Region> {
+    this.#assertOpen();
+    const { memory, length, writable } = openFileMemory(path, options);
+    try {
+      return this.#register(memory, fileSpace(path, memory.directFd >= 0 ? 4096 : 0), length, writable);
+    } catch (e) {
+      closeFileMemory(memory);
+      throw e;
+    }
+  }
+
+  #register(memory: Memory, space: Registration['space'], length: number, writable: boolean): Region {
+    const index = this.#freeIndexes.pop() ?? (this.#nextIndex < MAX_REGIONS ? this.#nextIndex++ : -1);
+    if (index < 0) throw datamoverError(ErrorCode.TOO_MANY_REGIONS, `a Mover can hold ${MAX_REGIONS} regions at once; release some`);
+    const reg = new Registration(this.#owner, index, space, memory, length, writable);
+    this.#regions.set(index, reg);
+    this.#registeredBytes += length;
+    return new Region(reg, 0, length);
+  }
+
+  #free(reg: Registration): void {
+    for (const s of this.#sessions) {
+      if (s.registered.delete(reg)) s.engine.deregister(reg.index);
+    }
+    if (reg.memory.kind === 'file') closeFileMemory(reg.memory);
+    this.#regions.delete(reg.index);
+    this.#freeIndexes.push(reg.index);
+    this.#registeredBytes -= reg.length;
+  }
+
+  // ---------------------------------------------------------------- operations
+
+  /** A new, empty batch. */
+  batch(): Batch {
+    this.#assertOpen();
+    return new Batch(this.#host);
+  }
+
+  /** Copies `src` into `dst` (whole regions of equal length, or the range in `options`). */
+  async copy(dst: Region, src: Region, options: CopyOptions & SubmitOptions = {}): Promise<void> {
+    await this.#one((b) => b.copy(dst, src, options), options);
+  }
+
+  /** Fills `dst` with a 1-byte (default) or 8-byte pattern. */
+  async fill(dst: Region, pattern: number | bigint, options: FillOptions & SubmitOptions = {}): Promise<void> {
+    await this.#one((b) => b.fill(dst, pattern, options), options);
+  }
+
+  /** Compares two ranges: `{ equal: true }` or the first differing offset. */
+  async compare(a: Region, b: Region, options: CompareOptions & SubmitOptions = {}): Promise<{ equal: true } | { equal: false; offset: number }> {
+    const offset = await this.#one((batch) => batch.compare(a, b, options), options);
+    return offset < 0 ? { equal: true } : { equal: false, offset };
+  }
+
+  /** CRC-32C (Castagnoli) of a region or range. */
+  async crc32c(src: Region, options: Crc32cOptions & SubmitOptions = {}): Promise<number> {
+    return this.#one((b) => b.crc32c(src, options), options);
+  }
+
+  /** Stores a 1/2/4/8-byte little-endian value (default 8 bytes). */
+  async writeImmediate(dst: Region, value: number | bigint, options: WriteImmediateOptions & SubmitOptions = {}): Promise<void> {
+    await this.#one((b) => b.writeImmediate(dst, value, options), options);
+  }
+
+  /** A descriptor that does nothing; with `fence` it waits for everything before it. */
+  async nop(options: DescriptorOptions & SubmitOptions = {}): Promise<void> {
+    await this.#one((b) => b.nop(options), options);
+  }
+
+  /**
+   * Moves `src` into `dst` across spaces: copies once, then releases `src`. Returns `dst`.
+   * (Within one space use `region.move()`, which copies nothing.)
+   */
+  async moveInto(dst: Region, src: Region, options: SubmitOptions = {}): Promise<Region> {
+    await this.copy(dst, src, options);
+    await src.release();
+    return dst;
+  }
+
+  async #one(add: (b: Batch) => Batch, options: SubmitOptions): Promise<number> {
+    const batch = add(this.batch());
+    try {
+      const result = await batch.submit(options);
+      return result.value(0);
+    } catch (e) {
+      // A single descriptor's failure is reported as itself, not as a failed batch.
+      if ((e as DatamoverError).code === ErrorCode.BATCH_FAILED && (e as DatamoverError).cause) throw (e as DatamoverError).cause;
+      throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------- routing
+
+  /**
+   * Which backend would run `op` on these kinds, and the fallbacks taken to get there. Throws
+   * UNSUPPORTED_OPERATION when none can.
+   */
+  explain(op: Operation, src: SpaceKind | null, dst: SpaceKind | null, backend?: string): { backend: string; fallbacks: { from: string; reason: string }[] } {
+    const { session, skipped } = this.#choose(op, src, dst, backend);
+    return { backend: this.#sessions[session]!.backend.name, fallbacks: skipped };
+  }
+
+  #route(op: Operation, src: SpaceKind | null, dst: SpaceKind | null, backend: string | undefined): number {
+    const k = backend === undefined ? key(op, src, dst) : `${key(op, src, dst)}@${backend}`;
+    const cached = this.#routes.get(k);
+    if (cached !== undefined) return cached;
+    const { session, skipped } = this.#choose(op, src, dst, backend);
+    const to = this.#sessions[session]!.backend.name;
+    for (const s of skipped) this.#fallbacks.set(`${k}:${s.from}`, { op, src, dst, from: s.from, to, reason: s.reason, count: 0 });
+    this.#routes.set(k, session);
+    return session;
+  }
+
+  #choose(op: Operation, src: SpaceKind | null, dst: SpaceKind | null, backend: string | undefined): { session: number; skipped: { from: string; reason: string }[] } {
+    const k = key(op, src, dst);
+    const what = `${op} ${src ?? ''}${src && dst ? '→' : ''}${dst ?? ''}`.trim();
+    if (backend !== undefined || this.#policy === 'explicit') {
+      const i = backend === undefined ? 0 : this.#sessions.findIndex((s) => s.backend.name === backend);
+      const s = this.#sessions[i];
+      if (!s) {
+        const why = this.#unavailable.find((r) => r.name === backend);
+        throw datamoverError(ErrorCode.BACKEND_UNAVAILABLE, `backend ${backend} is not open${why ? `: ${why.reason}` : ''}`);
+      }
+      if (!s.supports.has(k)) throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `backend ${s.backend.name} cannot run ${what}`);
+      return { session: i, skipped: [] };
+    }
+    const skipped: { from: string; reason: string }[] = [];
+    for (let i = 0; i < this.#sessions.length; i++) {
+      const s = this.#sessions[i]!;
+      if (s.supports.has(k)) return { session: i, skipped };
+      skipped.push({ from: s.backend.name, reason: `${s.backend.name} does not support ${what}` });
+    }
+    throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `no open backend can run ${what} (open: ${this.backends.join(', ')})`);
+  }
+
+  // ---------------------------------------------------------------- submission
+
+  async #submit(batch: Batch, options: SubmitOptions): Promise<BatchResult> {
+    const { signal, timeout, deadline } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'signal must be an AbortSignal');
+    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'timeout must be a non-negative number of milliseconds');
+    if (deadline !== undefined && (typeof deadline !== 'number' || Number.isNaN(deadline))) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'deadline must be a time in milliseconds since the epoch');
+    const result = batch.newResult();
+    if (signal?.aborted) {
+      for (let i = 0; i < batch.length; i++) result.record(i, StatusCode.notRun, 0);
+      throw cancelled('ABORTED', 'aborted before submission', result, signal.reason);
+    }
+    // Every region must still be usable now; then pin them until the batch settles.
+    for (const reg of batch.regs) {
+      if (reg.releasing || reg.freed) throw datamoverError(ErrorCode.REGION_RELEASED, 'a region of this batch was released after the descriptor was added');
+      if (reg.memory.kind === 'host' && reg.memory.view.byteLength !== reg.length) throw datamoverError(ErrorCode.DETACHED_BUFFER, 'the ArrayBuffer behind a region of this batch was detached');
+    }
+    const sessions = [...batch.sessions];
+    for (const s of sessions) this.#ensureRegistered(this.#sessions[s]!, batch);
+    for (const reg of batch.regs) reg.inFlight++;
+    this.#batches++;
+    for (const f of this.#fallbacksOf(batch)) f.count++;
+
+    const works: { work: Work; sub: Submitter }[] = [];
+    let cancel: { code: 'ABORTED' | 'DEADLINE_EXCEEDED'; reason: unknown } | undefined;
+    const stop = (code: 'ABORTED' | 'DEADLINE_EXCEEDED', reason: unknown) => {
+      if (cancel) return;
+      cancel = { code, reason };
+      for (const { work, sub } of works) sub.cancel(work);
+    };
+    const onAbort = () => stop('ABORTED', signal!.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const ms = Math.min(timeout ?? Infinity, deadline === undefined ? Infinity : deadline - Date.now());
+    const timer = Number.isFinite(ms) ? setTimeout(() => stop('DEADLINE_EXCEEDED', undefined), Math.max(0, ms)) : undefined;
+
+    const run = (async () => {
+      try {
+        for (const segment of segments(batch, sessions.length > 1)) {
+          if (cancel) {
+            for (const d of segment) result.record(d, StatusCode.notRun, 0);
+            continue;
+          }
+          const phase: Promise<void>[] = [];
+          for (const s of sessions) {
+            const idx = sessions.length === 1 && segment === ALL ? null : Int32Array.from(indexesFor(batch, segment, s));
+            const work = new Work(batch, result, idx);
+            const sub = this.#sessions[s]!.submitter;
+            works.push({ work, sub });
+            sub.enqueue(work);
+            phase.push(work.settled);
+          }
+          await Promise.all(phase);
+        }
+      } finally {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        for (const reg of batch.regs) reg.settle();
+      }
+      const counts = result.counts;
+      if (cancel && counts.done < batch.length) {
+        throw cancelled(cancel.code, cancel.code === 'ABORTED' ? 'aborted' : 'deadline exceeded', result, cancel.reason);
+      }
+      if (counts.failed > 0) {
+        const first = result.firstError();
+        const e = datamoverError(ErrorCode.BATCH_FAILED, `${counts.failed} of ${batch.length} descriptors failed${first ? `; first: ${first.message}` : ''}`, { cause: first });
+        (e as DatamoverError & { result?: BatchResult }).result = result;
+        throw e;
+      }
+      return result;
+    })();
+    this.#inFlight.add(run);
+    void run.then(
+      () => this.#inFlight.delete(run),
+      () => this.#inFlight.delete(run),
+    );
+    return run;
+  }
+
+  #ensureRegistered(session: Session, batch: Batch): void {
+    for (const reg of batch.regs) {
+      if (session.registered.has(reg)) continue;
+      const t0 = performance.now();
+      session.engine.register({ index: reg.index, memory: reg.memory, length: reg.length, writable: reg.writable });
+      this.#registrationMs += performance.now() - t0;
+      session.registered.add(reg);
+    }
+  }
+
+  *#fallbacksOf(batch: Batch): Iterable<Fallback> {
+    if (this.#fallbacks.size === 0) return;
+    const names = new Set([...batch.sessions].map((s) => this.#sessions[s]!.backend.name));
+    for (const f of this.#fallbacks.values()) if (names.has(f.to)) yield f;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  stats(): MoverStats {
+    return {
+      backends: this.#sessions.map((s) => ({ name: s.backend.name, ...s.submitter.stats, engine: s.engine.stats?.() ?? {} })),
+      regions: this.#regions.size,
+      registeredBytes: this.#registeredBytes,
+      registrationMs: this.#registrationMs,
+      batches: this.#batches,
+      fallbacks: [...this.#fallbacks.values()].map((f) => ({ ...f })),
+      unavailable: this.#unavailable,
+    };
+  }
+
+  /**
+   * Closes the Mover: new work is refused at once (MOVER_CLOSED); work in flight runs to its end
+   * (or is cancelled with `{ abort: true }`); then every region is released and engines stop.
+   */
+  async close(options: { abort?: boolean } = {}): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (options.abort) {
+      for (const s of this.#sessions) s.submitter.cancelAll();
+    }
+    await Promise.allSettled([...this.#inFlight]);
+    for (const reg of [...this.#regions.values()]) {
+      reg.releasing = true;
+      reg.freed = true;
+      this.#free(reg);
+    }
+    for (const s of this.#sessions) s.engine.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw datamoverError(ErrorCode.MOVER_CLOSED, 'the Mover is closed');
+  }
+}
+
+async function probeOne(b: Backend): Promise<BackendReport> {
+  try {
+    const r = await b.probe();
+    return { name: b.name, version: b.version, kind: b.kind, ...r };
+  } catch (e) {
+    return { name: b.name, version: b.version, kind: b.kind, available: false, reason: `probe failed: ${(e as Error).message}` };
+  }
+}
+
+function cancelled(code: 'ABORTED' | 'DEADLINE_EXCEEDED', message: string, result: BatchResult, cause: unknown): CancelledError {
+  const e = datamoverError(code, message, cause === undefined ? undefined : { cause }) as CancelledError;
+  e.result = result;
+  return e;
+}
+
+/** Marker for "the whole batch in one segment". */
+const ALL: readonly number[] = [];
+
+/**
+ * Splits a batch at fences when it spans several sessions: each engine honours fences on its
+ * own ring, but ordering across engines needs the Mover to wait between segments.
+ */
+function* segments(batch: Batch, multi: boolean): Iterable<readonly number[]> {
+  if (!multi) {
+    yield ALL;
+    return;
+  }
+  let seg: number[] = [];
+  for (let d = 0; d < batch.length; d++) {
+    if ((batch.words[d * 16]! & FENCE) !== 0 && seg.length > 0) {
+      yield seg;
+      seg = [];
+    }
+    seg.push(d);
+  }
+  if (seg.length > 0) yield seg;
+}
+
+function* indexesFor(batch: Batch, segment: readonly number[], session: number): Iterable<number> {
+  if (segment === ALL) {
+    for (let d = 0; d < batch.length; d++) if (batch.route[d] === session) yield d;
+  } else for (const d of segment) if (batch.route[d] === session) yield d;
+}

@@ -1,0 +1,212 @@
+/**
+ * Feeds batches into one engine session's ring and hands completions back. One Submitter per
+ * session: it fills free slots from a FIFO of work, commits Write_Index and rings the doorbell
+ * once per fill, and on each progress notification consumes finished slots in ring order.
+ */
+import { constants as osConstants } from 'node:os';
+import type { EngineSession } from './backend.js';
+import { StatusCode, type BatchResult } from './batch-result.js';
+import type { Batch } from './batch.js';
+import { OPCODE } from './descriptor/generated.js';
+import { OPCODE_BITS } from './descriptor/schema.js';
+import { datamoverError, ErrorCode, type DatamoverError } from './errors.js';
+import { COMPLETION, CompletionStatus } from './ring/layout.js';
+import type { Ring } from './ring/ring.js';
+
+const WORDS = 16;
+const VALID = 1 << OPCODE_BITS.valid;
+const KIND_MASK = 0x07ff_ff00;
+const CB_STATUS = COMPLETION.status / 4;
+const CB_DETAIL = COMPLETION.detail / 4;
+const CB_RESULT = COMPLETION.result / 4;
+
+/** The part of a batch one session runs. */
+export class Work {
+  next = 0;
+  outstanding = 0;
+  cancelled = false;
+  readonly settled: Promise<void>;
+  #resolve!: () => void;
+
+  constructor(
+    readonly batch: Batch,
+    readonly result: BatchResult,
+    /** Descriptor indexes this session runs, in order; null for all of the batch. */
+    readonly idx: Int32Array | null,
+  ) {
+    this.settled = new Promise((r) => (this.#resolve = r));
+  }
+  get count(): number {
+    return this.idx ? this.idx.length : this.batch.length;
+  }
+  descriptor(k: number): number {
+    return this.idx ? this.idx[k]! : k;
+  }
+  /** @internal */
+  maybeSettle(): void {
+    if (this.outstanding === 0 && this.next === this.count) this.#resolve();
+  }
+}
+
+export interface SubmitterStats {
+  submitted: number;
+  done: number;
+  failed: number;
+  notRun: number;
+}
+
+export class Submitter {
+  readonly #queue: Work[] = [];
+  readonly #owner: (Work | undefined)[];
+  readonly #pos: Int32Array;
+  #inFlight = 0;
+  readonly stats: SubmitterStats = { submitted: 0, done: 0, failed: 0, notRun: 0 };
+
+  constructor(
+    readonly ring: Ring,
+    readonly session: EngineSession,
+    readonly backend: string,
+  ) {
+    this.#owner = new Array<Work | undefined>(ring.entries);
+    this.#pos = new Int32Array(ring.entries);
+  }
+
+  /** Descriptors published and not yet consumed, plus those still queued. */
+  get busy(): boolean {
+    return this.#inFlight > 0 || this.#queue.length > 0;
+  }
+
+  enqueue(work: Work): void {
+    if (work.count === 0) {
+      work.maybeSettle();
+      return;
+    }
+    this.#queue.push(work);
+    this.#pump();
+  }
+
+  /** Called when the engine reports progress. */
+  progress(): void {
+    const ring = this.ring;
+    ring.clearNotify();
+    const read = ring.readIndex();
+    const u32 = ring.u32;
+    const mask = ring.entries - 1;
+    for (let i = ring.retired; i < read; i++) {
+      const work = this.#owner[i & mask]!;
+      this.#owner[i & mask] = undefined;
+      const d = this.#pos[i & mask]!;
+      const cb = ring.completionWord(i);
+      const status = u32[cb + CB_STATUS]!;
+      if (status === CompletionStatus.OK) {
+        const op = work.batch.words[d * WORDS]! & KIND_MASK;
+        let value = 0;
+        if (op === OPCODE.crc32c) value = u32[cb + CB_RESULT]!;
+        else if (op === OPCODE.compare) value = u32[cb + CB_RESULT + 1] === 0xffff_ffff ? -1 : u32[cb + CB_RESULT]! + u32[cb + CB_RESULT + 1]! * 0x1_0000_0000;
+        else if (op === OPCODE.nop) value = work.batch.presets.get(d) ?? 0;
+        work.result.record(d, StatusCode.done, value);
+        this.stats.done++;
+      } else if (status === CompletionStatus.NOT_RUN) {
+        work.result.record(d, StatusCode.notRun, 0);
+        this.stats.notRun++;
+      } else {
+        work.result.record(d, StatusCode.failed, 0, this.#error(status, u32[cb + CB_DETAIL]! | 0, u32[cb + CB_RESULT]!, d));
+        this.stats.failed++;
+      }
+      ring.retire(i);
+      this.#inFlight--;
+      work.outstanding--;
+      work.maybeSettle();
+    }
+    this.#pump();
+    if (this.#inFlight === 0 && read > 0) this.session.hold(false);
+  }
+
+  /**
+   * Cancels what of `work` has not run: queued descriptors are reported not-run at once;
+   * published ones are claimed away from the engine unless it already took them.
+   */
+  cancel(work: Work): void {
+    if (work.cancelled) return;
+    work.cancelled = true;
+    for (; work.next < work.count; work.next++) {
+      work.result.record(work.descriptor(work.next), StatusCode.notRun, 0);
+      this.stats.notRun++;
+    }
+    const q = this.#queue.indexOf(work);
+    if (q >= 0) this.#queue.splice(q, 1);
+    const mask = this.ring.entries - 1;
+    for (let i = this.ring.retired; i < this.ring.writeIndex; i++) {
+      if (this.#owner[i & mask] === work) this.ring.cancel(i);
+    }
+    work.maybeSettle();
+  }
+
+  /** Cancels every queued and in-flight work (Mover.close with abort). */
+  cancelAll(): void {
+    const works = new Set<Work>(this.#queue);
+    for (const w of this.#owner) if (w) works.add(w);
+    for (const w of works) this.cancel(w);
+  }
+
+  #pump(): void {
+    const ring = this.ring;
+    if (this.#queue.length === 0 || ring.free === 0) return;
+    const u32 = ring.u32;
+    const mask = ring.entries - 1;
+    const wasIdle = this.#inFlight === 0;
+    let published = 0;
+    while (this.#queue.length > 0 && ring.free > 0) {
+      const work = this.#queue[0]!;
+      const src = work.batch.words;
+      const n = Math.min(ring.free, work.count - work.next);
+      for (let k = 0; k < n; k++) {
+        const d = work.descriptor(work.next++);
+        const i = ring.writeIndex++;
+        const w = ring.slotWord(i);
+        const s = d * WORDS;
+        ring.arm(i);
+        for (let j = 1; j < 14; j++) u32[w + j] = src[s + j]!;
+        u32[w + 14] = ring.completionOffset(i);
+        u32[w + 15] = 0;
+        this.#owner[i & mask] = work;
+        this.#pos[i & mask] = d;
+        ring.publish(i, src[s]! | VALID);
+      }
+      work.outstanding += n;
+      published += n;
+      if (work.next === work.count) this.#queue.shift();
+    }
+    this.#inFlight += published;
+    this.stats.submitted += published;
+    ring.commit();
+    if (wasIdle) this.session.hold(true);
+    this.session.doorbell();
+  }
+
+  #error(status: number, detail: number, result: number, d: number): DatamoverError {
+    const where = `descriptor ${d} on backend ${this.backend}`;
+    const info = { backend: this.backend, status };
+    switch (status) {
+      case CompletionStatus.OUT_OF_BOUNDS:
+        return datamoverError(ErrorCode.OUT_OF_BOUNDS, `${where}: range outside its registered region`, { detail: info });
+      case CompletionStatus.OVERLAP:
+        return datamoverError(ErrorCode.OVERLAPPING_RANGES, `${where}: source and destination overlap`, { detail: info });
+      case CompletionStatus.ACCESS_DENIED:
+        return datamoverError(ErrorCode.ACCESS_DENIED, `${where}: destination is read-only`, { detail: info });
+      case CompletionStatus.UNSUPPORTED:
+        return datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `${where}: the engine cannot run this operation on these regions`, { detail: info });
+      case CompletionStatus.IO_ERROR:
+        return datamoverError(ErrorCode.IO_ERROR, `${where}: I/O failed: ${errnoName(detail)}`, { detail: { ...info, errno: detail } });
+      case CompletionStatus.SHORT_IO:
+        return datamoverError(ErrorCode.IO_ERROR, `${where}: end of file after ${result} bytes`, { detail: { ...info, bytesDone: result } });
+      default:
+        return datamoverError(ErrorCode.DEVICE_ERROR, `${where}: engine rejected the descriptor (status ${status})`, { detail: info });
+    }
+  }
+}
+
+function errnoName(errno: number): string {
+  for (const [name, value] of Object.entries(osConstants.errno)) if (value === errno) return `${name} (${errno})`;
+  return `errno ${errno}`;
+}
