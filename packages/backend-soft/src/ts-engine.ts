@@ -79,7 +79,11 @@ export class TsEngine implements EngineSession {
   #closed = false;
   #executed = 0;
 
-  constructor(ring: Ring, onProgress: () => void) {
+  /** Aligned host memory, when the native addon is built (the engine itself needs none). */
+  readonly allocateHost: ((size: number, alignment: number) => Uint8Array) | undefined;
+
+  constructor(ring: Ring, onProgress: () => void, allocate?: (size: number, alignment: number) => ArrayBuffer) {
+    this.allocateHost = allocate && ((size, alignment) => new Uint8Array(allocate(size, alignment)));
     this.#ring = ring;
     this.#u32 = ring.u32;
     this.#u64 = new BigUint64Array(ring.sab, 0, RING_HEADER.bytes / 8);

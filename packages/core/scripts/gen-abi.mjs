@@ -94,7 +94,7 @@ out += OPERATIONS.map((op) => `  | ({ op: '${op.name}' } & DescriptorHeader & ${
 out += `export interface DescriptorHeader {\n  valid: boolean;\n  fence: boolean;\n  /** csb_ptr with the np bit cleared: the completion block's byte offset. */\n  csbPtr: number;\n  /** np bit: no completion block. */\n  noPointer: boolean;\n}\n\n`;
 out += `/** Decodes the descriptor at \`u32[w]\` (w = byte offset / 4). */\nexport function decodeDescriptor(u32: Uint32Array, w: number): DecodedDescriptor {\n`;
 out += `  const word0 = u32[w]!;\n  const csbLo = u32[w + ${CSB_PTR_OFFSET / 4}]!;\n`;
-out += `  const header: DescriptorHeader = {\n    valid: (word0 & ${1 << OPCODE_BITS.valid}) !== 0,\n    fence: (word0 & ${1 << OPCODE_BITS.fence}) !== 0,\n    csbPtr: (csbLo & ~0x1f) + u32[w + ${CSB_PTR_OFFSET / 4 + 1}]! * 0x1_0000_0000,\n    noPointer: (csbLo & 1) !== 0,\n  };\n`;
+out += `  const header: DescriptorHeader = {\n    valid: (word0 & ${1 << OPCODE_BITS.valid}) !== 0,\n    fence: (word0 & ${1 << OPCODE_BITS.fence}) !== 0,\n    csbPtr: ((csbLo & ~0x1f) >>> 0) + u32[w + ${CSB_PTR_OFFSET / 4 + 1}]! * 0x1_0000_0000,\n    noPointer: (csbLo & 1) !== 0,\n  };\n`;
 out += `  switch (word0 & 0x${(((1 << OPCODE_BITS.typeWidth) - 1) << OPCODE_BITS.typeShift | ((1 << OPCODE_BITS.subtypeWidth) - 1) << OPCODE_BITS.subtypeShift).toString(16)}) {\n`;
 for (const op of OPERATIONS) {
   out += `    case ${hex(opcodeWord(op), 8)}:\n      return { op: '${op.name}', ...header${op.fields.map((f) => `, ${f.name}: ${tsRead(f)}`).join('')} };\n`;

@@ -54,7 +54,7 @@ export interface EngineSession {
   /** Keeps the process alive while `true` (work in flight) and lets it exit while `false`. */
   hold(active: boolean): void;
   /** Host memory aligned to `alignment`, when the engine can allocate it. */
-  allocateHost?(size: number, alignment: number): Uint8Array;
+  readonly allocateHost?: ((size: number, alignment: number) => Uint8Array) | undefined;
   /** Engine-specific counters for `Mover.stats()`. */
   stats?(): Readonly<Record<string, number | string>>;
   /** Stops the engine; called once no work is in flight. */

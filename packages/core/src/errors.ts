@@ -1,3 +1,5 @@
+import type { BatchResult } from './batch-result.js';
+
 /**
  * The one error hierarchy. Every failure Datamover reports — from TypeScript or from a native
  * engine — is a DatamoverError with a stable string `code`; subclasses group the codes.
@@ -61,6 +63,8 @@ export interface ErrorDetail {
 export class DatamoverError extends Error {
   readonly code: ErrorCode;
   readonly detail: ErrorDetail | undefined;
+  /** For BATCH_FAILED, ABORTED and DEADLINE_EXCEEDED from a batch: what each descriptor did. */
+  result?: BatchResult;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown; detail?: ErrorDetail }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
@@ -80,10 +84,7 @@ export class RegionStateError extends DatamoverError {}
 /** The Mover is closed, or a backend cannot run or cannot do what was asked. */
 export class BackendError extends DatamoverError {}
 /** Work cancelled by an AbortSignal or a deadline. `result` says what ran. */
-export class CancelledError extends DatamoverError {
-  /** Per-descriptor report of a cancelled batch (each descriptor done whole or not run). */
-  result: unknown;
-}
+export class CancelledError extends DatamoverError {}
 /** Work that an engine ran and that failed: I/O errors, device errors, failed batches. */
 export class TransferError extends DatamoverError {}
 

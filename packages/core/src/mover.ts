@@ -93,6 +93,8 @@ export class Mover {
   #registrationMs = 0;
   #batches = 0;
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** Cancel functions of the batches in flight. */
+  readonly #active = new Set<(code: 'ABORTED' | 'DEADLINE_EXCEEDED', reason: unknown) => void>();
   #closed = false;
   readonly #host: BatchHost;
   readonly #owner: RegistrationOwner;
@@ -371,7 +373,10 @@ export class Mover {
     const onAbort = () => stop('ABORTED', signal!.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     const ms = Math.min(timeout ?? Infinity, deadline === undefined ? Infinity : deadline - Date.now());
-    const timer = Number.isFinite(ms) ? setTimeout(() => stop('DEADLINE_EXCEEDED', undefined), Math.max(0, ms)) : undefined;
+    // A deadline already past cancels before anything is queued, as an aborted signal does.
+    if (ms <= 0) stop('DEADLINE_EXCEEDED', undefined);
+    const timer = Number.isFinite(ms) && ms > 0 ? setTimeout(() => stop('DEADLINE_EXCEEDED', undefined), ms) : undefined;
+    this.#active.add(stop);
 
     const run = (async () => {
       try {
@@ -394,19 +399,18 @@ export class Mover {
       } finally {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
+        this.#active.delete(stop);
         for (const reg of batch.regs) reg.settle();
       }
+      // Success only when every descriptor ran whole; anything else rejects with the report.
       const counts = result.counts;
-      if (cancel && counts.done < batch.length) {
-        throw cancelled(cancel.code, cancel.code === 'ABORTED' ? 'aborted' : 'deadline exceeded', result, cancel.reason);
-      }
+      if (counts.done === batch.length) return result;
       if (counts.failed > 0) {
         const first = result.firstError();
-        const e = datamoverError(ErrorCode.BATCH_FAILED, `${counts.failed} of ${batch.length} descriptors failed${first ? `; first: ${first.message}` : ''}`, { cause: first });
-        (e as DatamoverError & { result?: BatchResult }).result = result;
-        throw e;
+        throw withResult(datamoverError(ErrorCode.BATCH_FAILED, `${counts.failed} of ${batch.length} descriptors failed${first ? `; first: ${first.message}` : ''}`, { cause: first }), result);
       }
-      return result;
+      const why = cancel ?? { code: 'ABORTED' as const, reason: undefined };
+      throw cancelled(why.code, `${why.code === 'ABORTED' ? 'aborted' : 'deadline exceeded'}: ${counts.done} of ${batch.length} descriptors ran, ${counts.notRun} did not`, result, why.reason);
     })();
     this.#inFlight.add(run);
     void run.then(
@@ -453,9 +457,7 @@ export class Mover {
   async close(options: { abort?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (options.abort) {
-      for (const s of this.#sessions) s.submitter.cancelAll();
-    }
+    if (options.abort) for (const stop of this.#active) stop('ABORTED', new Error('the Mover was closed'));
     await Promise.allSettled([...this.#inFlight]);
     for (const reg of [...this.#regions.values()]) {
       reg.releasing = true;
@@ -480,7 +482,10 @@ async function probeOne(b: Backend): Promise<BackendReport> {
 }
 
 function cancelled(code: 'ABORTED' | 'DEADLINE_EXCEEDED', message: string, result: BatchResult, cause: unknown): CancelledError {
-  const e = datamoverError(code, message, cause === undefined ? undefined : { cause }) as CancelledError;
+  return withResult(datamoverError(code, message, cause === undefined ? undefined : { cause }), result) as CancelledError;
+}
+
+function withResult(e: DatamoverError, result: BatchResult): DatamoverError {
   e.result = result;
   return e;
 }

@@ -142,13 +142,6 @@ export class Submitter {
     work.maybeSettle();
   }
 
-  /** Cancels every queued and in-flight work (Mover.close with abort). */
-  cancelAll(): void {
-    const works = new Set<Work>(this.#queue);
-    for (const w of this.#owner) if (w) works.add(w);
-    for (const w of works) this.cancel(w);
-  }
-
   #pump(): void {
     const ring = this.ring;
     if (this.#queue.length === 0 || ring.free === 0) return;

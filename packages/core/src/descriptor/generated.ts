@@ -214,7 +214,7 @@ export function decodeDescriptor(u32: Uint32Array, w: number): DecodedDescriptor
   const header: DescriptorHeader = {
     valid: (word0 & 1) !== 0,
     fence: (word0 & 4) !== 0,
-    csbPtr: (csbLo & ~0x1f) + u32[w + 15]! * 0x1_0000_0000,
+    csbPtr: ((csbLo & ~0x1f) >>> 0) + u32[w + 15]! * 0x1_0000_0000,
     noPointer: (csbLo & 1) !== 0,
   };
   switch (word0 & 0x7ffff00) {
