@@ -12,7 +12,7 @@ import { TsEngine } from './ts-engine.js';
 
 export { crc32c } from './crc32c.js';
 export { addonPath, loadNative } from './native.js';
-export type { NativeInfo } from './native.js';
+export type { NativeAddon, NativeEngine, NativeInfo } from './native.js';
 export type { NativeEngineOptions } from './native-engine.js';
 export { TsEngine } from './ts-engine.js';
 

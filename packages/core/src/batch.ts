@@ -107,12 +107,10 @@ export class Batch {
     if (length > 0 && overlaps(s.reg, s.abs, d.reg, d.abs, length)) {
       throw datamoverError(ErrorCode.OVERLAPPING_RANGES, 'source and destination of a copy overlap in the same memory');
     }
-    const session = this.#route('copy', s.reg.space.kind, d.reg.space.kind, options, length);
-    const f = { size: length - 1, attr: 0, akey0: s.reg.index, akey1: d.reg.index, addr0: s.abs, addr1: d.abs };
-    const w = this.#slot(session, [s.reg, d.reg]);
-    if (length === 0) this.#nop(w, options);
-    else this.#finish(w, gen.OPCODE.copy, options, () => gen.encodeCopyBody(this.words, w, f, 0));
-    return this;
+    const w = this.#slot(this.#route('copy', s.reg.space.kind, d.reg.space.kind, options, length), s.reg, d.reg);
+    if (length === 0) return this.#nop(w, options);
+    gen.encodeCopyBody(this.words, w, { size: length - 1, attr: 0, akey0: s.reg.index, akey1: d.reg.index, addr0: s.abs, addr1: d.abs }, 0);
+    return this.#opcode(w, gen.OPCODE.copy, options);
   }
 
   fill(dst: Region, pattern: number | bigint, options: FillOptions = {}): this {
@@ -122,14 +120,10 @@ export class Batch {
     const patternBytes = options.patternBytes ?? 1;
     if (patternBytes !== 1 && patternBytes !== 8) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `patternBytes must be 1 or 8, got ${String(patternBytes)}`);
     const p = unsigned(pattern, patternBytes, 'fill pattern');
-    const session = this.#route('fill', null, d.reg.space.kind, options, length);
-    const w = this.#slot(session, [d.reg]);
-    if (length === 0) this.#nop(w, options);
-    else {
-      const f = { size: length - 1, patternBytes, akey1: d.reg.index, addr1: d.abs, pattern: p };
-      this.#finish(w, gen.OPCODE.fill, options, () => gen.encodeFillBody(this.words, w, f, 0));
-    }
-    return this;
+    const w = this.#slot(this.#route('fill', null, d.reg.space.kind, options, length), d.reg);
+    if (length === 0) return this.#nop(w, options);
+    gen.encodeFillBody(this.words, w, { size: length - 1, patternBytes, akey1: d.reg.index, addr1: d.abs, pattern: p }, 0);
+    return this.#opcode(w, gen.OPCODE.fill, options);
   }
 
   compare(a: Region, b: Region, options: CompareOptions = {}): this {
@@ -142,14 +136,10 @@ export class Batch {
     }
     checkRange(x.offset, length, a.length, 'first operand');
     checkRange(y.offset, length, b.length, 'second operand');
-    const session = this.#route('compare', x.reg.space.kind, y.reg.space.kind, options, length);
-    const w = this.#slot(session, [x.reg, y.reg]);
-    if (length === 0) this.#nop(w, options, -1);
-    else {
-      const f = { size: length - 1, akey0: x.reg.index, akey1: y.reg.index, addr0: x.abs, addr1: y.abs };
-      this.#finish(w, gen.OPCODE.compare, options, () => gen.encodeCompareBody(this.words, w, f, 0));
-    }
-    return this;
+    const w = this.#slot(this.#route('compare', x.reg.space.kind, y.reg.space.kind, options, length), x.reg, y.reg);
+    if (length === 0) return this.#nop(w, options, -1);
+    gen.encodeCompareBody(this.words, w, { size: length - 1, akey0: x.reg.index, akey1: y.reg.index, addr0: x.abs, addr1: y.abs }, 0);
+    return this.#opcode(w, gen.OPCODE.compare, options);
   }
 
   crc32c(src: Region, options: Crc32cOptions = {}): this {
@@ -157,14 +147,10 @@ export class Batch {
     const length = options.length ?? s.room;
     checkRange(s.offset, length, src.length, 'crc32c');
     const seed = Number(unsigned(options.seed ?? 0, 4, 'crc32c seed'));
-    const session = this.#route('crc32c', s.reg.space.kind, null, options, length);
-    const w = this.#slot(session, [s.reg]);
-    if (length === 0) this.#nop(w, options, seed);
-    else {
-      const f = { size: length - 1, akey0: s.reg.index, addr0: s.abs, seed };
-      this.#finish(w, gen.OPCODE.crc32c, options, () => gen.encodeCrc32cBody(this.words, w, f, 0));
-    }
-    return this;
+    const w = this.#slot(this.#route('crc32c', s.reg.space.kind, null, options, length), s.reg);
+    if (length === 0) return this.#nop(w, options, seed);
+    gen.encodeCrc32cBody(this.words, w, { size: length - 1, akey0: s.reg.index, addr0: s.abs, seed }, 0);
+    return this.#opcode(w, gen.OPCODE.crc32c, options);
   }
 
   writeImmediate(dst: Region, value: number | bigint, options: WriteImmediateOptions = {}): this {
@@ -173,18 +159,14 @@ export class Batch {
     const d = this.#endpoint(dst, options.offset, 'destination', true);
     checkRange(d.offset, width, dst.length, 'write-immediate');
     const v = unsigned(value, width, 'immediate value');
-    const session = this.#route('writeImm', null, d.reg.space.kind, options, width);
-    const w = this.#slot(session, [d.reg]);
-    const f = { width, akey1: d.reg.index, addr1: d.abs, value: v };
-    this.#finish(w, gen.OPCODE.writeImm, options, () => gen.encodeWriteImmBody(this.words, w, f, 0));
-    return this;
+    const w = this.#slot(this.#route('writeImm', null, d.reg.space.kind, options, width), d.reg);
+    gen.encodeWriteImmBody(this.words, w, { width, akey1: d.reg.index, addr1: d.abs, value: v }, 0);
+    return this.#opcode(w, gen.OPCODE.writeImm, options);
   }
 
   nop(options: DescriptorOptions = {}): this {
     this.#check();
-    const session = this.#route('nop', null, null, options, 0);
-    this.#nop(this.#slot(session, []), options);
-    return this;
+    return this.#nop(this.#slot(this.#route('nop', null, null, options, 0)), options);
   }
 
   /** Submits every descriptor at once; resolves with a result per descriptor. */
@@ -225,25 +207,28 @@ export class Batch {
     return session;
   }
 
-  /** Reserves the next descriptor slot; returns its first word index. */
-  #slot(session: number, regs: Registration[]): number {
+  /** Reserves the next descriptor slot for the regions it names; returns its first word index. */
+  #slot(session: number, a?: Registration, b?: Registration): number {
     const i = this.#length;
     if ((i + 1) * WORDS > this.words.length) this.#grow();
     this.route[i] = session;
     this.sessions.add(session);
-    for (const r of regs) this.regs.add(r);
+    if (a) this.regs.add(a);
+    if (b) this.regs.add(b);
     this.#length = i + 1;
     return i * WORDS;
   }
 
-  #finish(w: number, opcode: number, options: DescriptorOptions, encode: () => void): void {
-    encode();
+  /** Writes word 0 (opcode and fence; the valid bit is set when the ring publishes it). */
+  #opcode(w: number, opcode: number, options: DescriptorOptions): this {
     this.words[w] = (opcode | (options.fence ? FENCE : 0)) >>> 0;
+    return this;
   }
 
-  #nop(w: number, options: DescriptorOptions, preset = 0): void {
-    this.#finish(w, gen.OPCODE.nop, options, () => gen.encodeNopBody(this.words, w, 0));
+  #nop(w: number, options: DescriptorOptions, preset = 0): this {
+    gen.encodeNopBody(this.words, w, 0);
     if (preset !== 0) this.presets.set(w / WORDS, preset);
+    return this.#opcode(w, gen.OPCODE.nop, options);
   }
 
   #grow(): void {

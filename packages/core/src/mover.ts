@@ -3,7 +3,7 @@
  * and turns batches into per-descriptor results.
  */
 import { markAsUntransferable } from 'node:worker_threads';
-import type { Backend, Capabilities, EngineSession, Operation, ProbeResult } from './backend.js';
+import { OPERATIONS, type Backend, type Capabilities, type EngineSession, type Operation, type ProbeResult } from './backend.js';
 import { BatchResult, StatusCode } from './batch-result.js';
 import { Batch, type BatchHost, type CompareOptions, type CopyOptions, type Crc32cOptions, type DescriptorOptions, type FillOptions, type SubmitOptions, type WriteImmediateOptions } from './batch.js';
 import { CancelledError, datamoverError, ErrorCode, type DatamoverError } from './errors.js';
@@ -13,7 +13,7 @@ import { checkSize, Region, Registration, type RegistrationOwner } from './regio
 import { defaultBackends } from './registry.js';
 import { OPCODE_BITS } from './descriptor/schema.js';
 import { Ring } from './ring/ring.js';
-import { fileSpace, HOST_SPACE, type SpaceKind } from './spaces.js';
+import { fileSpace, HOST_SPACE, SPACE_KINDS, type SpaceKind } from './spaces.js';
 import { Submitter, Work } from './submitter.js';
 
 /** How the Mover picks a backend for each descriptor. */
@@ -78,6 +78,12 @@ const MAX_REGIONS = 1 << 16;
 const FENCE = 1 << OPCODE_BITS.fence;
 const key = (op: Operation, src: SpaceKind | null, dst: SpaceKind | null) => `${op}:${src ?? '-'}:${dst ?? '-'}`;
 let nextMoverId = 1;
+/** Space kinds plus "none", for the route table. */
+const KIND_SLOTS = SPACE_KINDS.length + 1;
+function routeSlot(op: Operation, src: SpaceKind | null, dst: SpaceKind | null): number {
+  const k = (kind: SpaceKind | null) => (kind === null ? SPACE_KINDS.length : SPACE_KINDS.indexOf(kind));
+  return (OPERATIONS.indexOf(op) * KIND_SLOTS + k(src)) * KIND_SLOTS + k(dst);
+}
 
 export class Mover {
   readonly #id = nextMoverId++;
@@ -85,6 +91,7 @@ export class Mover {
   readonly #policy: RoutingPolicy;
   readonly #unavailable: BackendReport[];
   readonly #routes = new Map<string, number>();
+  readonly #routeTable = new Int16Array(OPERATIONS.length * KIND_SLOTS * KIND_SLOTS).fill(-1);
   readonly #fallbacks = new Map<string, Fallback>();
   readonly #regions = new Map<number, Registration>();
   readonly #freeIndexes: number[] = [];
@@ -308,6 +315,9 @@ export class Mover {
   }
 
   #route(op: Operation, src: SpaceKind | null, dst: SpaceKind | null, backend: string | undefined): number {
+    // Policy routes are cached in a small table indexed by (op, src, dst): the batch hot path.
+    const slot = backend === undefined ? routeSlot(op, src, dst) : -1;
+    if (slot >= 0 && this.#routeTable[slot]! >= 0) return this.#routeTable[slot]!;
     const k = backend === undefined ? key(op, src, dst) : `${key(op, src, dst)}@${backend}`;
     const cached = this.#routes.get(k);
     if (cached !== undefined) return cached;
@@ -315,6 +325,7 @@ export class Mover {
     const to = this.#sessions[session]!.backend.name;
     for (const s of skipped) this.#fallbacks.set(`${k}:${s.from}`, { op, src, dst, from: s.from, to, reason: s.reason, count: 0 });
     this.#routes.set(k, session);
+    if (slot >= 0) this.#routeTable[slot] = session;
     return session;
   }
 

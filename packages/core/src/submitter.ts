@@ -104,7 +104,7 @@ export class Submitter {
         if (op === OPCODE.crc32c) value = u32[cb + CB_RESULT]!;
         else if (op === OPCODE.compare) value = u32[cb + CB_RESULT + 1] === 0xffff_ffff ? -1 : u32[cb + CB_RESULT]! + u32[cb + CB_RESULT + 1]! * 0x1_0000_0000;
         else if (op === OPCODE.nop) value = work.batch.presets.get(d) ?? 0;
-        work.result.record(d, StatusCode.done, value);
+        work.result.done(d, value);
         this.stats.done++;
       } else if (status === CompletionStatus.NOT_RUN) {
         work.result.record(d, StatusCode.notRun, 0);

@@ -9,8 +9,6 @@
  */
 import { CLAIM, COMPLETION, RING_HEADER, RING_MAGIC, ringBytes } from './layout.js';
 
-const HI = 0x1_0000_0000;
-
 export class Ring {
   readonly sab: SharedArrayBuffer;
   readonly entries: number;
@@ -63,11 +61,15 @@ export class Ring {
     return this.completionWord(i) * 4;
   }
 
-  /** Arms the completion block of ring index `i` (signal = 1, everything else 0). */
+  /**
+   * Arms the completion block of ring index `i`: signal = 1, unclaimed. The engine writes every
+   * other field when it finishes, so they need no clearing here.
+   */
   arm(i: number): void {
     const w = this.completionWord(i);
-    this.u32.fill(0, w, w + COMPLETION.bytes / 4);
     this.u32[w] = 1;
+    this.u32[w + 1] = 0;
+    this.u32[w + COMPLETION.claim / 4] = CLAIM.pending;
   }
 
   /** Publishes slot `i`: stores QW0's low word (opcode | valid) after the body is written. */
@@ -98,25 +100,12 @@ export class Ring {
     return Atomics.compareExchange(this.u32, w, CLAIM.pending, CLAIM.cancelled) === CLAIM.pending;
   }
 
-  /** True once the engine has finished ring index `i` (its signal dropped to 0). */
-  finished(i: number): boolean {
-    return Atomics.load(this.u32, this.completionWord(i)) === 0;
-  }
-
-  /** Reads the completion of a finished ring index. */
-  completion(i: number): { status: number; detail: number; result: number } {
-    const w = this.completionWord(i);
-    const u = this.u32;
-    return {
-      status: u[w + COMPLETION.status / 4]!,
-      detail: u[w + COMPLETION.detail / 4]! | 0,
-      result: u[w + COMPLETION.result / 4]! + u[w + COMPLETION.result / 4 + 1]! * HI,
-    };
-  }
-
-  /** Returns slot `i` to the producer: zeroes QW0 so its stale valid bit cannot be re-read. */
+  /**
+   * Returns slot `i` to the producer: zeroes QW0 so its stale valid bit cannot be re-read. A plain
+   * store suffices: the engine reads the slot again only after a later commit() publishes it.
+   */
   retire(i: number): void {
-    Atomics.store(this.u32, this.slotWord(i), 0);
+    this.u32[this.slotWord(i)] = 0;
     this.retired = i + 1;
   }
 }

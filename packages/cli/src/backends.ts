@@ -1,0 +1,60 @@
+/**
+ * The backends this command knows. Each backend package the CLI depends on adds its entries
+ * here (sdxi, gds, rdma, cxl will); `info` and `demo` go through this list only.
+ */
+import type { Backend, Mover, Region } from '@datamover/core';
+import { soft } from '@datamover/backend-soft';
+
+export interface KnownBackend {
+  /** What `info` and `demo` call it (the backend's own name, with an engine suffix where useful). */
+  readonly id: string;
+  readonly description: string;
+  /** A fresh, unopened instance. */
+  create(): Backend;
+}
+
+export const KNOWN_BACKENDS: readonly KnownBackend[] = [
+  {
+    id: 'soft',
+    description: 'software reference backend, native worker-thread engine',
+    create: () => soft({ engine: 'native' }),
+  },
+  {
+    id: 'soft-ts',
+    description: 'software reference backend, pure-TypeScript oracle engine',
+    create: () => soft({ engine: 'ts' }),
+  },
+];
+
+export type SoftEngineChoice = 'native' | 'ts' | 'auto';
+
+export function isEngineChoice(s: string): s is SoftEngineChoice {
+  return s === 'native' || s === 'ts' || s === 'auto';
+}
+
+/** The soft backend with the engine asked for on the command line. */
+export function softBackend(engine: SoftEngineChoice): Backend {
+  return soft({ engine });
+}
+
+/** `soft (native engine)`: which backend and which engine an open Mover runs on. */
+export function engineLabel(mover: Mover): string {
+  const b = mover.stats().backends[0];
+  if (!b) return 'none';
+  const engine = b.engine['engine'];
+  return typeof engine === 'string' ? `${b.name} (${engine} engine)` : b.name;
+}
+
+/**
+ * Page-aligned host memory from the engine when it can allocate (the native engine can);
+ * otherwise ordinary 16-byte-aligned shared memory (the TS engine has no allocator, and
+ * Mover.alloc refuses stronger alignment without one).
+ */
+export function allocHost(mover: Mover, size: number): Region {
+  try {
+    return mover.alloc(size, { alignment: 4096 });
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== 'UNSUPPORTED_OPERATION') throw e;
+    return mover.alloc(size, { alignment: 16 });
+  }
+}

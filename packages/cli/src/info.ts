@@ -1,0 +1,96 @@
+/** `datamover info`: which backends can run here, why not, and what each can do. */
+import { parseArgs } from 'node:util';
+import { Mover, type BackendReport, type Capabilities, type OperationSupport } from '@datamover/core';
+import { addonPath, loadNative, type NativeInfo } from '@datamover/backend-soft';
+import { KNOWN_BACKENDS } from './backends.js';
+import { formatBytes, table } from './format.js';
+
+export const INFO_USAGE = 'datamover info [--json]';
+
+export interface InfoReport {
+  readonly backends: (BackendReport & { id: string; description: string; capabilities: Capabilities | null })[];
+  readonly nativeAddon: { path: string; loaded: true; info: NativeInfo } | { path: string; loaded: false; error: string };
+}
+
+/** Probes every known backend; capabilities are listed for the available ones. */
+export async function gatherInfo(): Promise<InfoReport> {
+  const instances = KNOWN_BACKENDS.map((k) => k.create());
+  const reports = await Mover.probe(instances);
+  const n = loadNative();
+  return {
+    backends: reports.map((r, i) => ({
+      ...r,
+      id: KNOWN_BACKENDS[i]!.id,
+      description: KNOWN_BACKENDS[i]!.description,
+      capabilities: r.available ? instances[i]!.capabilities() : null,
+    })),
+    nativeAddon: 'addon' in n ? { path: addonPath, loaded: true, info: n.addon.Engine.info() } : { path: addonPath, loaded: false, error: n.error },
+  };
+}
+
+export async function infoCommand(argv: string[], out: NodeJS.WritableStream): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } }, strict: true, allowPositionals: false });
+  const report = await gatherInfo();
+  if (values.json) {
+    out.write(`${JSON.stringify(report, null, 2)}\n`);
+    return 0;
+  }
+  out.write(`${renderInfo(report)}\n`);
+  return 0;
+}
+
+export function renderInfo(report: InfoReport): string {
+  const parts: string[] = [];
+  parts.push('Backends');
+  parts.push(
+    table(
+      ['backend', 'available', 'version', 'kind', 'engine / reason'],
+      report.backends.map((b) => [b.id, b.available ? 'yes' : 'no', b.version, b.kind, b.available ? describeEngine(b.details) : (b.reason ?? 'unavailable')]),
+    ),
+  );
+  const a = report.nativeAddon;
+  parts.push('');
+  parts.push(a.loaded ? `soft native addon: loaded from ${a.path}\n  ${describeNative(a.info)}` : `soft native addon: not loaded: ${a.error}`);
+  for (const b of report.backends) {
+    if (!b.available || !b.capabilities) continue;
+    parts.push('');
+    parts.push(`Capabilities of ${b.id} (${b.description}): at most ${formatBytes(b.capabilities.maxDescriptorBytes)} per descriptor, ${b.capabilities.maxRegions} regions`);
+    parts.push(capabilityTable(b.capabilities.operations));
+  }
+  return parts.join('\n');
+}
+
+function describeEngine(details: Readonly<Record<string, unknown>> | undefined): string {
+  if (!details) return '';
+  const engine = typeof details['engine'] === 'string' ? `${details['engine']} engine` : '';
+  const extra = typeof details['nativeUnavailable'] === 'string' ? ' (native engine unavailable)' : '';
+  const rest = Object.entries(details)
+    .filter(([k]) => k !== 'engine' && k !== 'native' && k !== 'nativeUnavailable')
+    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  return [engine + extra, ...rest].filter(Boolean).join(', ');
+}
+
+function describeNative(info: NativeInfo): string {
+  return [
+    `non-temporal stores from ${formatBytes(info.ntThreshold)}`,
+    `LLC ${formatBytes(info.llcBytes)}`,
+    `crc32c ${info.crc32c}`,
+    `avx2 ${info.avx2 ? 'yes' : 'no'}`,
+    `page ${formatBytes(info.pageSize)}`,
+  ].join(', ');
+}
+
+/** One row per operation: the source → destination kinds it takes. */
+export function capabilityTable(ops: readonly OperationSupport[]): string {
+  const byOp = new Map<string, string[]>();
+  for (const o of ops) {
+    const cell = o.src && o.dst ? `${o.src} → ${o.dst}` : o.src ? `${o.src} →` : o.dst ? `→ ${o.dst}` : '(no operands)';
+    const list = byOp.get(o.op) ?? [];
+    list.push(cell);
+    byOp.set(o.op, list);
+  }
+  return table(
+    ['operation', 'source → destination'],
+    [...byOp].map(([op, cells]) => [op, cells.join(', ')]),
+  );
+}
