@@ -10,14 +10,30 @@ export interface NativeEngineOptions {
 }
 
 export class NativeEngineSession implements EngineSession {
+  /** The worker runs beside the JS thread, so the producer may poll Read_Index. */
+  readonly concurrent = true;
   readonly #engine: NativeEngine;
   readonly #addon: NativeAddon;
+  readonly #ntThreshold: number;
   #held = false;
+  #closed = false;
 
   constructor(addon: NativeAddon, ring: Ring, onProgress: () => void, options: NativeEngineOptions) {
     this.#addon = addon;
-    this.#engine = native(() => new addon.Engine(new Uint8Array(ring.sab), onProgress, options));
-    this.#engine.unref();
+    this.#ntThreshold = options.ntThreshold ?? addon.Engine.info().ntThreshold;
+    // An exception thrown into a thread-safe function call is swallowed with a warning in
+    // Node 20; rethrow it from a microtask so a bug surfaces as an uncaught exception instead.
+    const progress = () => {
+      if (this.#closed) return; // a notification queued before close() may still arrive
+      try {
+        onProgress();
+      } catch (e) {
+        queueMicrotask(() => {
+          throw e;
+        });
+      }
+    };
+    this.#engine = native(() => new addon.Engine(new Uint8Array(ring.sab), progress, options));
   }
 
   register(region: RegionInfo): void {
@@ -32,7 +48,7 @@ export class NativeEngineSession implements EngineSession {
     native(() => this.#engine.deregister(index));
   }
   doorbell(): void {
-    this.#engine.doorbell();
+    native(() => this.#engine.doorbell());
   }
   hold(active: boolean): void {
     if (active === this.#held) return;
@@ -44,10 +60,10 @@ export class NativeEngineSession implements EngineSession {
     return new Uint8Array(native(() => this.#addon.allocateAligned(size, alignment)));
   }
   stats(): Record<string, number | string> {
-    const info = this.#addon.Engine.info();
-    return { engine: 'native', ntThreshold: info.ntThreshold, crc32c: info.crc32c };
+    return { engine: 'native', ntThreshold: this.#ntThreshold, crc32c: this.#addon.Engine.info().crc32c };
   }
   close(): void {
+    this.#closed = true;
     this.#engine.close();
   }
 }
@@ -58,7 +74,7 @@ function native<T>(f: () => T): T {
     return f();
   } catch (e) {
     const code = (e as { code?: unknown }).code;
-    const known = typeof code === 'string' && code in ErrorCode ? (code as ErrorCode) : ErrorCode.DEVICE_ERROR;
+    const known = code === 'ENGINE_CLOSED' ? ErrorCode.MOVER_CLOSED : typeof code === 'string' && code in ErrorCode ? (code as ErrorCode) : ErrorCode.DEVICE_ERROR;
     throw datamoverError(known, `soft native engine: ${(e as Error).message}`, { cause: e });
   }
 }

@@ -164,6 +164,20 @@ export class TsEngine implements EngineSession {
   /** Runs one descriptor; returns its result value or throws a Refusal. */
   #execute(d: abi.DecodedDescriptor, word0: number): bigint {
     if ((word0 & RESERVED_OPCODE_BITS) !== 0) throw new Refusal(S.BAD_DESCRIPTOR);
+    try {
+      return this.#dispatch(d);
+    } catch (e) {
+      // A short read inside a chunk counts the bytes of the chunks before it too.
+      if (e instanceof Refusal && e.status === S.SHORT_IO) throw new Refusal(S.SHORT_IO, 0, this.#chunkStart + e.result);
+      throw e;
+    }
+  }
+
+  /** Byte offset, within the current descriptor, of the chunk being moved. */
+  #chunkStart = 0;
+
+  #dispatch(d: abi.DecodedDescriptor): bigint {
+    this.#chunkStart = 0;
     switch (d.op) {
       case 'nop':
         return 0n;
@@ -172,7 +186,10 @@ export class TsEngine implements EngineSession {
         const src = this.#range(d.akey0, d.addr0, n, false);
         const dst = this.#range(d.akey1, d.addr1, n, true);
         if (sameMemoryOverlap(src, d.addr0, dst, d.addr1, n)) throw new Refusal(S.OVERLAP);
-        for (let o = 0; o < n; o += CHUNK) dst.write(d.addr1 + o, src.read(d.addr0 + o, Math.min(CHUNK, n - o)));
+        for (let o = 0; o < n; o += CHUNK) {
+          this.#chunkStart = o;
+          dst.write(d.addr1 + o, src.read(d.addr0 + o, Math.min(CHUNK, n - o)));
+        }
         return 0n;
       }
       case 'fill': {
@@ -192,6 +209,7 @@ export class TsEngine implements EngineSession {
         const a = this.#range(d.akey0, d.addr0, n, false);
         const b = this.#range(d.akey1, d.addr1, n, false);
         for (let o = 0; o < n; o += CHUNK) {
+          this.#chunkStart = o;
           const m = Math.min(CHUNK, n - o);
           const x = a.read(d.addr0 + o, m);
           const y = b.read(d.addr1 + o, m);
@@ -203,7 +221,10 @@ export class TsEngine implements EngineSession {
         const n = d.size + 1;
         const src = this.#range(d.akey0, d.addr0, n, false);
         let c = d.seed;
-        for (let o = 0; o < n; o += CHUNK) c = crc32c(src.read(d.addr0 + o, Math.min(CHUNK, n - o)), c);
+        for (let o = 0; o < n; o += CHUNK) {
+          this.#chunkStart = o;
+          c = crc32c(src.read(d.addr0 + o, Math.min(CHUNK, n - o)), c);
+        }
         return BigInt(c);
       }
       case 'writeImm': {

@@ -45,6 +45,11 @@ export interface RegionInfo {
 
 /** An open engine consuming one ring. */
 export interface EngineSession {
+  /**
+   * True when the engine runs on its own thread: after a small submission to an idle ring the
+   * producer then polls Read_Index for a few microseconds instead of waiting for a wake-up.
+   */
+  readonly concurrent?: boolean;
   /** Registers a region under its region-table index (the AKey index descriptors carry). */
   register(region: RegionInfo): void;
   /** Forgets a region; called only once no in-flight descriptor names it. */

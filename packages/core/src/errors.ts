@@ -37,6 +37,8 @@ export const ErrorCode = {
   UNSUPPORTED_OPERATION: 'UNSUPPORTED_OPERATION',
   /** A backend that cannot run on this machine (see its probe). */
   BACKEND_UNAVAILABLE: 'BACKEND_UNAVAILABLE',
+  /** Memory for a region or an engine could not be allocated. */
+  OUT_OF_MEMORY: 'OUT_OF_MEMORY',
   /** Too many registered regions for one Mover. */
   TOO_MANY_REGIONS: 'TOO_MANY_REGIONS',
   /** Work cancelled through an AbortSignal. */
@@ -105,6 +107,7 @@ const CLASS_OF: Record<ErrorCode, new (code: ErrorCode, message: string, options
   UNSUPPORTED_OPERATION: BackendError,
   BACKEND_UNAVAILABLE: BackendError,
   TOO_MANY_REGIONS: BackendError,
+  OUT_OF_MEMORY: BackendError,
   ABORTED: CancelledError,
   DEADLINE_EXCEEDED: CancelledError,
   BATCH_FAILED: TransferError,

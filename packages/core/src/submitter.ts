@@ -19,6 +19,9 @@ const KIND_MASK = 0x07ff_ff00;
 const CB_STATUS = COMPLETION.status / 4;
 const CB_DETAIL = COMPLETION.detail / 4;
 const CB_RESULT = COMPLETION.result / 4;
+/** Submissions at most this large to an idle engine are polled for (see #poll). */
+const POLL_MAX_DESCRIPTORS = 16;
+const POLL_MS = 0.02;
 
 /** The part of a batch one session runs. */
 export class Work {
@@ -175,6 +178,21 @@ export class Submitter {
     ring.commit();
     if (wasIdle) this.session.hold(true);
     this.session.doorbell();
+    if (wasIdle && published <= POLL_MAX_DESCRIPTORS && this.session.concurrent) this.#poll();
+  }
+
+  /**
+   * Low-latency path: a few descriptors handed to an idle concurrent engine usually finish in
+   * well under a microsecond, while waking this thread through the event loop costs ~10 µs.
+   * Spin on Read_Index briefly; past the budget, fall back to the engine's notification.
+   */
+  #poll(): void {
+    const ring = this.ring;
+    const target = ring.writeIndex;
+    const until = performance.now() + POLL_MS;
+    let read = ring.readIndex();
+    while (read < target && performance.now() < until) read = ring.readIndex();
+    if (read > ring.retired) queueMicrotask(() => this.progress());
   }
 
   #error(status: number, detail: number, result: number, d: number): DatamoverError {

@@ -1,0 +1,104 @@
+// Region table and descriptor execution. Everything here except RegionTable's mutex-guarded
+// bookkeeping runs on the engine's consumer thread and never calls into JavaScript.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <datamover/abi.h>
+#include <napi.h>
+
+namespace dm {
+
+// One AKey entry: a span of host memory or of a file.
+struct Region {
+  bool isFile = false;
+  bool writable = false;
+  uint64_t length = 0;
+  uint8_t* base = nullptr;  // host: first byte
+  // File: descriptors dup()ed at registration and owned here, so JS closing its fds cannot make
+  // a descriptor hit an unrelated file that reused the number.
+  int fd = -1;
+  int directFd = -1;     // O_DIRECT twin, or -1
+  bool directOk = true;  // cleared after O_DIRECT answers EINVAL; consumer thread only
+  uint64_t fileOffset = 0;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  // Host: keeps the view (and so its ArrayBuffer) alive while registered. Created and deleted
+  // on the JS thread only: a Region is destroyed by deregister/close/the finalizer, never while
+  // `busy`.
+  Napi::Reference<Napi::Uint8Array> view;
+  int busy = 0;  // descriptors using the region right now; guarded by RegionTable::mu
+
+  Region() = default;
+  Region(const Region&) = delete;
+  Region& operator=(const Region&) = delete;
+  ~Region();
+};
+
+class RegionTable {
+ public:
+  static constexpr size_t kSize = 65536;
+  RegionTable() : slots_(kSize) {}
+  // JS thread. add: false if the index is taken. remove: 1 removed, 0 not registered, -1 busy.
+  bool add(uint16_t index, std::unique_ptr<Region> r);
+  int remove(uint16_t index);
+  void clear();
+  // Consumer thread: pin an entry for the duration of one descriptor (nullptr if free).
+  Region* acquire(uint16_t index);
+  void release(Region* r);
+
+ private:
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Region>> slots_;
+};
+
+struct Outcome {
+  uint32_t status;
+  uint64_t result;
+  int32_t detail;
+};
+
+// A private copy of one ring slot: the producer's memory is never read twice (no TOCTOU), and the
+// union lets the abi.h structs be read in place (GCC defines union type punning).
+union Descriptor {
+  uint8_t bytes[DM_DESCRIPTOR_BYTES];
+  dm_desc_nop_t nop;
+  dm_desc_copy_t copy;
+  dm_desc_fill_t fill;
+  dm_desc_compare_t compare;
+  dm_desc_crc32c_t crc32c;
+  dm_desc_write_imm_t writeImm;
+};
+
+class Executor {
+ public:
+  Executor(RegionTable& table, size_t ntThreshold) : table_(table), nt_(ntThreshold) {}
+  // Validates and runs one descriptor (valid bit and csb_ptr already checked by the caller).
+  Outcome run(const Descriptor& d);
+
+ private:
+  struct Io;
+  class Pin;
+  Outcome copy(const dm_desc_copy_t& c);
+  Outcome fill(const dm_desc_fill_t& f);
+  Outcome compare(const dm_desc_compare_t& c);
+  Outcome crc32c(const dm_desc_crc32c_t& c);
+  Outcome writeImm(const dm_desc_write_imm_t& w);
+  Io fileIo(Region& r, bool write, uint64_t off, uint8_t* buf, uint64_t n);
+  Io fetch(Region& r, uint64_t off, uint64_t n, uint8_t* scratch, const uint8_t** out);
+  uint8_t* bounce();
+
+  RegionTable& table_;
+  size_t nt_;
+  struct FreeDeleter {
+    void operator()(uint8_t* p) const;
+  };
+  std::unique_ptr<uint8_t, FreeDeleter> bounce_;  // file I/O staging, allocated on first use
+};
+
+}  // namespace dm
