@@ -48,7 +48,7 @@ const env = { ...process.env, DATAMOVER_ASAN: args.includes('--asan') ? '1' : '0
 // A fresh machine has no ~/.npmrc with nodedir; Debian's nodejs package ships the headers in /usr.
 if (!env.npm_config_nodedir && existsSync('/usr/include/node/node_api.h')) env.npm_config_nodedir = '/usr';
 
-const gypArgs = [...nodeGyp.prefix, 'rebuild', ...(args.includes('--debug') ? ['--debug'] : [])];
+const gypArgs = [...nodeGyp.prefix, 'rebuild', '--loglevel=warn', ...(args.includes('--debug') ? ['--debug'] : [])];
 const result = spawnSync(nodeGyp.command, gypArgs, { cwd: packageDir, env, stdio: 'inherit' });
 if (result.error !== undefined || result.status !== 0) {
   const why = result.error?.message ?? (result.signal ? `signal ${result.signal}` : `exit code ${result.status}`);
