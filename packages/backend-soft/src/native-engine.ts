@@ -38,11 +38,9 @@ export class NativeEngineSession implements EngineSession {
 
   register(region: RegionInfo): void {
     const m = region.memory;
-    native(() =>
-      m.kind === 'host'
-        ? this.#engine.registerHost(region.index, m.view, region.writable)
-        : this.#engine.registerFile(region.index, m.fd, m.directFd, m.fileOffset, region.length, region.writable),
-    );
+    if (m.kind === 'host') native(() => this.#engine.registerHost(region.index, m.view, region.writable));
+    else if (m.kind === 'file') native(() => this.#engine.registerFile(region.index, m.fd, m.directFd, m.fileOffset, region.length, region.writable));
+    else throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `the soft engine cannot address ${m.kind} memory`);
   }
   deregister(index: number): void {
     native(() => this.#engine.deregister(index));

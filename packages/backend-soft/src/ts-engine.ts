@@ -5,7 +5,7 @@
  * but one large descriptor runs to its end: use the native engine for real work.
  */
 import { readSync, writeSync } from 'node:fs';
-import { abi, type EngineSession, type Memory, type RegionInfo, type Ring } from '@datamover/core';
+import { abi, datamoverError, ErrorCode, type EngineSession, type Memory, type RegionInfo, type Ring } from '@datamover/core';
 import { crc32c } from './crc32c.js';
 
 const { CLAIM, COMPLETION, COMPLETION_FLAG_ERROR, CompletionStatus: S, OPCODE_BITS, RING_HEADER } = abi;
@@ -37,6 +37,7 @@ function access(region: RegionInfo): Access {
     const view = memory.view;
     return { memory, length, writable, read: (o, n) => view.subarray(o, o + n), write: (o, d) => view.set(d, o) };
   }
+  if (memory.kind !== 'file') throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `the soft engine cannot address ${memory.kind} memory`);
   const fd = memory.fd;
   const base = memory.fileOffset;
   return {

@@ -2,7 +2,8 @@
  * The backend plugin contract. A backend says whether it can run here (`probe`), what it can
  * do (`capabilities`), and opens engine sessions that consume a shared descriptor ring.
  */
-import type { Memory } from './memory.js';
+import type { ErrorCode } from './errors.js';
+import type { GpuMemory, Memory } from './memory.js';
 import type { Ring } from './ring/ring.js';
 import type { SpaceKind } from './spaces.js';
 
@@ -25,6 +26,12 @@ export interface Capabilities {
   readonly maxDescriptorBytes: number;
   /** Most regions one session can register at a time. */
   readonly maxRegions: number;
+  /**
+   * Destination kinds whose writes the backend can make durable (the `durable` descriptor flag:
+   * copy, fill and writeImm complete only once the bytes are in the persistence domain). Absent:
+   * none; the Mover refuses `durable` for the rest.
+   */
+  readonly durable?: readonly SpaceKind[];
 }
 
 export interface ProbeResult {
@@ -41,6 +48,21 @@ export interface RegionInfo {
   readonly memory: Memory;
   readonly length: number;
   readonly writable: boolean;
+}
+
+/**
+ * Completion statuses from this value up are the backend's own (a device library's error code in
+ * `detail`, for instance); the session's `describeError` turns them into errors. Below it, the
+ * statuses of the engine ABI (docs/engine-abi.md) keep their meaning for every backend.
+ */
+export const BACKEND_STATUS_BASE = 64;
+
+/** What a backend-defined completion status means, as an error. */
+export interface EngineErrorInfo {
+  readonly code: ErrorCode;
+  readonly message: string;
+  /** Merged into the error's `detail` (after `backend` and `status`). */
+  readonly detail?: Readonly<Record<string, unknown>>;
 }
 
 /** An open engine consuming one ring. */
@@ -60,6 +82,18 @@ export interface EngineSession {
   hold(active: boolean): void;
   /** Host memory aligned to `alignment`, when the engine can allocate it. */
   readonly allocateHost?: ((size: number, alignment: number) => Uint8Array) | undefined;
+  /** Device memory on `options.device`, aligned to `options.alignment`, when the engine can allocate it (`Mover.allocGpu`). */
+  readonly allocateGpu?: ((size: number, options: { device: number; alignment: number }) => GpuMemory) | undefined;
+  /**
+   * Device memory another framework allocated, named by its address (`Mover.wrapGpu`): the one
+   * place a pointer comes from JavaScript, so the engine validates it against the device first.
+   */
+  readonly importGpu?: ((pointer: bigint, size: number, device: number) => GpuMemory) | undefined;
+  /**
+   * The error a completion status at or above BACKEND_STATUS_BASE stands for (`detail` and
+   * `result` as the engine wrote them); undefined falls back to a generic DEVICE_ERROR.
+   */
+  describeError?(status: number, detail: number, result: number): EngineErrorInfo | undefined;
   /** Engine-specific counters for `Mover.stats()`. */
   stats?(): Readonly<Record<string, number | string>>;
   /** Stops the engine; called once no work is in flight. */

@@ -18,13 +18,23 @@ export interface DescriptorOptions {
   /** Route to this backend by name instead of by policy. */
   backend?: string;
 }
-export interface CopyOptions extends DescriptorOptions {
+/** For operations that write (copy, fill, writeImmediate). */
+export interface DurableOption {
+  /**
+   * Complete only once the written bytes are in the destination's persistence domain (cache lines
+   * written back and fenced, MAP_SYNC / msync for files). Refused with NOT_PERSISTENT when the
+   * destination is volatile memory, and with UNSUPPORTED_OPERATION when the backend that runs the
+   * descriptor cannot make writes to that kind durable.
+   */
+  durable?: boolean;
+}
+export interface CopyOptions extends DescriptorOptions, DurableOption {
   srcOffset?: number;
   dstOffset?: number;
   /** Bytes to copy; by default the whole source range, which must match the destination's. */
   length?: number;
 }
-export interface FillOptions extends DescriptorOptions {
+export interface FillOptions extends DescriptorOptions, DurableOption {
   offset?: number;
   length?: number;
   /** 1 (default): repeat the low byte of `pattern`; 8: repeat its 8 little-endian bytes. */
@@ -41,7 +51,7 @@ export interface Crc32cOptions extends DescriptorOptions {
   /** A previous checksum to continue from (crc32c(a ‖ b) = crc32c(b, seed = crc32c(a))). */
   seed?: number;
 }
-export interface WriteImmediateOptions extends DescriptorOptions {
+export interface WriteImmediateOptions extends DescriptorOptions, DurableOption {
   offset?: number;
   /** Bytes written: 1, 2, 4 or 8 (default 8). */
   width?: 1 | 2 | 4 | 8;
@@ -61,11 +71,14 @@ export interface BatchHost {
   /** Index of the session that runs `op` on these kinds, honouring policy; throws when none. */
   route(op: Operation, src: SpaceKind | null, dst: SpaceKind | null, backend: string | undefined): number;
   maxDescriptorBytes(session: number): number;
+  /** Whether the session's backend can make writes to `kind` durable. */
+  durable(session: number, kind: SpaceKind): boolean;
   submit(batch: Batch, options: SubmitOptions): Promise<BatchResult>;
 }
 
 const WORDS = 16;
 const FENCE = 1 << OPCODE_BITS.fence;
+const DURABLE = 1 << OPCODE_BITS.durable;
 const U64 = 2n ** 64n;
 
 export class Batch {
@@ -107,10 +120,12 @@ export class Batch {
     if (length > 0 && overlaps(s.reg, s.abs, d.reg, d.abs, length)) {
       throw datamoverError(ErrorCode.OVERLAPPING_RANGES, 'source and destination of a copy overlap in the same memory');
     }
-    const w = this.#slot(this.#route('copy', s.reg.space.kind, d.reg.space.kind, options, length), s.reg, d.reg);
+    const session = this.#route('copy', s.reg.space.kind, d.reg.space.kind, options, length);
+    const du = this.#durable(options, d.reg, session);
+    const w = this.#slot(session, s.reg, d.reg);
     if (length === 0) return this.#nop(w, options);
     gen.encodeCopyBody(this.words, w, { size: length - 1, attr: 0, akey0: s.reg.index, akey1: d.reg.index, addr0: s.abs, addr1: d.abs }, 0);
-    return this.#opcode(w, gen.OPCODE.copy, options);
+    return this.#opcode(w, gen.OPCODE.copy | du, options);
   }
 
   fill(dst: Region, pattern: number | bigint, options: FillOptions = {}): this {
@@ -120,10 +135,12 @@ export class Batch {
     const patternBytes = options.patternBytes ?? 1;
     if (patternBytes !== 1 && patternBytes !== 8) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `patternBytes must be 1 or 8, got ${String(patternBytes)}`);
     const p = unsigned(pattern, patternBytes, 'fill pattern');
-    const w = this.#slot(this.#route('fill', null, d.reg.space.kind, options, length), d.reg);
+    const session = this.#route('fill', null, d.reg.space.kind, options, length);
+    const du = this.#durable(options, d.reg, session);
+    const w = this.#slot(session, d.reg);
     if (length === 0) return this.#nop(w, options);
     gen.encodeFillBody(this.words, w, { size: length - 1, patternBytes, akey1: d.reg.index, addr1: d.abs, pattern: p }, 0);
-    return this.#opcode(w, gen.OPCODE.fill, options);
+    return this.#opcode(w, gen.OPCODE.fill | du, options);
   }
 
   compare(a: Region, b: Region, options: CompareOptions = {}): this {
@@ -159,9 +176,11 @@ export class Batch {
     const d = this.#endpoint(dst, options.offset, 'destination', true);
     checkRange(d.offset, width, dst.length, 'write-immediate');
     const v = unsigned(value, width, 'immediate value');
-    const w = this.#slot(this.#route('writeImm', null, d.reg.space.kind, options, width), d.reg);
+    const session = this.#route('writeImm', null, d.reg.space.kind, options, width);
+    const du = this.#durable(options, d.reg, session);
+    const w = this.#slot(session, d.reg);
     gen.encodeWriteImmBody(this.words, w, { width, akey1: d.reg.index, addr1: d.abs, value: v }, 0);
-    return this.#opcode(w, gen.OPCODE.writeImm, options);
+    return this.#opcode(w, gen.OPCODE.writeImm | du, options);
   }
 
   nop(options: DescriptorOptions = {}): this {
@@ -205,6 +224,20 @@ export class Batch {
     const max = this.#host.maxDescriptorBytes(session);
     if (length > max) throw datamoverError(ErrorCode.SIZE_TOO_LARGE, `${length} bytes exceed the ${max}-byte limit of one descriptor; split the range`);
     return session;
+  }
+
+  /** The durable bit for a write to `dst` run by `session`, after checking it can be honoured. */
+  #durable(options: DurableOption, dst: Registration, session: number): number {
+    if (options.durable === undefined || options.durable === false) return 0;
+    if (options.durable !== true) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `durable must be a boolean, got ${typeof options.durable}`);
+    const space = dst.space;
+    if (!space.persistent) {
+      throw datamoverError(ErrorCode.NOT_PERSISTENT, `a durable write needs persistent memory, but the destination (${space.kind} ${space.name}) is volatile`);
+    }
+    if (!this.#host.durable(session, space.kind)) {
+      throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `the backend chosen for this descriptor cannot make writes to ${space.kind} regions durable`);
+    }
+    return DURABLE;
   }
 
   /** Reserves the next descriptor slot for the regions it names; returns its first word index. */
@@ -279,6 +312,16 @@ function overlaps(a: Registration, aAbs: number, b: Registration, bAbs: number, 
     if (ma.dev !== mb.dev || ma.ino !== mb.ino) return false;
     x = ma.fileOffset + aAbs;
     y = mb.fileOffset + bAbs;
+  } else if (ma.kind === 'dax' && mb.kind === 'dax') {
+    // Two mappings of one device or file alias whatever their addresses.
+    if (ma.dev !== mb.dev || ma.ino !== mb.ino) return false;
+    x = ma.fileOffset + aAbs;
+    y = mb.fileOffset + bAbs;
+  } else if (ma.kind === 'gpu' && mb.kind === 'gpu') {
+    // Distinct buffers may still alias (two imports of one allocation): engines check addresses.
+    if (ma.buffer !== mb.buffer) return false;
+    x = aAbs;
+    y = bAbs;
   } else return false;
   return x < y + length && y < x + length;
 }

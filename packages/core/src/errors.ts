@@ -51,6 +51,14 @@ export const ErrorCode = {
   IO_ERROR: 'IO_ERROR',
   /** An engine reported a malformed descriptor or an internal failure. */
   DEVICE_ERROR: 'DEVICE_ERROR',
+  /** A durable write (`{ durable: true }`) asked of memory that is not persistent (DRAM, a volatile CXL device, tmpfs). */
+  NOT_PERSISTENT: 'NOT_PERSISTENT',
+  /** The peer holding a remote region disconnected (or stopped answering) before the work landed. */
+  REMOTE_DISCONNECT: 'REMOTE_DISCONNECT',
+  /** The exporter revoked the remote region this work names. */
+  ACCESS_REVOKED: 'ACCESS_REVOKED',
+  /** A remote-region token that is malformed, forged, stale or refused by its exporter. */
+  INVALID_TOKEN: 'INVALID_TOKEN',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -113,9 +121,19 @@ const CLASS_OF: Record<ErrorCode, new (code: ErrorCode, message: string, options
   BATCH_FAILED: TransferError,
   IO_ERROR: TransferError,
   DEVICE_ERROR: TransferError,
+  NOT_PERSISTENT: BackendError,
+  REMOTE_DISCONNECT: TransferError,
+  ACCESS_REVOKED: TransferError,
+  INVALID_TOKEN: InvalidArgumentError,
 };
 
 /** Creates the error of the right class for a code. */
 export function datamoverError(code: ErrorCode, message: string, options?: { cause?: unknown; detail?: ErrorDetail }): DatamoverError {
   return new CLASS_OF[code](code, message, options);
+}
+
+/** What an engine threw, as a DatamoverError: DEVICE_ERROR unless it already is one. */
+export function engineError(backend: string, what: string, e: unknown): DatamoverError {
+  if (e instanceof DatamoverError) return e;
+  return datamoverError(ErrorCode.DEVICE_ERROR, `backend ${backend}: ${what} failed: ${(e as Error)?.message ?? String(e)}`, { cause: e, detail: { backend } });
 }

@@ -5,21 +5,21 @@
  * routes work to backends, and the error hierarchy. Core knows no backend.
  */
 export * as abi from './abi.js';
-export { allOperations, OPERATIONS } from './backend.js';
-export type { Backend, Capabilities, EngineSession, Operation, OperationSupport, ProbeResult, RegionInfo } from './backend.js';
+export { allOperations, BACKEND_STATUS_BASE, OPERATIONS } from './backend.js';
+export type { Backend, Capabilities, EngineErrorInfo, EngineSession, Operation, OperationSupport, ProbeResult, RegionInfo } from './backend.js';
 export { Batch } from './batch.js';
-export type { CompareOptions, CopyOptions, Crc32cOptions, DescriptorOptions, FillOptions, SubmitOptions, WriteImmediateOptions } from './batch.js';
+export type { CompareOptions, CopyOptions, Crc32cOptions, DescriptorOptions, DurableOption, FillOptions, SubmitOptions, WriteImmediateOptions } from './batch.js';
 export { BatchResult } from './batch-result.js';
 export type { DescriptorStatus } from './batch-result.js';
 export { BackendError, CancelledError, DatamoverError, datamoverError, ErrorCode, InvalidArgumentError, RegionStateError, TransferError } from './errors.js';
 export type { ErrorDetail } from './errors.js';
 export { DIRECT_ALIGNMENT } from './files.js';
 export type { OpenFileOptions } from './files.js';
-export type { FileMemory, HostMemory, Memory } from './memory.js';
+export type { DaxMemory, FileMemory, GpuMemory, HostMemory, Memory, RemoteMemory } from './memory.js';
 export { Mover } from './mover.js';
 export type { BackendReport, Fallback, MoverOptions, MoverStats, RoutingPolicy } from './mover.js';
 export { Region } from './region.js';
 export { defaultBackends, registerDefaultBackend } from './registry.js';
 export { Ring } from './ring/ring.js';
-export { fileSpace, HOST_SPACE, SPACE_KINDS } from './spaces.js';
+export { daxSpace, fileSpace, gpuSpace, HOST_SPACE, remoteSpace, SPACE_KINDS } from './spaces.js';
 export type { AddressSpace, SpaceKind } from './spaces.js';

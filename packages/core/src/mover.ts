@@ -6,14 +6,14 @@ import { markAsUntransferable } from 'node:worker_threads';
 import { OPERATIONS, type Backend, type Capabilities, type EngineSession, type Operation, type ProbeResult } from './backend.js';
 import { BatchResult, StatusCode } from './batch-result.js';
 import { Batch, type BatchHost, type CompareOptions, type CopyOptions, type Crc32cOptions, type DescriptorOptions, type FillOptions, type SubmitOptions, type WriteImmediateOptions } from './batch.js';
-import { CancelledError, datamoverError, ErrorCode, type DatamoverError } from './errors.js';
+import { CancelledError, datamoverError, engineError, ErrorCode, type DatamoverError } from './errors.js';
 import { closeFileMemory, openFileMemory, type OpenFileOptions } from './files.js';
-import type { Memory } from './memory.js';
+import type { DaxMemory, GpuMemory, Memory, RemoteMemory } from './memory.js';
 import { checkSize, Region, Registration, type RegistrationOwner } from './region.js';
 import { defaultBackends } from './registry.js';
 import { OPCODE_BITS } from './descriptor/schema.js';
 import { Ring } from './ring/ring.js';
-import { fileSpace, HOST_SPACE, SPACE_KINDS, type SpaceKind } from './spaces.js';
+import { daxSpace, fileSpace, gpuSpace, HOST_SPACE, remoteSpace, SPACE_KINDS, type SpaceKind } from './spaces.js';
 import { Submitter, Work } from './submitter.js';
 
 /** How the Mover picks a backend for each descriptor. */
@@ -72,6 +72,8 @@ interface Session {
   readonly submitter: Submitter;
   /** Registrations this engine knows. */
   readonly registered: Set<Registration>;
+  /** Space kinds the backend claims any operation on: only regions of these are registered with it. */
+  readonly kinds: ReadonlySet<SpaceKind>;
 }
 
 const MAX_REGIONS = 1 << 16;
@@ -115,6 +117,7 @@ export class Mover {
       assertOpen: () => this.#assertOpen(),
       route: (op, src, dst, backend) => this.#route(op, src, dst, backend),
       maxDescriptorBytes: (s) => this.#sessions[s]!.caps.maxDescriptorBytes,
+      durable: (s, kind) => this.#sessions[s]!.caps.durable?.includes(kind) ?? false,
       submit: (batch, options) => this.#submit(batch, options),
     };
     this.#owner = { id: this.#id, free: (reg) => this.#free(reg) };
@@ -148,7 +151,8 @@ export class Mover {
         const engine = await b.open(ring, () => submitter?.progress());
         submitter = new Submitter(ring, engine, b.name);
         const caps = b.capabilities();
-        sessions.push({ backend: b, caps, supports: new Set(caps.operations.map((o) => key(o.op, o.src, o.dst))), ring, engine, submitter, registered: new Set() });
+        const kinds = new Set(caps.operations.flatMap((o) => [o.src, o.dst]).filter((k): k is SpaceKind => k !== null));
+        sessions.push({ backend: b, caps, supports: new Set(caps.operations.map((o) => key(o.op, o.src, o.dst))), ring, engine, submitter, registered: new Set(), kinds });
       }
     } catch (e) {
       for (const s of sessions) s.engine.close();
@@ -223,6 +227,99 @@ export class Mover {
     }
   }
 
+  /**
+   * Allocates device memory on a GPU (`device`, default 0) aligned to `alignment` bytes (default
+   * 4096, what cuFile's direct path wants). Needs an open backend that allocates GPU memory (gds).
+   * The memory is freed when the region is released.
+   */
+  allocGpu(size: number, options: { device?: number; alignment?: number } = {}): Region {
+    this.#assertOpen();
+    checkSize(size, 'allocation size');
+    const device = gpuDevice(options.device);
+    const alignment = options.alignment ?? 4096;
+    if (!Number.isSafeInteger(alignment) || alignment < 1 || (alignment & (alignment - 1)) !== 0) {
+      throw datamoverError(ErrorCode.INVALID_ARGUMENT, `alignment must be a power of two, got ${alignment}`);
+    }
+    const s = this.#sessions.find((x) => x.engine.allocateGpu);
+    if (!s) throw this.#noGpu('allocate');
+    return this.#registerGpu(s.engine.allocateGpu!(size, { device, alignment }), size, true, alignment);
+  }
+
+  /**
+   * Registers GPU memory another framework allocated, named by its device address. The address is
+   * trusted only after the backend has checked it against the device (it must lie inside one
+   * allocation of `size` bytes on `device`); the memory stays the framework's: releasing the
+   * region does not free it, and the framework must keep it allocated until the region is released.
+   */
+  wrapGpu(pointer: bigint, size: number, options: { device?: number; readOnly?: boolean } = {}): Region {
+    this.#assertOpen();
+    if (typeof pointer !== 'bigint' || pointer <= 0n || pointer >= 2n ** 64n) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'wrapGpu() takes the device address as a positive 64-bit bigint');
+    checkSize(size, 'region size');
+    const device = gpuDevice(options.device);
+    const s = this.#sessions.find((x) => x.engine.importGpu);
+    if (!s) throw this.#noGpu('import');
+    const alignment = Number(BigInt.asUintN(12, pointer)) === 0 ? 4096 : 1;
+    return this.#registerGpu(s.engine.importGpu!(pointer, size, device), size, !options.readOnly, alignment);
+  }
+
+  #registerGpu(memory: GpuMemory, size: number, writable: boolean, alignment: number): Region {
+    try {
+      return this.#register(memory, gpuSpace(memory.device, alignment), size, writable);
+    } catch (e) {
+      memory.release();
+      throw e;
+    }
+  }
+
+  #noGpu(what: string): Error {
+    const why = this.#unavailable.map((r) => `${r.name}: ${r.reason ?? 'unavailable'}`).join('; ');
+    return datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `no open backend can ${what} GPU memory (open: ${this.backends.join(', ')}${why ? `; unavailable: ${why}` : ''})`);
+  }
+
+  /**
+   * Registers a peer's exported memory that a backend imported (e.g. `rdma.import(mover, token)`):
+   * a region of kind 'remote', writable when the export grants read-write. Meant for backend
+   * packages; `memory.release()` runs when the region is freed.
+   */
+  registerRemote(memory: RemoteMemory, length: number, writable: boolean): Region {
+    this.#assertOpen();
+    checkSize(length, 'region size');
+    try {
+      return this.#register(memory, remoteSpace(memory.peer), length, writable);
+    } catch (e) {
+      memory.release();
+      throw e;
+    }
+  }
+
+  /**
+   * Registers a dax mapping a backend made (e.g. `openDax(mover, '/dev/dax0.0')` of
+   * @datamover/backend-cxl): a region of kind 'dax' over `length` bytes from `memory.mapOffset`.
+   * Meant for backend packages; `memory.release()` runs when the region is freed, after every
+   * in-flight descriptor naming it has finished.
+   */
+  registerDax(memory: DaxMemory, length: number, writable: boolean): Region {
+    this.#assertOpen();
+    checkSize(length, 'region size');
+    try {
+      if (memory?.kind !== 'dax') throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'registerDax() takes a DaxMemory (kind "dax")');
+      const space = daxSpace(memory.path, { persistent: memory.persistent, alignment: memory.alignment, numaNode: memory.numaNode });
+      return this.#register(memory, space, length, writable);
+    } catch (e) {
+      memory?.release?.();
+      throw e;
+    }
+  }
+
+  /**
+   * The open engine session of backend `name`, for that backend package's own API (rdma's
+   * export/import need the session that owns the connections); undefined when not open.
+   */
+  engine(name: string): EngineSession | undefined {
+    this.#assertOpen();
+    return this.#sessions.find((s) => s.backend.name === name)?.engine;
+  }
+
   #register(memory: Memory, space: Registration['space'], length: number, writable: boolean): Region {
     const index = this.#freeIndexes.pop() ?? (this.#nextIndex < MAX_REGIONS ? this.#nextIndex++ : -1);
     if (index < 0) throw datamoverError(ErrorCode.TOO_MANY_REGIONS, `a Mover can hold ${MAX_REGIONS} regions at once; release some`);
@@ -237,6 +334,7 @@ export class Mover {
       if (s.registered.delete(reg)) s.engine.deregister(reg.index);
     }
     if (reg.memory.kind === 'file') closeFileMemory(reg.memory);
+    else if (reg.memory.kind === 'gpu' || reg.memory.kind === 'remote' || reg.memory.kind === 'dax') reg.memory.release();
     this.#regions.delete(reg.index);
     this.#freeIndexes.push(reg.index);
     this.#registeredBytes -= reg.length;
@@ -393,7 +491,7 @@ export class Mover {
       try {
         for (const segment of segments(batch, sessions.length > 1)) {
           if (cancel) {
-            for (const d of segment) result.record(d, StatusCode.notRun, 0);
+            for (const d of segment === ALL ? range(batch.length) : segment) result.record(d, StatusCode.notRun, 0);
             continue;
           }
           const phase: Promise<void>[] = [];
@@ -420,7 +518,13 @@ export class Mover {
         const first = result.firstError();
         throw withResult(datamoverError(ErrorCode.BATCH_FAILED, `${counts.failed} of ${batch.length} descriptors failed${first ? `; first: ${first.message}` : ''}`, { cause: first }), result);
       }
-      const why = cancel ?? { code: 'ABORTED' as const, reason: undefined };
+      if (!cancel) {
+        // Nothing cancelled, yet work did not run (the engine refused a doorbell, or skipped
+        // descriptors on its own): an engine fault, never a success.
+        const e = works.find((w) => w.work.error)?.work.error ?? datamoverError(ErrorCode.DEVICE_ERROR, `backend skipped ${counts.notRun} descriptor(s) that nobody cancelled`);
+        throw withResult(datamoverError(ErrorCode.BATCH_FAILED, `${counts.notRun} of ${batch.length} descriptors did not run: ${e.message}`, { cause: e }), result);
+      }
+      const why = cancel;
       throw cancelled(why.code, `${why.code === 'ABORTED' ? 'aborted' : 'deadline exceeded'}: ${counts.done} of ${batch.length} descriptors ran, ${counts.notRun} did not`, result, why.reason);
     })();
     this.#inFlight.add(run);
@@ -433,9 +537,13 @@ export class Mover {
 
   #ensureRegistered(session: Session, batch: Batch): void {
     for (const reg of batch.regs) {
-      if (session.registered.has(reg)) continue;
+      // A backend learns only regions of kinds it claims (a gpu region means nothing to soft).
+      if (session.registered.has(reg) || !session.kinds.has(reg.space.kind)) continue;
+      if (session.registered.size >= session.caps.maxRegions) {
+        throw datamoverError(ErrorCode.TOO_MANY_REGIONS, `backend ${session.backend.name} holds at most ${session.caps.maxRegions} regions at once`);
+      }
       const t0 = performance.now();
-      session.engine.register({ index: reg.index, memory: reg.memory, length: reg.length, writable: reg.writable });
+      engineCall(session.backend.name, 'register', () => session.engine.register({ index: reg.index, memory: reg.memory, length: reg.length, writable: reg.writable }));
       this.#registrationMs += performance.now() - t0;
       session.registered.add(reg);
     }
@@ -483,6 +591,23 @@ export class Mover {
   }
 }
 
+/** Runs an engine call; anything it throws becomes a DatamoverError (DEVICE_ERROR if it is none). */
+function engineCall<T>(backend: string, what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw engineError(backend, what, e);
+  }
+}
+
+function gpuDevice(device: unknown): number {
+  if (device === undefined) return 0;
+  if (typeof device !== 'number' || !Number.isSafeInteger(device) || device < 0 || device > 0x7fff_ffff) {
+    throw datamoverError(ErrorCode.INVALID_ARGUMENT, `device must be a CUDA device ordinal (a non-negative integer), got ${String(device)}`);
+  }
+  return device;
+}
+
 async function probeOne(b: Backend): Promise<BackendReport> {
   try {
     const r = await b.probe();
@@ -522,6 +647,10 @@ function* segments(batch: Batch, multi: boolean): Iterable<readonly number[]> {
     seg.push(d);
   }
   if (seg.length > 0) yield seg;
+}
+
+function* range(n: number): Iterable<number> {
+  for (let i = 0; i < n; i++) yield i;
 }
 
 function* indexesFor(batch: Batch, segment: readonly number[], session: number): Iterable<number> {

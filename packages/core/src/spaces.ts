@@ -42,3 +42,38 @@ export function fileSpace(path: string, directAlignment: number): AddressSpace {
     alignment: directAlignment || 1,
   });
 }
+
+/** Memory of CUDA device `device`; `alignment` is what its regions were allocated or found at. */
+export function gpuSpace(device: number, alignment: number): AddressSpace {
+  return Object.freeze({
+    kind: 'gpu',
+    name: `cuda:${device}`,
+    cpuAccessible: false,
+    persistent: false,
+    alignment: alignment || 1,
+    deviceId: device,
+  });
+}
+
+/** Memory a peer exported; `peer` names the exporter. */
+export function remoteSpace(peer: string): AddressSpace {
+  return Object.freeze({
+    kind: 'remote',
+    name: peer,
+    cpuAccessible: false,
+    persistent: false,
+    alignment: 1,
+  });
+}
+
+/** A dax mapping (device-DAX, a DAX-filesystem file or a MAP_SHARED file): CPU loads and stores reach it. */
+export function daxSpace(path: string, options: { persistent: boolean; alignment: number; numaNode?: number | undefined }): AddressSpace {
+  return Object.freeze({
+    kind: 'dax',
+    name: path,
+    cpuAccessible: true,
+    persistent: options.persistent,
+    alignment: options.alignment || 1,
+    ...(options.numaNode === undefined || options.numaNode < 0 ? {} : { numaNode: options.numaNode }),
+  });
+}

@@ -4,12 +4,12 @@
  * once per fill, and on each progress notification consumes finished slots in ring order.
  */
 import { constants as osConstants } from 'node:os';
-import type { EngineSession } from './backend.js';
+import { BACKEND_STATUS_BASE, type EngineSession } from './backend.js';
 import { StatusCode, type BatchResult } from './batch-result.js';
 import type { Batch } from './batch.js';
 import { OPCODE } from './descriptor/generated.js';
 import { OPCODE_BITS } from './descriptor/schema.js';
-import { datamoverError, ErrorCode, type DatamoverError } from './errors.js';
+import { datamoverError, engineError, ErrorCode, type DatamoverError } from './errors.js';
 import { COMPLETION, CompletionStatus } from './ring/layout.js';
 import type { Ring } from './ring/ring.js';
 
@@ -28,6 +28,8 @@ export class Work {
   next = 0;
   outstanding = 0;
   cancelled = false;
+  /** Why the engine refused this work (a failed doorbell), if it did. */
+  error: DatamoverError | undefined;
   readonly settled: Promise<void>;
   #resolve!: () => void;
 
@@ -51,6 +53,9 @@ export class Work {
   }
 }
 
+/** Owner of a slot whose descriptor was cancelled and already reported not-run. */
+const SKIPPED = Symbol('skipped');
+
 export interface SubmitterStats {
   submitted: number;
   done: number;
@@ -60,7 +65,7 @@ export interface SubmitterStats {
 
 export class Submitter {
   readonly #queue: Work[] = [];
-  readonly #owner: (Work | undefined)[];
+  readonly #owner: (Work | typeof SKIPPED | undefined)[];
   readonly #pos: Int32Array;
   #inFlight = 0;
   readonly stats: SubmitterStats = { submitted: 0, done: 0, failed: 0, notRun: 0 };
@@ -70,7 +75,7 @@ export class Submitter {
     readonly session: EngineSession,
     readonly backend: string,
   ) {
-    this.#owner = new Array<Work | undefined>(ring.entries);
+    this.#owner = new Array<Work | typeof SKIPPED | undefined>(ring.entries);
     this.#pos = new Int32Array(ring.entries);
   }
 
@@ -98,6 +103,11 @@ export class Submitter {
     for (let i = ring.retired; i < read; i++) {
       const work = this.#owner[i & mask]!;
       this.#owner[i & mask] = undefined;
+      if (work === SKIPPED) {
+        ring.retire(i);
+        this.#inFlight--;
+        continue;
+      }
       const d = this.#pos[i & mask]!;
       const cb = ring.completionWord(i);
       const status = u32[cb + CB_STATUS]!;
@@ -113,7 +123,7 @@ export class Submitter {
         work.result.record(d, StatusCode.notRun, 0);
         this.stats.notRun++;
       } else {
-        work.result.record(d, StatusCode.failed, 0, this.#error(status, u32[cb + CB_DETAIL]! | 0, u32[cb + CB_RESULT]!, d));
+        work.result.record(d, StatusCode.failed, 0, this.#error(status, u32[cb + CB_DETAIL]! | 0, u32[cb + CB_RESULT]! + u32[cb + CB_RESULT + 1]! * 0x1_0000_0000, d));
         this.stats.failed++;
       }
       ring.retire(i);
@@ -138,9 +148,15 @@ export class Submitter {
     }
     const q = this.#queue.indexOf(work);
     if (q >= 0) this.#queue.splice(q, 1);
+    // A published descriptor whose claim we win is settled as not-run at once: the engine will
+    // skip it. Only those the engine already claimed are awaited.
     const mask = this.ring.entries - 1;
     for (let i = this.ring.retired; i < this.ring.writeIndex; i++) {
-      if (this.#owner[i & mask] === work) this.ring.cancel(i);
+      if (this.#owner[i & mask] !== work || !this.ring.cancel(i)) continue;
+      this.#owner[i & mask] = SKIPPED;
+      work.result.record(this.#pos[i & mask]!, StatusCode.notRun, 0);
+      this.stats.notRun++;
+      work.outstanding--;
     }
     work.maybeSettle();
   }
@@ -177,7 +193,22 @@ export class Submitter {
     this.stats.submitted += published;
     ring.commit();
     if (wasIdle) this.session.hold(true);
-    this.session.doorbell();
+    try {
+      this.session.doorbell();
+    } catch (e) {
+      // The engine refused the submission: cancel the work this fill published and everything
+      // queued, so those batches settle as failed now and nothing runs after they settled.
+      const error = engineError(this.backend, 'doorbell', e);
+      const works = new Set<Work>(this.#queue);
+      for (let i = ring.writeIndex - published; i < ring.writeIndex; i++) {
+        const w = this.#owner[i & mask];
+        if (w && w !== SKIPPED) works.add(w);
+      }
+      for (const w of works) {
+        w.error ??= error;
+        this.cancel(w);
+      }
+    }
     if (wasIdle && published <= POLL_MAX_DESCRIPTORS && this.session.concurrent) this.#poll();
   }
 
@@ -198,11 +229,17 @@ export class Submitter {
   #error(status: number, detail: number, result: number, d: number): DatamoverError {
     const where = `descriptor ${d} on backend ${this.backend}`;
     const info = { backend: this.backend, status };
+    if (status >= BACKEND_STATUS_BASE) {
+      const own = this.session.describeError?.(status, detail, result);
+      if (own) return datamoverError(own.code, `${where}: ${own.message}`, { detail: { ...info, ...own.detail } });
+    }
     switch (status) {
       case CompletionStatus.OUT_OF_BOUNDS:
         return datamoverError(ErrorCode.OUT_OF_BOUNDS, `${where}: range outside its registered region`, { detail: info });
       case CompletionStatus.OVERLAP:
         return datamoverError(ErrorCode.OVERLAPPING_RANGES, `${where}: source and destination overlap`, { detail: info });
+      case CompletionStatus.NOT_PERSISTENT:
+        return datamoverError(ErrorCode.NOT_PERSISTENT, `${where}: the destination is not persistent memory; a durable write cannot be honoured`, { detail: info });
       case CompletionStatus.ACCESS_DENIED:
         return datamoverError(ErrorCode.ACCESS_DENIED, `${where}: destination is read-only`, { detail: info });
       case CompletionStatus.UNSUPPORTED:

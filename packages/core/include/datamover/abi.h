@@ -21,6 +21,7 @@ extern "C" {
 #define DM_OPCODE_CHAIN 3
 #define DM_OPCODE_CSR 4
 #define DM_OPCODE_RB 5
+#define DM_OPCODE_DURABLE 7
 #define DM_OPCODE_SUBTYPE_SHIFT 8
 #define DM_OPCODE_SUBTYPE_WIDTH 8
 #define DM_OPCODE_TYPE_SHIFT 16
@@ -175,6 +176,7 @@ DM_STATIC_ASSERT(offsetof(dm_desc_write_imm_t, value) == 32, "writeImm.value");
 #define DM_STATUS_OVERLAP 7
 #define DM_STATUS_UNSUPPORTED 8
 #define DM_STATUS_ACCESS_DENIED 9
+#define DM_STATUS_NOT_PERSISTENT 10
 
 /* Completion block (SDXI CST_BLK + Datamover result). */
 typedef struct __attribute__((packed, aligned(32))) dm_completion {

@@ -50,6 +50,13 @@ export const OPCODE_BITS = {
   chain: 3,
   csr: 4,
   rb: 5,
+  /**
+   * Datamover's `du` (durable) flag, in a bit SDXI 1.0 reserves (7:6 are reserved): completion
+   * means the written bytes reached the destination's persistence domain (cache lines written
+   * back and fenced, or the file range synced). Only copy, fill and writeImm may carry it;
+   * engines that cannot honour it treat it as the reserved bit it is (BAD_DESCRIPTOR).
+   */
+  durable: 7,
   subtypeShift: 8,
   subtypeWidth: 8,
   typeShift: 16,

@@ -74,6 +74,8 @@ export const CompletionStatus = {
   UNSUPPORTED: 8,
   /** A write to a region registered read-only. */
   ACCESS_DENIED: 9,
+  /** A durable write (descriptor flag `du`) to memory that is not persistent: nothing was written. */
+  NOT_PERSISTENT: 10,
 } as const;
 export type CompletionStatus = (typeof CompletionStatus)[keyof typeof CompletionStatus];
 

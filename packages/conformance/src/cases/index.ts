@@ -1,0 +1,25 @@
+/** Every case group, built from a target's declared capabilities. */
+import type { ResolvedTarget } from '../context.js';
+import { GROUPS, type CaseDef } from '../types.js';
+import { cancellationCases } from './cancellation.js';
+import { contentCases } from './content.js';
+import { faultCases } from './fault-cases.js';
+import { lifetimeCases } from './lifetimes.js';
+import { loadCases } from './load.js';
+import { orderingCases } from './ordering.js';
+import { refusalCases } from './refusals.js';
+
+export function buildCases(rt: ResolvedTarget): CaseDef[] {
+  const has = (k: import('@datamover/core').SpaceKind) => rt.providers.has(k);
+  const groups = new Set(rt.target.groups ?? GROUPS);
+  const all = [
+    ...contentCases(rt.caps, has),
+    ...refusalCases(rt.caps, has),
+    ...orderingCases(rt.caps, has),
+    ...cancellationCases(rt.caps, has),
+    ...lifetimeCases(rt.caps, has),
+    ...loadCases(rt.caps, has, rt.target.long ?? false),
+    ...faultCases(rt.caps, has),
+  ];
+  return all.filter((c) => groups.has(c.group));
+}
