@@ -1,0 +1,29 @@
+{
+  "variables": {
+    # scripts/build-native.mjs --asan sets DATAMOVER_ASAN=1.
+    "asan%": "<!(node -p \"process.env.DATAMOVER_ASAN === '1' ? 1 : 0\")"
+  },
+  "targets": [
+    {
+      "target_name": "datamover_gds",
+      # No CUDA header or library is needed to build: native/cuda_abi.h declares what is used and
+      # native/loader.cc loads libcufile / libcudart / libcuda with dlopen at run time.
+      "sources": ["native/addon.cc", "native/loader.cc", "native/executor.cc"],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!(node -p \"require('path').join(require('path').dirname(require.resolve('@datamover/core/package.json')), 'include')\")"
+      ],
+      "libraries": ["-ldl", "-lpthread"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-O2", "-Wall", "-Wextra"],
+      "conditions": [
+        ["asan == 1", {
+          "cflags_cc": ["-fsanitize=address", "-fno-omit-frame-pointer"],
+          "ldflags": ["-fsanitize=address"]
+        }]
+      ]
+    }
+  ]
+}
