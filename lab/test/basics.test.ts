@@ -26,11 +26,12 @@ describeLab('lab basics', () => {
   });
 
   it('ends a guest that runs past --timeout by its PID, exits 124 and leaves nothing behind', async () => {
-    const r = await lab(['--timeout', '12', '--', 'echo started; sleep 600']);
+    // Long enough for the guest to boot and start the command on a loaded 2-core machine (TCG).
+    const r = await lab(['--timeout', '45', '--', 'echo started; sleep 600']);
     expect(r.status, r.output).toBe(124);
     expect(r.stdout).toContain('started');
-    expect(r.stderr).toContain('timed out after 12 s');
-    expect(r.seconds).toBeLessThan(40);
+    expect(r.stderr).toContain('timed out after 45 s');
+    expect(r.seconds).toBeLessThan(90);
     expect(labQemuProcesses()).toEqual([]);
     expect(leftoverWorkFolders()).toEqual([]);
   });
