@@ -1,0 +1,145 @@
+/**
+ * @packageDocumentation
+ * The rdma backend: remote address spaces over libibverbs and librdmacm (InfiniBand, RoCE and
+ * Soft-RoCE alike). A node exports host regions as compact tokens; a peer imports a token as a
+ * region of kind 'remote' and moves bytes with one-sided RDMA WRITE (host → remote) and READ
+ * (remote → host) through the ordinary Mover API; write-immediate to a remote region is an RDMA
+ * WRITE_WITH_IMM the receiver can await. Importing this package makes rdma a default backend;
+ * where RDMA is missing its probe says exactly what, and Mover.open() goes on without it.
+ */
+import { datamoverError, ErrorCode, registerDefaultBackend, type Backend, type Capabilities, type Mover, type ProbeResult, type Region, type Ring } from '@datamover/core';
+import { loadNative, type EngineOptions } from './native.js';
+import { type AwaitImmediateOptions, type ImmediateEvent, type Peer, RdmaNode } from './node.js';
+import { RdmaSession } from './session.js';
+import type { Access } from './token.js';
+
+export { addonPath, loadNative } from './native.js';
+export type { EngineOptions, NativeAddon, NativeEngine, NativeEvent, NativeProbe } from './native.js';
+export type { AwaitImmediateOptions, ImmediateEvent } from './node.js';
+export { RegistrationCache } from './reg-cache.js';
+export type { CacheEntry, CacheOptions, CacheStats } from './reg-cache.js';
+export { STATUS_DISCONNECT, STATUS_REVOKED, STATUS_WC, WC_STATUS } from './session.js';
+export { decodeToken, encodeToken, TOKEN_BYTES, TOKEN_VERSION } from './token.js';
+export type { Access, ExportToken } from './token.js';
+
+export interface RdmaOptions extends EngineOptions {
+  /** Ring slots (a power of two, default 4096). */
+  ringEntries?: number;
+}
+
+const VERSION = '0.1.0';
+const CAPABILITIES: Capabilities = {
+  operations: [
+    { op: 'copy', src: 'host', dst: 'remote' },
+    { op: 'copy', src: 'remote', dst: 'host' },
+    { op: 'writeImm', src: null, dst: 'remote' },
+  ],
+  // IB's largest message is 2^31 bytes; larger descriptors are split by the Mover's callers.
+  maxDescriptorBytes: 2 ** 31,
+  maxRegions: 1 << 16,
+};
+
+/** What probe() reports, from the native probe: exactly what is missing. */
+export async function probeRdma(): Promise<ProbeResult> {
+  const n = loadNative();
+  if ('error' in n) return { available: false, reason: n.error };
+  const p = n.addon.probe();
+  if (p.missing) return { available: false, reason: p.message ?? p.missing, details: { missing: p.missing, devices: p.devices ?? [] } };
+  return { available: true, details: { devices: p.devices ?? [] } };
+}
+
+/** Creates the rdma backend. */
+function createRdma(options: RdmaOptions = {}): Backend {
+  const { ringEntries, ...engine } = options;
+  return {
+    name: 'rdma',
+    version: VERSION,
+    kind: 'hardware',
+    ringEntries: ringEntries ?? 4096,
+    probe: probeRdma,
+    capabilities: () => CAPABILITIES,
+    async open(ring: Ring, onProgress: () => void) {
+      const n = loadNative();
+      if ('error' in n) throw datamoverError(ErrorCode.BACKEND_UNAVAILABLE, n.error);
+      const session = new RdmaSession(n.addon, ring, onProgress, engine);
+      nodes.set(session, new RdmaNode(session, engine.qpsPerPeer ?? 2));
+      return session;
+    },
+  };
+}
+
+const nodes = new WeakMap<RdmaSession, RdmaNode>();
+
+function nodeOf(mover: Mover): RdmaNode {
+  const s = mover.engine('rdma');
+  const node = s instanceof RdmaSession ? nodes.get(s) : undefined;
+  if (!node) throw datamoverError(ErrorCode.BACKEND_UNAVAILABLE, `rdma is not open in this Mover (open: ${mover.backends.join(', ')}${mover.stats().unavailable.filter((r) => r.name === 'rdma').map((r) => `; rdma: ${r.reason}`).join('')})`);
+  return node;
+}
+
+/** A connected peer, as `rdma.connect` returns it. */
+export interface PeerInfo {
+  /** The peer's node id (32 hex digits). */
+  readonly nodeId: string;
+  readonly host: string;
+  readonly port: number;
+  /** Resolves once every QP to the peer is up (after a QP error or a revocation it reconnects). */
+  ready(timeout?: number): Promise<void>;
+}
+
+function info(node: RdmaNode, p: Peer): PeerInfo {
+  return { nodeId: p.nodeId, host: p.host, port: p.port, ready: (timeout?: number) => node.whenConnected(p, timeout) };
+}
+
+/** The rdma API on an open Mover. */
+export const rdmaApi = {
+  /** This node's id (what tokens and awaitImmediate name it by). */
+  nodeId(mover: Mover): string {
+    return nodeOf(mover).nodeId;
+  },
+  /**
+   * Listens for peers on host:port (0 picks a port): the TCP control channel and rdma_cm use the
+   * same port number. `advertise` is the address tokens carry (default: `host`).
+   */
+  listen(mover: Mover, options: { host?: string; port?: number; advertise?: string } = {}): Promise<{ host: string; port: number }> {
+    return nodeOf(mover).listen(options.host ?? '0.0.0.0', options.port ?? 0, options.advertise);
+  },
+  /** Connects to a listening node (several RC QPs); imports from it then need no address. */
+  async connect(mover: Mover, options: { host: string; port: number }): Promise<PeerInfo> {
+    const node = nodeOf(mover);
+    return info(node, await node.connect(options.host, options.port));
+  },
+  /** The connected peer with this node id. */
+  peer(mover: Mover, nodeId: string): PeerInfo | undefined {
+    const node = nodeOf(mover);
+    const p = node.peerOf(nodeId);
+    return p ? info(node, p) : undefined;
+  },
+  /** Exports a host region: a token string another node imports. */
+  export(mover: Mover, region: Region, options: { access?: Access } = {}): string {
+    return nodeOf(mover).export(region, options.access ?? 'read-only');
+  },
+  /**
+   * Revokes an export (by token or export id): its memory registration is deregistered at once, so
+   * later remote access fails at the NIC, and importers are told (unless `notify: false`), so their
+   * later work fails before it is posted. Either way the importer sees ACCESS_REVOKED.
+   */
+  revoke(mover: Mover, token: string | number, options: { notify?: boolean } = {}): void {
+    nodeOf(mover).revoke(token, options.notify ?? true);
+  },
+  /** Imports a token: a region of kind 'remote' (INVALID_TOKEN when malformed, forged or refused). */
+  import(mover: Mover, token: string): Promise<Region> {
+    return nodeOf(mover).import(mover, token);
+  },
+  /** Resolves when a WRITE_WITH_IMM arrives (from `peer`, with `value`, when given). */
+  awaitImmediate(mover: Mover, options: AwaitImmediateOptions = {}): Promise<ImmediateEvent> {
+    return nodeOf(mover).awaitImmediate(options);
+  },
+};
+/**
+ * `rdma(options)` creates the backend; `rdma.listen / connect / export / import / revoke /
+ * awaitImmediate(mover, …)` work on a Mover that has it open.
+ */
+export const rdma = Object.assign(createRdma, rdmaApi);
+
+registerDefaultBackend('rdma', () => createRdma());

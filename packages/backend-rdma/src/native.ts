@@ -1,0 +1,82 @@
+/**
+ * The one loader of the rdma backend's native addon. It loads build/Release/datamover_rdma.node
+ * once and turns a missing or broken build into a message that says what to do. Loading never
+ * needs RDMA libraries: the addon dlopens libibverbs and librdmacm when asked.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** What the addon's probe() found: `missing` names the first thing absent, in fixing order. */
+export interface NativeProbe {
+  /** Whether the addon was built against rdma-core's headers. */
+  headers: boolean;
+  missing?: 'headers' | 'libibverbs' | 'librdmacm' | 'device' | 'active-port' | 'gid';
+  message?: string;
+  devices?: { name: string; ports: { port: number; active: boolean; mtu: number; gids: number }[] }[];
+}
+
+export interface NativeEvent {
+  type: 'established' | 'qp-down' | 'connect-failed' | 'rejected' | 'imm';
+  peer: number;
+  qp?: number;
+  value?: number;
+  bytes?: number;
+  message?: string;
+}
+
+export interface EngineOptions {
+  device?: string;
+  qpsPerPeer?: number;
+  chunkBytes?: number;
+  sendDepth?: number;
+  ackTimeout?: number;
+  retryCount?: number;
+}
+
+/** The native engine class (native/rdma.cc). */
+export interface NativeEngine {
+  /** ibv_reg_mr: remote 0 local only, 1 + remote read, 2 + remote read/write. → [id, lkey, rkey, address]. */
+  regMr(view: Uint8Array, remote: 0 | 1 | 2): [number, number, number, bigint];
+  deregMr(id: number): boolean;
+  registerHost(index: number, view: Uint8Array, writable: boolean, lkey: number): void;
+  registerRemote(index: number, peer: number, address: bigint, length: number, rkey: number, writable: boolean): void;
+  revokeRemote(index: number): void;
+  deregister(index: number): void;
+  listen(host: string, port: number): number;
+  expectPeer(connKey: bigint, peer: number): void;
+  connectQp(peer: number, qp: number, host: string, port: number, connKey: bigint): void;
+  dropPeer(peer: number): void;
+  doorbell(): void;
+  ref(): void;
+  unref(): void;
+  stats(): Record<string, number | string>;
+  close(): void;
+}
+
+export interface NativeAddon {
+  probe(): NativeProbe;
+  Engine?: new (ring: Uint8Array, onProgress: () => void, onEvents: (events: NativeEvent[]) => void, options?: EngineOptions) => NativeEngine;
+}
+
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** Where the addon is built; DATAMOVER_RDMA_ADDON selects another build. */
+export const addonPath = process.env['DATAMOVER_RDMA_ADDON'] ?? join(packageRoot, 'build', 'Release', 'datamover_rdma.node');
+
+let loaded: { addon: NativeAddon } | { error: string } | undefined;
+
+/** The addon, or the reason it cannot be loaded. */
+export function loadNative(): { addon: NativeAddon } | { error: string } {
+  if (loaded) return loaded;
+  if (!existsSync(addonPath)) {
+    loaded = { error: `native addon not built (${addonPath} is missing); run \`pnpm install\` or \`pnpm --filter @datamover/backend-rdma build:native\`` };
+  } else {
+    try {
+      loaded = { addon: createRequire(import.meta.url)(addonPath) as NativeAddon };
+    } catch (e) {
+      loaded = { error: `native addon at ${addonPath} failed to load: ${(e as Error).message}` };
+    }
+  }
+  return loaded;
+}
