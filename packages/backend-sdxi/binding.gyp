@@ -1,0 +1,42 @@
+{
+  "variables": {
+    # scripts/build-native.mjs --asan sets DATAMOVER_ASAN=1 (not named "asan": node's common.gypi
+    # defines that one, and its value wins).
+    "datamover_asan%": "<!(node -p \"process.env.DATAMOVER_ASAN === '1' ? 1 : 0\")",
+    # The soft backend's executor and memory primitives are compiled in from its package, so
+    # vendor operations run through exactly the code the soft engine runs (a relative path: gyp
+    # mangles absolute source paths).
+    "soft_native%": "<!(node -p \"require('path').relative('.', require('path').join(require('path').dirname(require.resolve('@datamover/backend-soft/package.json')), 'native'))\")"
+  },
+  "targets": [
+    {
+      "target_name": "datamover_sdxi",
+      "sources": [
+        "native/addon.cc",
+        "native/function.cc",
+        "native/processor.cc",
+        "native/context.cc",
+        "native/error_log.cc",
+        "<(soft_native)/executor.cc",
+        "<(soft_native)/memops.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!(node -p \"require('path').join(require('path').dirname(require.resolve('@datamover/core/package.json')), 'include')\")",
+        "<(soft_native)"
+      ],
+      # SWALLOW_UNTHROWABLE: an interrupt that lands while the environment is shutting down must
+      # be dropped, not turned into a C++ exception that escapes into libuv (abort).
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-O3", "-Wall", "-Wextra"],
+      "conditions": [
+        ["datamover_asan == 1", {
+          "cflags_cc": ["-fsanitize=address", "-fno-omit-frame-pointer"],
+          "ldflags": ["-fsanitize=address"]
+        }]
+      ]
+    }
+  ]
+}
