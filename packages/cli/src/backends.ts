@@ -3,7 +3,11 @@
  * here (sdxi, gds, rdma, cxl will); `info` and `demo` go through this list only.
  */
 import type { Backend, Mover, Region } from '@datamover/core';
+import { cxl } from '@datamover/backend-cxl';
 import { soft } from '@datamover/backend-soft';
+import { rdma } from '@datamover/backend-rdma';
+import { sdxi } from '@datamover/backend-sdxi';
+import { gds } from '@datamover/backend-gds';
 
 export interface KnownBackend {
   /** What `info` and `demo` call it (the backend's own name, with an engine suffix where useful). */
@@ -23,6 +27,26 @@ export const KNOWN_BACKENDS: readonly KnownBackend[] = [
     id: 'soft-ts',
     description: 'software reference backend, pure-TypeScript oracle engine',
     create: () => soft({ engine: 'ts' }),
+  },
+  {
+    id: 'sdxi',
+    description: 'SDXI 1.0 producer (rings, contexts, AKeys, CST_BLK, error log) driving the software SDXI function',
+    create: () => sdxi(),
+  },
+  {
+    id: 'cxl',
+    description: 'CXL / device-DAX memory: dax mappings, durable writes, NUMA placement (found: sysfs discovery)',
+    create: () => cxl(),
+  },
+  {
+    id: 'gds',
+    description: 'NVIDIA cuFile (GPUDirect Storage): file <-> GPU memory, host <-> GPU copies',
+    create: () => gds(),
+  },
+  {
+    id: 'rdma',
+    description: 'RDMA over libibverbs/librdmacm: remote regions, one-sided READ/WRITE (InfiniBand, RoCE, Soft-RoCE)',
+    create: () => rdma(),
   },
 ];
 

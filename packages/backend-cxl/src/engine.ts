@@ -1,0 +1,84 @@
+/** An engine session of the cxl backend: the native consumer thread plus the mappings it can register. */
+import { datamoverError, ErrorCode, type EngineSession, type RegionInfo, type Ring } from '@datamover/core';
+import type { NativeAddon, NativeEngine, NativeMapping } from './native.js';
+
+export const BACKEND_NAME = 'cxl';
+
+export interface CxlEngineOptions {
+  /** Microseconds the worker spins for new work before it sleeps (latency vs. idle CPU). */
+  spinMicros?: number;
+  /** Copies and fills at least this large use non-temporal stores (default: from the cache size, as soft). */
+  ntThreshold?: number;
+}
+
+export class CxlEngineSession implements EngineSession {
+  /** The worker runs beside the JS thread, so the producer may poll Read_Index. */
+  readonly concurrent = true;
+  readonly #engine: NativeEngine;
+  readonly #addon: NativeAddon;
+  #held = false;
+  #closed = false;
+
+  constructor(addon: NativeAddon, ring: Ring, onProgress: () => void, options: CxlEngineOptions) {
+    this.#addon = addon;
+    const progress = () => {
+      if (this.#closed) return; // a notification queued before close() may still arrive
+      try {
+        onProgress();
+      } catch (e) {
+        queueMicrotask(() => {
+          throw e;
+        });
+      }
+    };
+    const { spinMicros, ntThreshold } = options;
+    this.#engine = native(() => new addon.Engine(new Uint8Array(ring.sab), progress, { ...(spinMicros === undefined ? {} : { spinMicros }), ...(ntThreshold === undefined ? {} : { ntThreshold }) }));
+  }
+
+  register(region: RegionInfo): void {
+    const m = region.memory;
+    if (m.kind === 'host') {
+      native(() => this.#engine.registerHost(region.index, m.view, region.writable));
+    } else if (m.kind === 'dax' && m.backend === BACKEND_NAME) {
+      native(() => this.#engine.registerDax(region.index, m.mapping as NativeMapping, m.mapOffset, region.length, region.writable));
+    } else {
+      throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `the cxl engine cannot register ${m.kind} memory${m.kind === 'dax' ? ` of backend ${m.backend}` : ''}`);
+    }
+  }
+  deregister(index: number): void {
+    native(() => this.#engine.deregister(index));
+  }
+  doorbell(): void {
+    native(() => this.#engine.doorbell());
+  }
+  hold(active: boolean): void {
+    if (active === this.#held || this.#closed) return;
+    this.#held = active;
+    if (active) this.#engine.ref();
+    else this.#engine.unref();
+  }
+  allocateHost(size: number, alignment: number): Uint8Array {
+    return new Uint8Array(native(() => this.#addon.allocate(size, alignment, -1)));
+  }
+
+  stats(): Record<string, number | string> {
+    const s = this.#closed ? { ntThreshold: 0, durableWrites: 0, execNs: 0 } : this.#engine.stats();
+    return { engine: 'native', flush: this.#addon.info().flush, ntThreshold: s.ntThreshold, durableWrites: s.durableWrites, execNs: s.execNs };
+  }
+  close(): void {
+    this.#closed = true;
+    this.#engine.close();
+  }
+}
+
+/** Runs a native call, turning the addon's coded errors into DatamoverErrors. */
+export function native<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    const errno = (e as { errno?: unknown }).errno;
+    const known = code === 'ENGINE_CLOSED' ? ErrorCode.MOVER_CLOSED : typeof code === 'string' && code in ErrorCode ? (code as ErrorCode) : ErrorCode.DEVICE_ERROR;
+    throw datamoverError(known, `cxl: ${(e as Error).message}`, { cause: e, ...(typeof errno === 'number' ? { detail: { backend: BACKEND_NAME, errno } } : {}) });
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The one loader of the cxl backend's native addon (build/Release/datamover_cxl.node). It loads
+ * the addon once and turns a missing or broken build into a message that says what to do.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The engine class (native/engine.cc): a ring consumer over the soft executor. */
+export interface NativeEngine {
+  registerHost(index: number, view: Uint8Array, writable: boolean): void;
+  registerDax(index: number, mapping: NativeMapping, mapOffset: number, length: number, writable: boolean): void;
+  deregister(index: number): void;
+  doorbell(): void;
+  ref(): void;
+  unref(): void;
+  close(): void;
+  /** execNs: nanoseconds spent executing descriptors, over the engine's life. */
+  stats(): { ntThreshold: number; durableWrites: number; execNs: number };
+}
+
+/** What a mapping is, as the addon found it when it mapped it (native/mapping.cc). */
+export interface MappingFacts {
+  readonly path: string;
+  readonly via: 'device-dax' | 'fs-dax' | 'page-cache' | 'shmem';
+  /** The region's offset and length in the device or file, as asked. */
+  readonly offset: number;
+  readonly length: number;
+  /** Where the region starts inside the mapping (the mapping starts at an `alignment` boundary). */
+  readonly mapOffset: number;
+  readonly mapLength: number;
+  readonly alignment: number;
+  /** Size of the device or file. */
+  readonly size: number;
+  readonly dev: number;
+  readonly ino: number;
+  readonly writable: boolean;
+  readonly persistent: boolean;
+  /** How a durable write reaches the persistence domain. */
+  readonly persistence: 'cache-writeback' | 'msync' | 'none';
+  /** Mapped with MAP_SYNC (a DAX filesystem). */
+  readonly mapSync: boolean;
+  /** False once close() dropped the handle's reference. */
+  readonly open: boolean;
+}
+
+/** An opaque handle on a mapping made by the addon; JavaScript never sees its address. */
+export interface NativeMapping {
+  describe(): MappingFacts;
+  close(): void;
+}
+
+export interface MoveReport {
+  /** Pages overlapping the region. */
+  readonly pages: number;
+  /** Pages on the target node afterwards. */
+  readonly moved: number;
+  /** Pages never touched (nothing to move; they will be placed by policy when first written). */
+  readonly absent: number;
+  /** Pages the kernel could not move. */
+  readonly failed: number;
+  /** errno → pages, for the failed ones. */
+  readonly errors: Readonly<Record<string, number>>;
+}
+
+export interface NativeInfo {
+  /** The cache write-back instruction durable writes use: clwb, clflushopt, clflush or none. */
+  flush: 'clwb' | 'clflushopt' | 'clflush' | 'none';
+  ntThreshold: number;
+  llcBytes: number;
+  avx2: boolean;
+  crc32c: 'sse4.2' | 'table';
+  pageSize: number;
+}
+
+export interface NativeAddon {
+  Engine: new (ring: Uint8Array, onProgress: () => void, options?: { spinMicros?: number; ntThreshold?: number }) => NativeEngine;
+  /** persistence: -1 detect, 0 volatile (durable writes refused), 1 the caller vouches the device is persistent. */
+  Mapping: new (path: string, offset: number, length: number, writable: boolean, persistence: -1 | 0 | 1) => NativeMapping;
+  /** Zeroed memory, bound to `node` and faulted in there (node -1: unbound); unmapped when collected. */
+  allocate(size: number, alignment: number, node: number): ArrayBuffer;
+  movePages(view: Uint8Array, node: number): MoveReport;
+  pageNodes(view: Uint8Array): { nodes: Record<string, number>; absent: number };
+  currentNode(): number;
+  /** Out-of-band copies through a mapping (tests, tools): never through an engine. */
+  peek(mapping: NativeMapping, mapOffset: number, length: number): Uint8Array;
+  poke(mapping: NativeMapping, mapOffset: number, bytes: Uint8Array): void;
+  info(): NativeInfo;
+}
+
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** Where the addon is built; DATAMOVER_CXL_ADDON selects another build (e.g. AddressSanitizer). */
+export const addonPath = process.env['DATAMOVER_CXL_ADDON'] ?? join(packageRoot, 'build', 'Release', 'datamover_cxl.node');
+
+let loaded: { addon: NativeAddon } | { error: string } | undefined;
+
+/** The addon, or the reason it cannot be loaded. */
+export function loadNative(): { addon: NativeAddon } | { error: string } {
+  if (loaded) return loaded;
+  if (process.platform !== 'linux') {
+    loaded = { error: `the cxl backend needs Linux (device-DAX, mmap, move_pages); this is ${process.platform}` };
+  } else if (!existsSync(addonPath)) {
+    loaded = { error: `native addon not built (${addonPath} is missing); run \`pnpm install\` or \`pnpm --filter @datamover/backend-cxl build:native\`` };
+  } else {
+    try {
+      loaded = { addon: createRequire(import.meta.url)(addonPath) as NativeAddon };
+    } catch (e) {
+      loaded = { error: `native addon at ${addonPath} failed to load: ${(e as Error).message}` };
+    }
+  }
+  return loaded;
+}
