@@ -199,7 +199,13 @@ constexpr uint32_t kStatusWc = 64;          // a work completion failed: detail 
 constexpr uint32_t kStatusDisconnect = 65;  // the peer went away (detail = ibv_wc_status or 0)
 constexpr uint32_t kStatusRevoked = 66;     // the import was revoked before the work was posted
 constexpr uint32_t kConnMagic = 0x444d5251;  // "DMRQ": private data of our connect requests
-constexpr int kRecvDepth = 64;
+// Receives posted per QP for incoming WRITE_WITH_IMM (zero-length, re-posted as they complete).
+// Deeper than a peer's send queue, so a burst of immediates rarely finds the queue empty.
+constexpr int kRecvDepth = 1024;
+// The RNR NAK timer this side's QPs advertise (IB encoding 12 = 0.64 ms). rdma_cm leaves it at 0,
+// which means 655 ms: every time a burst of immediates outran the re-posting of receives, the
+// sender stalled for 0.65 s (the conformance suite's 12,288-immediate batches took minutes).
+constexpr uint8_t kMinRnrTimer = 12;
 
 struct ConnPrivate {
   uint32_t magic;
@@ -916,6 +922,13 @@ bool Engine::setupQp(rdma_cm_id* id, Qp* q, std::string* why) {
 }
 
 void Engine::install(Qp* q) {
+  if (q->id && q->id->qp) {
+    // RTS -> RTS: only the RNR timer changes (best effort; a device refusing keeps rdma_cm's).
+    ibv_qp_attr attr;
+    std::memset(&attr, 0, sizeof attr);
+    attr.min_rnr_timer = kMinRnrTimer;
+    v_->modify_qp(q->id->qp, &attr, IBV_QP_MIN_RNR_TIMER);
+  }
   Qp* old = nullptr;
   {
     std::lock_guard<std::mutex> g(qpMu_);
