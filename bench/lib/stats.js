@@ -1,9 +1,13 @@
-/** Sampling and order statistics shared by every bench case. */
+/** Order statistics shared by the sampler and the reports. */
 
 /** The q-quantile (0..1) of `values` by linear interpolation between closest ranks. */
 export function quantile(values, q) {
   if (values.length === 0) return Number.NaN;
   const s = Float64Array.from(values).sort();
+  return quantileSorted(s, q);
+}
+
+function quantileSorted(s, q) {
   const pos = (s.length - 1) * q;
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
@@ -12,64 +16,38 @@ export function quantile(values, q) {
 
 export const median = (values) => quantile(values, 0.5);
 
-/** Summary of a sample: median, p99, min, max, count. */
+/** The quantiles kept in the JSON when a sample list is too long to keep whole. */
+export const KEPT_QUANTILES = [0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1];
+
+/** p50, p99, min, max, mean and n of `values`. */
 export function summarize(values) {
+  const s = Float64Array.from(values).sort();
+  let sum = 0;
+  for (const v of s) sum += v;
   return {
-    n: values.length,
-    median: median(values),
-    p99: quantile(values, 0.99),
-    min: Math.min(...values),
-    max: Math.max(...values),
+    n: s.length,
+    p50: quantileSorted(s, 0.5),
+    p99: quantileSorted(s, 0.99),
+    min: s[0],
+    max: s[s.length - 1],
+    mean: sum / s.length,
   };
 }
 
-/** Seconds elapsed since `t0` (a process.hrtime.bigint() reading). */
-export function since(t0) {
-  return Number(process.hrtime.bigint() - t0) / 1e9;
-}
-
-/**
- * Times `fn` (sync or async) `samples` times after `warmup` untimed runs. Returns the durations
- * in seconds. `fn` receives the sample index (negative during warm-up).
- */
-export async function sample(fn, { warmup, samples }) {
-  for (let i = 0; i < warmup; i++) await fn(-1 - i);
-  const out = [];
-  for (let i = 0; i < samples; i++) {
-    const t0 = process.hrtime.bigint();
-    await fn(i);
-    out.push(since(t0));
-  }
+/** `{ p0: …, p1: …, p50: …, p99.9: …, p100: … }` of `values` (keys as in KEPT_QUANTILES × 100). */
+export function quantileTable(values) {
+  const s = Float64Array.from(values).sort();
+  const out = {};
+  for (const q of KEPT_QUANTILES) out[`p${Number((q * 100).toFixed(1))}`] = quantileSorted(s, q);
   return out;
 }
 
-/**
- * Times two contenders alternately (A B, B A, A B, …) so that drift on a noisy machine — other
- * tenants, frequency changes — falls on both alike. Returns `{ a, b }`, durations in seconds.
- */
-export async function samplePair(fa, fb, { warmup, samples }) {
-  for (let i = 0; i < warmup; i++) {
-    await fa(-1 - i);
-    await fb(-1 - i);
-  }
-  const a = [];
-  const b = [];
-  const time = async (f, i, into) => {
-    const t0 = process.hrtime.bigint();
-    await f(i);
-    into.push(since(t0));
-  };
-  for (let i = 0; i < samples; i++) {
-    if (i % 2 === 0) {
-      await time(fa, i, a);
-      await time(fb, i, b);
-    } else {
-      await time(fb, i, b);
-      await time(fa, i, a);
-    }
-  }
-  return { a, b };
+/** Nanoseconds since `t0` (a process.hrtime.bigint() reading), as a number. */
+export function sinceNs(t0) {
+  return Number(process.hrtime.bigint() - t0);
 }
 
-/** Decimal GB/s of moving `bytes` in each of `seconds`. */
-export const toGBps = (bytes, seconds) => seconds.map((s) => bytes / s / 1e9);
+/** Rounds to `digits` significant digits (keeps the JSON readable). */
+export function sig(x, digits = 5) {
+  return Number.isFinite(x) ? Number(x.toPrecision(digits)) : x;
+}
