@@ -21,7 +21,11 @@ const CB_DETAIL = COMPLETION.detail / 4;
 const CB_RESULT = COMPLETION.result / 4;
 /** Submissions at most this large to an idle engine are polled for (see #poll). */
 const POLL_MAX_DESCRIPTORS = 16;
+/** ...and at most this many bytes: a larger move cannot finish within the poll. */
+const POLL_MAX_BYTES = 256 * 1024;
 const POLL_MS = 0.02;
+/** Polled completions settle through microtasks; after this many in a row, let the event loop run. */
+const POLL_STREAK = 32;
 
 /** The part of a batch one session runs. */
 export class Work {
@@ -68,6 +72,7 @@ export class Submitter {
   readonly #owner: (Work | typeof SKIPPED | undefined)[];
   readonly #pos: Int32Array;
   #inFlight = 0;
+  #pollStreak = 0;
   readonly stats: SubmitterStats = { submitted: 0, done: 0, failed: 0, notRun: 0 };
 
   constructor(
@@ -168,6 +173,7 @@ export class Submitter {
     const mask = ring.entries - 1;
     const wasIdle = this.#inFlight === 0;
     let published = 0;
+    let bytes = 0;
     while (this.#queue.length > 0 && ring.free > 0) {
       const work = this.#queue[0]!;
       const src = work.batch.words;
@@ -179,6 +185,7 @@ export class Submitter {
         const s = d * WORDS;
         ring.arm(i);
         for (let j = 1; j < 14; j++) u32[w + j] = src[s + j]!;
+        bytes += src[s + 1]!; // size − 1 where the operation has a size (0 for nop and writeImm)
         u32[w + 14] = ring.completionOffset(i);
         u32[w + 15] = 0;
         this.#owner[i & mask] = work;
@@ -209,7 +216,7 @@ export class Submitter {
         this.cancel(w);
       }
     }
-    if (wasIdle && published <= POLL_MAX_DESCRIPTORS && this.session.concurrent) this.#poll();
+    if (wasIdle && published <= POLL_MAX_DESCRIPTORS && bytes <= POLL_MAX_BYTES && this.session.concurrent) this.#poll();
   }
 
   /**
@@ -218,6 +225,9 @@ export class Submitter {
    * Spin on Read_Index briefly; past the budget, fall back to the engine's notification.
    */
   #poll(): void {
+    // A loop of awaited small operations would otherwise never yield to the event loop.
+    if (this.#pollStreak++ === 0) setImmediate(() => (this.#pollStreak = 0));
+    if (this.#pollStreak > POLL_STREAK) return;
     const ring = this.ring;
     const target = ring.writeIndex;
     const until = performance.now() + POLL_MS;
