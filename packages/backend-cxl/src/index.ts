@@ -16,6 +16,7 @@ import { registerDefaultBackend, type Backend, type Capabilities, type EngineSes
 import { brief, discover, type Discovery, type DiscoverOptions } from './discovery.js';
 import { BACKEND_NAME, CxlEngineSession, type CxlEngineOptions } from './engine.js';
 import { loadNative } from './native.js';
+import { daxFileProvider } from './testing.js';
 
 export { brief, cpulessNodes, daxDeviceOf, discover, parseList, summarize } from './discovery.js';
 export type { CxlDecoder, CxlMemdev, CxlRegion, DaxDevice, Discovery, DiscoverOptions, NumaNode } from './discovery.js';
@@ -102,3 +103,13 @@ export function cxl(options: CxlOptions = {}): CxlBackend {
 }
 
 registerDefaultBackend(BACKEND_NAME, () => cxl());
+
+/** Region factories the conformance CLI uses for cxl: `dax` regions over a MAP_SHARED temp file. */
+export function cxlConformanceKinds(): { dax: ReturnType<typeof daxFileProvider> } {
+  return { dax: daxFileProvider() };
+}
+
+/** Picked up by `pnpm conformance` (@datamover/conformance's targets.ts). */
+export const conformanceTargets: readonly { name: string; export: string; args: unknown[]; kinds: string }[] = [
+  { name: 'cxl', export: 'cxl', args: [], kinds: 'cxlConformanceKinds' },
+];
