@@ -296,7 +296,12 @@ export async function runBench(options = {}, { out = process.stdout, log = (m) =
     }
     await idleWait();
   } finally {
-    for (const { open: o } of open.values()) await o.mover.close();
+    for (const [name, { open: o }] of open) {
+      const st = o.mover.stats().backends[0];
+      const record = contenders.find((c) => c.name === name);
+      if (st && record) record.jsThread = { completionMs: st.completionMs, completionLongestMs: st.completionLongestMs, completions: st.done + st.failed + st.notRun };
+      await o.mover.close();
+    }
     env.cpeer?.close();
     if (workers) await workers.close();
   }

@@ -33,7 +33,7 @@ const MiB = 1024 * 1024;
 export const BACKENDS = [
   {
     name: 'soft',
-    description: 'soft backend, native engine (its own thread consumes the shared ring; non-temporal stores above its threshold)',
+    description: 'soft backend, native engine (its own thread consumes the shared ring; non-temporal stores above its threshold; copies and fills of 8 MiB or more striped over the engine thread and helper threads, Engine.info().copyThreads in all)',
     factory: async () => (await importPackage('backend-soft')).soft({ engine: 'native' }),
     targets: true,
   },

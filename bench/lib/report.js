@@ -49,26 +49,39 @@ export function judgeTargets(run, targetBackends) {
     const buildNote = d?.buildUs ? `batch construction adds ${fmt(d.buildUs.p50)} µs per ${maxBatch} (${fmt((maxBatch / d.buildUs.p50))} M/s)` : '';
     out.push({ id: 'descriptors-64B-batched', backend: b, title: `${b}: 64 B copies, ${maxBatch} per batch`, cell: cellOf(['copy', 64, maxBatch]), metric: 'descriptors/s, submit → settled, median', unit: 'M/s', value: rate, peer: null, peerValue: null, ratio: null, on: 'value', op: '>=', threshold: 5, pass: rate === null ? null : rate >= 5, note: buildNote });
 
-    const mine = ok.filter((r) => r.contender === b && r.eventLoop?.maxMs !== null && r.eventLoop?.maxMs !== undefined);
-    const worst = mine.sort((x, y) => y.eventLoop.maxMs - x.eventLoop.maxMs)[0];
-    const idle = run.idleEventLoop?.maxMs ?? null;
+    // "Blocks the event loop": judged on what is robust on a shared VM, the worst cell's p99 loop
+    // delay and the p99 time one call held the JS thread; maxima are single samples that the idle
+    // loop alone reaches here, so they are reported beside the idle loop's, not judged.
+    const mine = ok.filter((r) => r.contender === b && r.eventLoop?.p99Ms !== null && r.eventLoop?.p99Ms !== undefined);
+    const worst = [...mine].sort((x, y) => y.eventLoop.p99Ms - x.eventLoop.p99Ms)[0];
+    const worstMax = [...mine].sort((x, y) => y.eventLoop.maxMs - x.eventLoop.maxMs)[0];
+    const idle = run.idleEventLoop ?? null;
+    const hold = heldBy(mine);
+    const js = run.contenders.find((c) => c.name === b)?.jsThread ?? null;
     out.push({
-      id: 'event-loop-max',
+      id: 'event-loop-p99',
       backend: b,
       title: `${b}: event-loop delay while async work runs, worst cell`,
       cell: worst ? cellOf([worst.op, worst.size, worst.batch]) : null,
-      metric: 'monitorEventLoopDelay max (1 ms resolution)',
+      metric: 'monitorEventLoopDelay p99 (1 ms resolution); and p99 of the time one call held the JS thread',
       unit: 'ms',
-      value: worst?.eventLoop.maxMs ?? null,
-      peer: 'idle event loop',
-      peerValue: idle,
+      value: worst?.eventLoop.p99Ms ?? null,
+      peer: 'idle event loop p99',
+      peerValue: idle?.p99Ms ?? null,
       ratio: null,
       on: 'value',
       op: '<',
       threshold: 5,
-      pass: worst ? worst.eventLoop.maxMs < 5 : null,
+      pass: worst ? worst.eventLoop.p99Ms < 5 && hold.p99 < 5 : null,
       note: worst
-        ? `worst: ${worst.op} ${formatBytes(worst.size)} × ${worst.batch} (p99 ${fmt(worst.eventLoop.p99Ms)} ms) over ${mine.length} cells; the idle loop alone read ${fmt(idle)} ms; the longest the JS thread was held by one call (build + submit) was ${fmt(held(mine))} ms`
+        ? [
+            `worst p99: ${worst.op} ${formatBytes(worst.size)} × ${worst.batch} over ${mine.length} cells`,
+            `one call (build + submit) held the JS thread p99 ≤ ${fmt(hold.p99)} ms in every cell (longest single call ${fmt(hold.max)} ms)`,
+            js ? `completion handling: longest ${fmt(js.completionLongestMs)} ms, ${fmt(js.completionMs)} ms for ${js.completions} descriptors in all` : null,
+            `largest single delay ${fmt(worstMax.eventLoop.maxMs)} ms (${worstMax.op} ${formatBytes(worstMax.size)} × ${worstMax.batch}); the idle loop alone reached ${fmt(idle?.maxMs ?? null)} ms`,
+          ]
+            .filter(Boolean)
+            .join('; ')
         : '',
     });
   }
@@ -77,9 +90,11 @@ export function judgeTargets(run, targetBackends) {
 
 const cellOf = ([op, size, batch]) => ({ op, size, batch });
 
-/** The longest the JS thread was held by one call (batch construction + synchronous submit), ms. */
-function held(results) {
-  return Math.max(0, ...results.filter((r) => r.callUs).map((r) => (r.callUs.max + (r.buildUs?.max ?? 0)) / 1e3));
+/** How long one call (batch construction + synchronous submit) held the JS thread, ms: the worst cell's p99 and the longest single call. */
+function heldBy(results) {
+  const timed = results.filter((r) => r.callUs);
+  const total = (r, q) => (r.callUs[q] + (r.buildUs?.[q] ?? 0)) / 1e3;
+  return { p99: Math.max(0, ...timed.map((r) => total(r, 'p99'))), max: Math.max(0, ...timed.map((r) => total(r, 'max'))) };
 }
 
 // ---------------------------------------------------------------- markdown

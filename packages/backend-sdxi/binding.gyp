@@ -18,7 +18,8 @@
         "native/context.cc",
         "native/error_log.cc",
         "<(soft_native)/executor.cc",
-        "<(soft_native)/memops.cc"
+        "<(soft_native)/memops.cc",
+        "<(soft_native)/stripes.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

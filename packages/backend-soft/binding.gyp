@@ -6,7 +6,7 @@
   "targets": [
     {
       "target_name": "datamover_soft",
-      "sources": ["native/engine.cc", "native/executor.cc", "native/memops.cc"],
+      "sources": ["native/engine.cc", "native/executor.cc", "native/memops.cc", "native/stripes.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!(node -p \"require('path').join(require('path').dirname(require.resolve('@datamover/core/package.json')), 'include')\")"

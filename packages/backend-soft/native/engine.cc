@@ -22,6 +22,7 @@
 
 #include "executor.h"
 #include "memops.h"
+#include "stripes.h"
 
 namespace dm {
 namespace {
@@ -354,6 +355,7 @@ Napi::Value Engine::Info(const Napi::CallbackInfo& info) {
   o.Set("crc32c", Napi::String::New(env, c.sse42 ? "sse4.2" : "table"));
   o.Set("avx2", Napi::Boolean::New(env, c.avx2));
   o.Set("pageSize", Napi::Number::New(env, static_cast<double>(c.pageSize)));
+  o.Set("copyThreads", Napi::Number::New(env, stripeThreads()));
   return o;
 }
 

@@ -58,7 +58,8 @@ export class NativeEngineSession implements EngineSession {
     return new Uint8Array(native(() => this.#addon.allocateAligned(size, alignment)));
   }
   stats(): Record<string, number | string> {
-    return { engine: 'native', ntThreshold: this.#ntThreshold, crc32c: this.#addon.Engine.info().crc32c };
+    const info = this.#addon.Engine.info();
+    return { engine: 'native', ntThreshold: this.#ntThreshold, crc32c: info.crc32c, copyThreads: info.copyThreads };
   }
   close(): void {
     this.#closed = true;

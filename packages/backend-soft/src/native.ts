@@ -24,6 +24,8 @@ export interface NativeInfo {
   crc32c: 'sse4.2' | 'table';
   avx2: boolean;
   pageSize: number;
+  /** Threads (the engine's own included) that share one striped copy or fill of 8 MiB or more. */
+  copyThreads: number;
 }
 
 export interface NativeAddon {

@@ -145,4 +145,18 @@ describe.each(ENGINES)('operations on the %s engine', (engine) => {
     expect(new Uint8Array(readFileSync(b))).toEqual(expected);
     expect(await m.crc32c(fb)).toBe(crc32c(expected));
   });
+
+  it('stats() count settled descriptors and the JS-thread time spent handing them back', async () => {
+    const src = m.wrap(pattern(1 << 16));
+    const dst = m.wrap(new Uint8Array(1 << 16));
+    const b = m.batch();
+    for (let i = 0; i < 100; i++) b.copy(dst, src, { srcOffset: i * 64, dstOffset: i * 64, length: 64 });
+    expect((await b.submit()).ok).toBe(true);
+    await m.copy(dst, src);
+    expect(m.stats().backends).toHaveLength(1);
+    const st = m.stats().backends[0]!;
+    expect(st.done).toBe(101);
+    expect(st.completionLongestMs).toBeGreaterThan(0);
+    expect(st.completionMs).toBeGreaterThanOrEqual(st.completionLongestMs);
+  });
 });

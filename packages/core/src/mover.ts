@@ -14,7 +14,7 @@ import { defaultBackends } from './registry.js';
 import { OPCODE_BITS } from './descriptor/schema.js';
 import { Ring } from './ring/ring.js';
 import { daxSpace, fileSpace, gpuSpace, HOST_SPACE, remoteSpace, SPACE_KINDS, type SpaceKind } from './spaces.js';
-import { Submitter, Work } from './submitter.js';
+import { Submitter, Work, type SubmitterStats } from './submitter.js';
 
 /** How the Mover picks a backend for each descriptor. */
 export type RoutingPolicy =
@@ -52,7 +52,8 @@ export interface Fallback {
 }
 
 export interface MoverStats {
-  readonly backends: readonly { name: string; submitted: number; done: number; failed: number; notRun: number; engine: Readonly<Record<string, number | string>> }[];
+  /** Per backend session: descriptors by outcome, JS-thread time spent on completions (SubmitterStats), and the engine's own counters. */
+  readonly backends: readonly (Readonly<SubmitterStats> & { name: string; engine: Readonly<Record<string, number | string>> })[];
   readonly regions: number;
   readonly registeredBytes: number;
   /** Total time spent registering regions with engines, in milliseconds. */

@@ -65,6 +65,10 @@ export interface SubmitterStats {
   done: number;
   failed: number;
   notRun: number;
+  /** Time the JS thread spent handing completions back (all progress calls), ms. */
+  completionMs: number;
+  /** The longest single progress call, ms: how long completion handling held the event loop at once. */
+  completionLongestMs: number;
 }
 
 export class Submitter {
@@ -73,7 +77,7 @@ export class Submitter {
   readonly #pos: Int32Array;
   #inFlight = 0;
   #pollStreak = 0;
-  readonly stats: SubmitterStats = { submitted: 0, done: 0, failed: 0, notRun: 0 };
+  readonly stats: SubmitterStats = { submitted: 0, done: 0, failed: 0, notRun: 0, completionMs: 0, completionLongestMs: 0 };
 
   constructor(
     readonly ring: Ring,
@@ -100,6 +104,14 @@ export class Submitter {
 
   /** Called when the engine reports progress. */
   progress(): void {
+    const t0 = performance.now();
+    this.#progress();
+    const ms = performance.now() - t0;
+    this.stats.completionMs += ms;
+    if (ms > this.stats.completionLongestMs) this.stats.completionLongestMs = ms;
+  }
+
+  #progress(): void {
     const ring = this.ring;
     ring.clearNotify();
     const read = ring.readIndex();
