@@ -21,26 +21,25 @@
 #include <immintrin.h>
 #endif
 
+#include <datamover/napi_args.h>
+
 #include "executor.h"
 
 namespace gds {
 namespace {
 
 using namespace gdsabi;
-
-constexpr uint64_t kMaxSafeInteger = (uint64_t{1} << 53) - 1;
+using dm::boolArg;
+using dm::fail;
+using dm::intArg;
+using dm::kMaxSafeInteger;
+using dm::uint8ArrayArg;
 
 struct AddonData {
   Napi::FunctionReference gpuBuffer;
 };
 
 // ---- argument and error helpers ----
-
-[[noreturn]] void fail(Napi::Env env, const char* code, const std::string& message) {
-  Napi::Error e = Napi::Error::New(env, message);
-  e.Set("code", Napi::String::New(env, code));
-  throw e;
-}
 
 // A library's own error: code names the library ("CUDART_ERROR", "CUFILE_ERROR", "CUDA_ERROR"),
 // `libraryCode` its number, `cuErr` the CUresult inside a CU_FILE_CUDA_DRIVER_ERROR, `nativeText`
@@ -70,24 +69,6 @@ struct AddonData {
   if (!text.empty()) e.Set("nativeText", Napi::String::New(env, text));
   if (api.cudaGetLastError != nullptr) api.cudaGetLastError();
   throw e;
-}
-
-int64_t intArg(Napi::Env env, const Napi::Value& v, int64_t min, int64_t max, const char* what) {
-  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1e300;
-  if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || d != static_cast<double>(static_cast<int64_t>(d)))
-    fail(env, "INVALID_ARGUMENT", std::string(what) + " must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
-  return static_cast<int64_t>(d);
-}
-
-bool boolArg(Napi::Env env, const Napi::Value& v, const char* what) {
-  if (!v.IsBoolean()) fail(env, "INVALID_ARGUMENT", std::string(what) + " must be a boolean");
-  return v.As<Napi::Boolean>().Value();
-}
-
-Napi::Uint8Array uint8ArrayArg(Napi::Env env, const Napi::Value& v, const char* what) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    fail(env, "INVALID_ARGUMENT", std::string(what) + " must be a Uint8Array");
-  return v.As<Napi::Uint8Array>();
 }
 
 std::vector<std::string> namesArg(Napi::Env env, const Napi::Object& o, const char* key, std::vector<std::string> fallback) {

@@ -20,37 +20,13 @@
 #include <immintrin.h>
 #endif
 
+#include <datamover/napi_args.h>
+
 #include "executor.h"
 #include "memops.h"
 
 namespace dm {
 namespace {
-
-[[noreturn]] void fail(Napi::Env env, const char* code, const std::string& message) {
-  Napi::Error e = Napi::Error::New(env, message);
-  e.Set("code", Napi::String::New(env, code));
-  throw e;
-}
-
-// A JS number that is an integer in [min, max] (max <= 2^53).
-int64_t intArg(Napi::Env env, const Napi::Value& v, int64_t min, int64_t max, const char* what) {
-  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1e300;
-  if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || d != static_cast<double>(static_cast<int64_t>(d)))
-    fail(env, "INVALID_ARGUMENT", std::string(what) + " must be an integer in [" + std::to_string(min) + ", " +
-                                      std::to_string(max) + "]");
-  return static_cast<int64_t>(d);
-}
-
-Napi::Uint8Array uint8ArrayArg(Napi::Env env, const Napi::Value& v, const char* what) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    fail(env, "INVALID_ARGUMENT", std::string(what) + " must be a Uint8Array");
-  return v.As<Napi::Uint8Array>();
-}
-
-bool boolArg(Napi::Env env, const Napi::Value& v, const char* what) {
-  if (!v.IsBoolean()) fail(env, "INVALID_ARGUMENT", std::string(what) + " must be a boolean");
-  return v.As<Napi::Boolean>().Value();
-}
 
 template <class T>
 T* at(uint8_t* base, uint64_t offset) {
@@ -62,8 +38,6 @@ inline void cpuRelax() {
   _mm_pause();
 #endif
 }
-
-constexpr uint64_t kMaxSafeInteger = (uint64_t{1} << 53) - 1;
 
 }  // namespace
 
