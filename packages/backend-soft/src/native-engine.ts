@@ -58,7 +58,7 @@ export class NativeEngineSession implements EngineSession {
     return new Uint8Array(native(() => this.#addon.allocateAligned(size, alignment)));
   }
   stats(): Record<string, number | string> {
-    return { engine: 'native', ntThreshold: this.#ntThreshold, crc32c: this.#addon.Engine.info().crc32c };
+    return { engine: 'native', ntThreshold: this.#ntThreshold, crc32c: this.#addon.Engine.info().crc32c, ...this.#engine.stats() };
   }
   close(): void {
     this.#closed = true;
