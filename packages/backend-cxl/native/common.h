@@ -1,10 +1,9 @@
-// Argument checks and coded errors shared by the cxl addon's N-API entry points.
+// What the cxl addon's N-API entry points share: per-environment state, and core's argument
+// checks and coded errors (datamover/napi_args.h) under this namespace.
 #pragma once
 
+#include <datamover/napi_args.h>
 #include <napi.h>
-
-#include <cstdint>
-#include <string>
 
 namespace cxl {
 
@@ -13,33 +12,10 @@ struct AddonData {
   Napi::FunctionReference mappingClass;
 };
 
-constexpr uint64_t kMaxSafeInteger = (uint64_t{1} << 53) - 1;
-
-// Throws a JS Error whose `code` the TypeScript side maps to a DatamoverError code.
-[[noreturn]] inline void fail(Napi::Env env, const char* code, const std::string& message) {
-  Napi::Error e = Napi::Error::New(env, message);
-  e.Set("code", Napi::String::New(env, code));
-  throw e;
-}
-
-// A JS number that is an integer in [min, max] (max <= 2^53).
-inline int64_t intArg(Napi::Env env, const Napi::Value& v, int64_t min, int64_t max, const char* what) {
-  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1e300;
-  if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || d != static_cast<double>(static_cast<int64_t>(d)))
-    fail(env, "INVALID_ARGUMENT",
-         std::string(what) + " must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
-  return static_cast<int64_t>(d);
-}
-
-inline bool boolArg(Napi::Env env, const Napi::Value& v, const char* what) {
-  if (!v.IsBoolean()) fail(env, "INVALID_ARGUMENT", std::string(what) + " must be a boolean");
-  return v.As<Napi::Boolean>().Value();
-}
-
-inline Napi::Uint8Array uint8ArrayArg(Napi::Env env, const Napi::Value& v, const char* what) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    fail(env, "INVALID_ARGUMENT", std::string(what) + " must be a Uint8Array");
-  return v.As<Napi::Uint8Array>();
-}
+using dm::boolArg;
+using dm::fail;
+using dm::intArg;
+using dm::kMaxSafeInteger;
+using dm::uint8ArrayArg;
 
 }  // namespace cxl

@@ -62,8 +62,8 @@ export class CxlEngineSession implements EngineSession {
   }
 
   stats(): Record<string, number | string> {
-    const s = this.#closed ? { ntThreshold: 0, durableWrites: 0, execNs: 0 } : this.#engine.stats();
-    return { engine: 'native', flush: this.#addon.info().flush, ntThreshold: s.ntThreshold, durableWrites: s.durableWrites, execNs: s.execNs };
+    const s = this.#closed ? { ntThreshold: 0, durableWrites: 0, executed: 0, execNs: 0, sleeps: 0 } : this.#engine.stats();
+    return { engine: 'native', flush: this.#addon.info().flush, ...s };
   }
   close(): void {
     this.#closed = true;

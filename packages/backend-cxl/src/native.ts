@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RingConsumerStats } from '@datamover/core';
 
 /** The engine class (native/engine.cc): a ring consumer over the soft executor. */
 export interface NativeEngine {
@@ -16,8 +17,8 @@ export interface NativeEngine {
   ref(): void;
   unref(): void;
   close(): void;
-  /** execNs: nanoseconds spent executing descriptors, over the engine's life. */
-  stats(): { ntThreshold: number; durableWrites: number; execNs: number };
+  /** The ring consumer's counters, the non-temporal threshold in use, and durable writes completed. */
+  stats(): RingConsumerStats & { ntThreshold: number; durableWrites: number };
 }
 
 /** What a mapping is, as the addon found it when it mapped it (native/mapping.cc). */

@@ -3,23 +3,17 @@
 // shared ring; cuFile batches for runs of file <-> GPU copies), pinned host allocation, and the
 // struct layouts / names the TypeScript side checks itself against.
 #include <fcntl.h>
-#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <chrono>
 #include <climits>
-#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
+#include <datamover/napi_args.h>
+#include <datamover/ring_consumer.h>
 
 #include "executor.h"
 
@@ -27,20 +21,17 @@ namespace gds {
 namespace {
 
 using namespace gdsabi;
-
-constexpr uint64_t kMaxSafeInteger = (uint64_t{1} << 53) - 1;
+using dm::boolArg;
+using dm::fail;
+using dm::intArg;
+using dm::kMaxSafeInteger;
+using dm::uint8ArrayArg;
 
 struct AddonData {
   Napi::FunctionReference gpuBuffer;
 };
 
 // ---- argument and error helpers ----
-
-[[noreturn]] void fail(Napi::Env env, const char* code, const std::string& message) {
-  Napi::Error e = Napi::Error::New(env, message);
-  e.Set("code", Napi::String::New(env, code));
-  throw e;
-}
 
 // A library's own error: code names the library ("CUDART_ERROR", "CUFILE_ERROR", "CUDA_ERROR"),
 // `libraryCode` its number, `cuErr` the CUresult inside a CU_FILE_CUDA_DRIVER_ERROR, `nativeText`
@@ -70,24 +61,6 @@ struct AddonData {
   if (!text.empty()) e.Set("nativeText", Napi::String::New(env, text));
   if (api.cudaGetLastError != nullptr) api.cudaGetLastError();
   throw e;
-}
-
-int64_t intArg(Napi::Env env, const Napi::Value& v, int64_t min, int64_t max, const char* what) {
-  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1e300;
-  if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || d != static_cast<double>(static_cast<int64_t>(d)))
-    fail(env, "INVALID_ARGUMENT", std::string(what) + " must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
-  return static_cast<int64_t>(d);
-}
-
-bool boolArg(Napi::Env env, const Napi::Value& v, const char* what) {
-  if (!v.IsBoolean()) fail(env, "INVALID_ARGUMENT", std::string(what) + " must be a boolean");
-  return v.As<Napi::Boolean>().Value();
-}
-
-Napi::Uint8Array uint8ArrayArg(Napi::Env env, const Napi::Value& v, const char* what) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    fail(env, "INVALID_ARGUMENT", std::string(what) + " must be a Uint8Array");
-  return v.As<Napi::Uint8Array>();
 }
 
 std::vector<std::string> namesArg(Napi::Env env, const Napi::Object& o, const char* key, std::vector<std::string> fallback) {
@@ -524,37 +497,22 @@ Napi::Value Constants(const Napi::CallbackInfo& info) {
   return o;
 }
 
-template <class T>
-T* at(uint8_t* base, uint64_t offset) {
-  return reinterpret_cast<T*>(base + offset);
-}
-
-inline void cpuRelax() {
-#if defined(__x86_64__)
-  _mm_pause();
-#endif
-}
-
 }  // namespace
 
 // ---- Engine ----
 
-class Engine : public Napi::ObjectWrap<Engine> {
+class Engine : public Napi::ObjectWrap<Engine>, public dm::RingConsumer {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Engine",
-                       {
-                           InstanceMethod<&Engine::RegisterHost>("registerHost"),
-                           InstanceMethod<&Engine::RegisterFile>("registerFile"),
-                           InstanceMethod<&Engine::RegisterGpu>("registerGpu"),
-                           InstanceMethod<&Engine::Deregister>("deregister"),
-                           InstanceMethod<&Engine::Doorbell>("doorbell"),
-                           InstanceMethod<&Engine::Ref>("ref"),
-                           InstanceMethod<&Engine::Unref>("unref"),
-                           InstanceMethod<&Engine::Close>("close"),
-                           InstanceMethod<&Engine::StatsJs>("stats"),
-                           InstanceMethod<&Engine::Transfers>("transfers"),
-                       });
+    return defineEngine<Engine>(env, "Engine",
+                                {
+                                    InstanceMethod<&Engine::RegisterHost>("registerHost"),
+                                    InstanceMethod<&Engine::RegisterFile>("registerFile"),
+                                    InstanceMethod<&Engine::RegisterGpu>("registerGpu"),
+                                    InstanceMethod<&Engine::Deregister>("deregister"),
+                                    InstanceMethod<&Engine::StatsJs>("stats"),
+                                    InstanceMethod<&Engine::Transfers>("transfers"),
+                                });
   }
   explicit Engine(const Napi::CallbackInfo& info);
   ~Engine() override { shutdown(false); }
@@ -563,73 +521,32 @@ class Engine : public Napi::ObjectWrap<Engine> {
   Napi::Value RegisterHost(const Napi::CallbackInfo& info);
   Napi::Value RegisterFile(const Napi::CallbackInfo& info);
   Napi::Value RegisterGpu(const Napi::CallbackInfo& info);
-  void Deregister(const Napi::CallbackInfo& info);
-  void Doorbell(const Napi::CallbackInfo& info);
-  void Ref(const Napi::CallbackInfo& info) {
-    checkOpen(info.Env());
-    progress_.Ref(info.Env());
-  }
-  void Unref(const Napi::CallbackInfo& info) {
-    checkOpen(info.Env());
-    progress_.Unref(info.Env());
-  }
-  void Close(const Napi::CallbackInfo&) { shutdown(false); }
+  void Deregister(const Napi::CallbackInfo& info) { deregister(info.Env(), table_, info[0]); }
   Napi::Value StatsJs(const Napi::CallbackInfo& info);
   Napi::Value Transfers(const Napi::CallbackInfo& info);
 
-  void checkOpen(Napi::Env env) const {
-    if (closed_) fail(env, "ENGINE_CLOSED", "the engine is closed");
-  }
-  uint16_t indexArg(Napi::Env env, const Napi::Value& v) { return static_cast<uint16_t>(intArg(env, v, 0, 65535, "index")); }
   void add(Napi::Env env, uint16_t index, std::unique_ptr<Region> r) {
     if (!table_.add(index, std::move(r))) fail(env, "INVALID_ARGUMENT", "region index already registered");
   }
-  uint64_t* header64(uint32_t offset) const { return at<uint64_t>(ring_, offset); }
-  uint32_t* header32(uint32_t offset) const { return at<uint32_t>(ring_, offset); }
-  uint8_t* completion(uint64_t i) const { return ring_ + completions_ + (i & mask_) * DM_CB_BYTES; }
-  bool ready(uint64_t r) const;
-  void waitForWork(uint64_t r);
-  bool load(uint64_t i, Descriptor& d) const;  // private copy; false when csb_ptr is not this slot's
-  bool claim(uint64_t i) const;
-  void complete(uint64_t i, const Outcome& o) const;
-  void settle(Executor& exec, uint64_t r);
   uint64_t tryBatch(Executor& exec, uint64_t r);
-  void consume();
-  void shutdown(bool fromEnvCleanup);
-  static void onEnvCleanup(void* self) { static_cast<Engine*>(self)->shutdown(true); }
+  void consume() override;
+  void release() override;
 
-  napi_env env_;
   const Api* api_ = nullptr;
   bool driverHeld_ = false;
   Config config_;
-  uint8_t* ring_ = nullptr;
-  uint64_t mask_ = 0;
-  uint32_t slots_ = 0, completions_ = 0;
-  uint32_t spinMicros_ = 50;
-  Napi::Reference<Napi::Uint8Array> ringRef_;
-  Napi::ThreadSafeFunction progress_;
   RegionTable table_;
   Stats stats_;
   TransferLog log_;
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::atomic<uint64_t> bells_{0};
-  std::atomic<bool> sleeping_{false};
-  std::atomic<bool> stop_{false};
-  bool closed_ = false;
-  bool hooked_ = false;
 };
 
 // new Engine(ring: Uint8Array, onProgress, { libraries?, cufilePath: 'direct' | 'compat',
 //   unalignedViaCufile?, batch?, batchMin?, batchMax?, batchMaxEntryBytes?, ioThreads?, chunkBytes?,
 //   bounceBytes?, spinMicros? })
-Engine::Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info), env_(info.Env()) {
+Engine::Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) {
   Napi::Env env = info.Env();
-  Napi::Uint8Array view = uint8ArrayArg(env, info[0], "ring");
-  if (!info[1].IsFunction()) fail(env, "INVALID_ARGUMENT", "onProgress must be a function");
-  if (!info[2].IsObject()) fail(env, "INVALID_ARGUMENT", "options must be an object");
-  Napi::Object o = info[2].As<Napi::Object>();
+  Napi::Uint8Array ring = ringArg(info);
+  const Napi::Object o = optionsArg(info, false);
   const Api& api = apiArg(env, o.Get("libraries"));
   if (!api.cudaUsable() || !api.cufileUsable()) fail(env, "UNAVAILABLE", "libcufile or the CUDA runtime is not usable here (see probe())");
   auto num = [&](const char* key, int64_t min, int64_t max, uint64_t fallback) {
@@ -650,24 +567,10 @@ Engine::Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info),
   config_.ioThreads = static_cast<unsigned>(num("ioThreads", 1, 64, 4));
   config_.chunkBytes = num("chunkBytes", 4096, int64_t{1} << 32, 8 << 20);
   config_.bounceBytes = num("bounceBytes", 4096, int64_t{1} << 30, 8 << 20);
-  spinMicros_ = static_cast<uint32_t>(num("spinMicros", 0, 1000000, 50));
+  const uint32_t spinMicros = spinMicrosOption(env, o);
   if (config_.batchMax < config_.batchMin) config_.batch = false;
 
-  uint8_t* p = view.Data();
-  const uint64_t len = view.ByteLength();
-  if (len < DM_RING_BYTES || reinterpret_cast<uintptr_t>(p) % 8 != 0) fail(env, "INVALID_ARGUMENT", "ring: too small or not 8-byte aligned");
-  ring_ = p;
-  const uint32_t entries = *header32(DM_RING_ENTRIES_OFFSET);
-  slots_ = *header32(DM_RING_SLOTS_OFFSET);
-  completions_ = *header32(DM_RING_COMPLETIONS_OFFSET);
-  const uint64_t slotsEnd = slots_ + uint64_t{entries} * DM_DESCRIPTOR_BYTES;
-  const uint64_t cbEnd = completions_ + uint64_t{entries} * DM_CB_BYTES;
-  if (*header32(DM_RING_MAGIC_OFFSET) != DM_RING_MAGIC) fail(env, "INVALID_ARGUMENT", "ring: bad magic");
-  if (entries == 0 || (entries & (entries - 1)) != 0) fail(env, "INVALID_ARGUMENT", "ring: entries must be a power of two");
-  if (slots_ < DM_RING_BYTES || completions_ < DM_RING_BYTES || slots_ % DM_DESCRIPTOR_BYTES != 0 || completions_ % DM_CB_BYTES != 0 ||
-      slotsEnd > len || cbEnd > len || (slots_ < cbEnd && completions_ < slotsEnd))
-    fail(env, "INVALID_ARGUMENT", "ring: slot or completion array misplaced");
-  mask_ = entries - 1;
+  attach(env, ring);
 
   // The cuFile driver stays open while any engine lives (explicit open keeps first-I/O latency
   // off the data path; cuFile API Reference §3.1).
@@ -675,77 +578,7 @@ Engine::Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info),
   if (de.err != cufile::kSuccess) failLibrary(env, api, "cufile", de.err, de.cu_err, "cuFileDriverOpen");
   api_ = &api;
   driverHeld_ = true;
-  ringRef_ = Napi::Persistent(view);
-  progress_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "datamover-gds-progress", 0, 1);
-  progress_.Unref(env);
-  try {
-    thread_ = std::thread(&Engine::consume, this);
-  } catch (const std::exception& e) {
-    progress_.Release();
-    releaseDriver(api);
-    driverHeld_ = false;
-    fail(env, "ENGINE_START_FAILED", e.what());
-  }
-  napi_add_env_cleanup_hook(env_, &Engine::onEnvCleanup, this);
-  hooked_ = true;
-}
-
-bool Engine::ready(uint64_t r) const {
-  const uint64_t w = __atomic_load_n(header64(DM_RING_WRITE_INDEX_OFFSET), __ATOMIC_ACQUIRE);
-  if (static_cast<int64_t>(w - r) <= 0) return false;
-  const uint32_t* word0 = at<uint32_t>(ring_, slots_ + (r & mask_) * DM_DESCRIPTOR_BYTES);
-  return (__atomic_load_n(word0, __ATOMIC_ACQUIRE) & (1u << DM_OPCODE_VALID)) != 0;
-}
-
-void Engine::waitForWork(uint64_t r) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(spinMicros_);
-  for (unsigned i = 1;; ++i) {
-    cpuRelax();
-    if (ready(r) || stop_.load(std::memory_order_relaxed)) return;
-    if (i % 64 == 0) {
-      if (std::chrono::steady_clock::now() >= deadline) break;
-      sched_yield();
-    }
-  }
-  const uint64_t seen = bells_.load();
-  sleeping_.store(true);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (!ready(r)) {
-    std::unique_lock<std::mutex> lk(mu_);
-    cv_.wait(lk, [&] { return bells_.load() != seen || stop_.load(); });
-  }
-  sleeping_.store(false);
-}
-
-bool Engine::load(uint64_t i, Descriptor& d) const {
-  const uint64_t slot = i & mask_;
-  std::memcpy(d.bytes, ring_ + slots_ + slot * DM_DESCRIPTOR_BYTES, DM_DESCRIPTOR_BYTES);
-  const uint64_t csb = d.nop.csb_ptr;
-  return (csb & 1) == 0 && (csb & ~uint64_t{0x1f}) == completions_ + slot * DM_CB_BYTES;
-}
-
-bool Engine::claim(uint64_t i) const {
-  uint32_t expected = DM_CLAIM_PENDING;
-  return __atomic_compare_exchange_n(at<uint32_t>(completion(i), DM_CB_CLAIM_OFFSET), &expected, DM_CLAIM_CLAIMED, false,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-}
-
-void Engine::complete(uint64_t i, const Outcome& o) const {
-  uint8_t* cb = completion(i);
-  __atomic_store_n(at<uint64_t>(cb, DM_CB_RESULT_OFFSET), o.result, __ATOMIC_RELAXED);
-  __atomic_store_n(at<uint32_t>(cb, DM_CB_STATUS_OFFSET), o.status, __ATOMIC_RELAXED);
-  __atomic_store_n(at<int32_t>(cb, DM_CB_DETAIL_OFFSET), o.detail, __ATOMIC_RELAXED);
-  const bool error = o.status != DM_STATUS_OK && o.status != DM_STATUS_NOT_RUN;
-  __atomic_store_n(at<uint32_t>(cb, DM_CB_FLAGS_OFFSET), error ? DM_CB_FLAG_ERROR : 0u, __ATOMIC_RELAXED);
-  __atomic_store_n(at<uint64_t>(cb, DM_CB_SIGNAL_OFFSET), uint64_t{0}, __ATOMIC_RELEASE);
-}
-
-void Engine::settle(Executor& exec, uint64_t r) {
-  Descriptor d;
-  Outcome o{DM_STATUS_NOT_RUN, 0, 0};
-  if (!load(r, d)) o.status = DM_STATUS_BAD_DESCRIPTOR;
-  else if (claim(r)) o = exec.run(d);
-  complete(r, o);
+  start(env, info[1], "datamover-gds-progress", spinMicros);
 }
 
 // A run of ready, unfenced (after the first), mutually independent file <-> GPU copies goes to
@@ -791,39 +624,13 @@ uint64_t Engine::tryBatch(Executor& exec, uint64_t r) {
 
 void Engine::consume() {
   Executor exec(*api_, table_, config_, stats_, log_);
-  uint64_t* readIndex = header64(DM_RING_READ_INDEX_OFFSET);
-  uint32_t* notifyPending = header32(DM_RING_NOTIFY_PENDING_OFFSET);
-  uint64_t r = __atomic_load_n(readIndex, __ATOMIC_ACQUIRE);
-  while (!stop_.load(std::memory_order_relaxed)) {
-    if (!ready(r)) {
-      waitForWork(r);
-      continue;
-    }
-    uint64_t n = config_.batch ? tryBatch(exec, r) : 0;
-    if (n == 0) {
-      settle(exec, r);
-      n = 1;
-    }
-    r += n;
-    __atomic_store_n(readIndex, r, __ATOMIC_SEQ_CST);
-    if (__atomic_exchange_n(notifyPending, 1u, __ATOMIC_SEQ_CST) == 0) progress_.NonBlockingCall();
-  }
+  auto run = [&](const Descriptor& d) { return exec.run(d); };
+  if (config_.batch) serve(run, [&](uint64_t r) { return tryBatch(exec, r); });
+  else serve(run);
 }
 
-void Engine::shutdown(bool fromEnvCleanup) {
-  if (closed_) return;
-  closed_ = true;
-  if (thread_.joinable()) {
-    stop_.store(true);
-    { std::lock_guard<std::mutex> g(mu_); }
-    cv_.notify_one();
-    thread_.join();
-    progress_.Release();
-  }
-  if (hooked_ && !fromEnvCleanup) napi_remove_env_cleanup_hook(env_, &Engine::onEnvCleanup, this);
-  hooked_ = false;
+void Engine::release() {
   table_.clear();
-  ringRef_.Reset();
   if (driverHeld_) releaseDriver(*api_);
   driverHeld_ = false;
 }
@@ -941,27 +748,9 @@ Napi::Value Engine::RegisterGpu(const Napi::CallbackInfo& info) {
   return o;
 }
 
-void Engine::Deregister(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  checkOpen(env);
-  const uint16_t index = indexArg(env, info[0]);
-  const int removed = table_.remove(index);
-  if (removed < 0) fail(env, "REGION_BUSY", "a descriptor naming region " + std::to_string(index) + " is executing");
-  if (removed == 0) fail(env, "INVALID_ARGUMENT", "region " + std::to_string(index) + " is not registered");
-}
-
-void Engine::Doorbell(const Napi::CallbackInfo& info) {
-  checkOpen(info.Env());
-  bells_.fetch_add(1);
-  if (sleeping_.load()) {
-    { std::lock_guard<std::mutex> g(mu_); }
-    cv_.notify_one();
-  }
-}
-
 Napi::Value Engine::StatsJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Object o = Napi::Object::New(env);
+  Napi::Object o = consumerStats(env);
   auto n = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
   Napi::Object transfers = Napi::Object::New(env), bytes = Napi::Object::New(env), fallbacks = Napi::Object::New(env);
   for (int p = 1; p < 5; ++p) {

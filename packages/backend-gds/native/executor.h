@@ -16,11 +16,15 @@
 #include <vector>
 
 #include <datamover/abi.h>
+#include <datamover/descriptor.h>
 #include <napi.h>
 
 #include "loader.h"
 
 namespace gds {
+
+using dm::Descriptor;
+using dm::Outcome;
 
 // Completion statuses of this backend (core: BACKEND_STATUS_BASE = 64 and up; src/errors.ts).
 constexpr uint32_t kStatusCufile = 64;  // detail: CUfileOpError; result: CUresult when detail is 5011
@@ -67,6 +71,9 @@ std::shared_ptr<DeviceMemory> findOwned(uintptr_t p, size_t n);
 enum class Kind : uint8_t { Host = 0, File = 1, Gpu = 2 };
 
 // One AKey entry. Created and destroyed on the JS thread; pinned (busy) by the consumer thread.
+// Not the soft executor's dm::Region: a gds region is host, file or GPU memory and owns CUDA and
+// cuFile registrations (page-locking, cuFile handle and buffer registration, device memory) that
+// it undoes when destroyed.
 struct Region {
   Kind kind = Kind::Host;
   bool writable = false;
@@ -111,22 +118,6 @@ class RegionTable {
  private:
   std::mutex mu_;
   std::vector<std::unique_ptr<Region>> slots_;
-};
-
-struct Outcome {
-  uint32_t status;
-  uint64_t result;
-  int32_t detail;
-};
-
-union Descriptor {
-  uint8_t bytes[DM_DESCRIPTOR_BYTES];
-  dm_desc_nop_t nop;
-  dm_desc_copy_t copy;
-  dm_desc_fill_t fill;
-  dm_desc_compare_t compare;
-  dm_desc_crc32c_t crc32c;
-  dm_desc_write_imm_t writeImm;
 };
 
 // What the engine was told at open (src/session.ts computes it from the probe and options).

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RingConsumerStats } from '@datamover/core';
 import type { DriverProperties } from './cufile-params.js';
 
 /** Library names to dlopen, in order (defaults in native/loader.h). */
@@ -90,7 +91,7 @@ export interface TransferRecord {
   readonly micros: number;
 }
 
-export interface NativeEngineStats {
+export interface NativeEngineStats extends RingConsumerStats {
   readonly transfers: Readonly<Record<'direct' | 'compat' | 'bounce' | 'cuda', number>>;
   readonly bytes: Readonly<Record<'direct' | 'compat' | 'bounce' | 'cuda', number>>;
   readonly fallbacks: Readonly<Record<string, number>>;

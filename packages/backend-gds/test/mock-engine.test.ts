@@ -115,6 +115,9 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
     expect(s['batches']).toBeGreaterThanOrEqual(1);
     expect(s['batchEntries']).toBeGreaterThanOrEqual(2);
     expect(backend.transfers().filter((t) => t.batched).length).toBe(s['batchEntries']);
+    // The ring consumer counts batched descriptors one by one, as ordinary ones.
+    expect(s['executed']).toBe(n);
+    expect(s['execNs']).toBeGreaterThan(0);
     expect(Buffer.compare(await readGpu(g), data)).toBe(0);
   });
 

@@ -26,27 +26,12 @@
 #include <vector>
 
 #include <datamover/abi.h>
+#include <datamover/napi_args.h>
 #include <napi.h>
 
 #include "verbs.h"
 
 namespace dm {
-namespace {
-
-[[noreturn]] void fail(Napi::Env env, const char* code, const std::string& message) {
-  Napi::Error e = Napi::Error::New(env, message);
-  e.Set("code", Napi::String::New(env, code));
-  throw e;
-}
-
-int64_t intArg(Napi::Env env, const Napi::Value& v, int64_t min, int64_t max, const char* what) {
-  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1e300;
-  if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || d != static_cast<double>(static_cast<int64_t>(d)))
-    fail(env, "INVALID_ARGUMENT", std::string(what) + " must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
-  return static_cast<int64_t>(d);
-}
-
-}  // namespace
 
 #ifdef DM_HAVE_RDMA_HEADERS
 
@@ -582,7 +567,7 @@ void Engine::RegisterRemote(const Napi::CallbackInfo& info) {
   bool lossless = false;
   if (!info[2].IsBigInt()) fail(env, "INVALID_ARGUMENT", "address must be a bigint");
   r->raddr = info[2].As<Napi::BigInt>().Uint64Value(&lossless);
-  r->length = static_cast<uint64_t>(intArg(env, info[3], 1, (int64_t{1} << 53) - 1, "length"));
+  r->length = static_cast<uint64_t>(intArg(env, info[3], 1, kMaxSafeInteger, "length"));
   r->rkey = static_cast<uint32_t>(intArg(env, info[4], 0, 0xffffffffLL, "rkey"));
   r->writable = info[5].ToBoolean();
   if (!lossless || r->raddr + r->length < r->raddr) fail(env, "INVALID_ARGUMENT", "remote range overflows");

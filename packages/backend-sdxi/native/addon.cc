@@ -17,6 +17,7 @@
 #include <immintrin.h>
 #endif
 
+#include <datamover/napi_args.h>
 #include <napi.h>
 
 #include "function.h"
@@ -30,18 +31,8 @@ constexpr size_t kWakeWord = 0;      // bumped by every doorbell and register wr
 constexpr size_t kSleepingWord = 1;  // 1 while the function thread may be blocked in futex_wait
 constexpr size_t kSignalWords = 2;
 
-[[noreturn]] void fail(Napi::Env env, const char* code, const std::string& message) {
-  Napi::Error e = Napi::Error::New(env, message);
-  e.Set("code", Napi::String::New(env, code));
-  throw e;
-}
-
-int64_t intArg(Napi::Env env, const Napi::Value& v, int64_t min, int64_t max, const char* what) {
-  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1e300;
-  if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || d != static_cast<double>(static_cast<int64_t>(d)))
-    fail(env, "INVALID_ARGUMENT", std::string(what) + " must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
-  return static_cast<int64_t>(d);
-}
+using dm::fail;
+using dm::intArg;
 
 template <napi_typedarray_type Type, class View>
 View typedArg(Napi::Env env, const Napi::Value& v, const char* what) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <datamover/abi.h>
+#include <datamover/descriptor.h>
 #include <napi.h>
 
 namespace dm {
@@ -55,24 +56,6 @@ class RegionTable {
  private:
   std::mutex mu_;
   std::vector<std::unique_ptr<Region>> slots_;
-};
-
-struct Outcome {
-  uint32_t status;
-  uint64_t result;
-  int32_t detail;
-};
-
-// A private copy of one ring slot: the producer's memory is never read twice (no TOCTOU), and the
-// union lets the abi.h structs be read in place (GCC defines union type punning).
-union Descriptor {
-  uint8_t bytes[DM_DESCRIPTOR_BYTES];
-  dm_desc_nop_t nop;
-  dm_desc_copy_t copy;
-  dm_desc_fill_t fill;
-  dm_desc_compare_t compare;
-  dm_desc_crc32c_t crc32c;
-  dm_desc_write_imm_t writeImm;
 };
 
 class Executor {

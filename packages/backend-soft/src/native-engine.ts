@@ -59,7 +59,7 @@ export class NativeEngineSession implements EngineSession {
   }
   stats(): Record<string, number | string> {
     const info = this.#addon.Engine.info();
-    return { engine: 'native', ntThreshold: this.#ntThreshold, crc32c: info.crc32c, copyThreads: info.copyThreads };
+    return { engine: 'native', ntThreshold: this.#ntThreshold, crc32c: info.crc32c, copyThreads: info.copyThreads, ...this.#engine.stats() };
   }
   close(): void {
     this.#closed = true;

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RingConsumerStats } from '@datamover/core';
 
 /** The native engine class the addon exports (see native/engine.cc). */
 export interface NativeEngine {
@@ -16,6 +17,8 @@ export interface NativeEngine {
   ref(): void;
   unref(): void;
   close(): void;
+  /** The ring consumer's counters (still readable after close()). */
+  stats(): RingConsumerStats;
 }
 
 export interface NativeInfo {

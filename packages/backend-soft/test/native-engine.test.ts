@@ -751,6 +751,24 @@ describe('ring protocol', () => {
     }
   });
 
+  it('stats(): executed counts descriptors claimed and run (not cancelled or malformed ones); the idle consumer sleeps', async () => {
+    const ring = new TestRing(8, { spinMicros: 0 });
+    // With nothing published, the consumer ends its (zero-length) spin and blocks on the doorbell.
+    while (ring.engine.stats().sleeps === 0) await new Promise((r) => setTimeout(r, 1));
+    expect(ring.engine.stats()).toMatchObject({ executed: 0, execNs: 0 });
+    hostRegion(ring, 1, new Uint8Array(64));
+    const fill = { size: 63, patternBytes: 1, akey1: 1, addr1: 0, pattern: 7n };
+    expect((await ring.exec('fill', fill)).status).toBe(S.OK);
+    expect((await ring.exec('fill', { ...fill, akey1: 2 })).status).toBe(S.BAD_AKEY); // ran, and failed
+    expect((await ring.exec('fill', fill, { claim: abi.CLAIM.cancelled })).status).toBe(S.NOT_RUN);
+    expect((await ring.exec('fill', fill, { csbPtr: 0 })).status).toBe(S.BAD_DESCRIPTOR);
+    const s = ring.engine.stats();
+    expect(s.executed).toBe(2);
+    expect(s.execNs).toBeGreaterThan(0);
+    ring.engine.close();
+    expect(ring.engine.stats()).toEqual(s); // still readable after close
+  });
+
   it('close() waits for the running descriptor, is idempotent, and later calls throw ENGINE_CLOSED', async () => {
     const ring = new TestRing(8);
     const view = new Uint8Array(new SharedArrayBuffer(64 << 20));

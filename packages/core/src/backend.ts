@@ -100,6 +100,19 @@ export interface EngineSession {
   close(): void;
 }
 
+/**
+ * The counters every native engine built on core's ring consumer (include/datamover/ring_consumer.h)
+ * returns from its addon's `stats()`, beside its own.
+ */
+export interface RingConsumerStats {
+  /** Descriptors the engine claimed and ran, whatever their status. */
+  readonly executed: number;
+  /** Nanoseconds spent running them. */
+  readonly execNs: number;
+  /** Times the consumer thread blocked waiting for the doorbell. */
+  readonly sleeps: number;
+}
+
 export interface Backend {
   readonly name: string;
   readonly version: string;

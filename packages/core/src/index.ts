@@ -6,7 +6,7 @@
  */
 export * as abi from './abi.js';
 export { allOperations, BACKEND_STATUS_BASE, OPERATIONS } from './backend.js';
-export type { Backend, Capabilities, EngineErrorInfo, EngineSession, Operation, OperationSupport, ProbeResult, RegionInfo } from './backend.js';
+export type { Backend, Capabilities, EngineErrorInfo, EngineSession, Operation, OperationSupport, ProbeResult, RegionInfo, RingConsumerStats } from './backend.js';
 export { Batch } from './batch.js';
 export type { CompareOptions, CopyOptions, Crc32cOptions, DescriptorOptions, DurableOption, FillOptions, SubmitOptions, WriteImmediateOptions } from './batch.js';
 export { BatchResult } from './batch-result.js';
