@@ -162,7 +162,7 @@ export class GdsEngineSession implements EngineSession {
     for (const [k, v] of Object.entries(s.bytes)) out[`bytes.${k}`] = v;
     for (const [k, v] of Object.entries(s.fallbacks)) if (v > 0) out[`fallback.${k}`] = v;
     Object.assign(out, { batches: s.batches, batchEntries: s.batchEntries, batchRetries: s.batchRetries, unaligned: s.unaligned, failed: s.failed, chunks: s.chunks });
-    Object.assign(out, { executed: s.executed, execNs: s.execNs, sleeps: s.sleeps });
+    Object.assign(out, { executed: s.executed, execNs: s.execNs, sleeps: s.sleeps, wakeMoves: s.wakeMoves });
     Object.assign(out, this.#counters, { bufRegisteredBytes: this.#bufRegisteredBytes });
     if (this.#lastCufileRefusal) out.lastCufileRefusal = this.#lastCufileRefusal;
     if (this.#lastBufRegisterProblem) out.lastBufRegisterProblem = this.#lastBufRegisterProblem;

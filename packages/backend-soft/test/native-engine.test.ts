@@ -765,6 +765,7 @@ describe('ring protocol', () => {
     const s = ring.engine.stats();
     expect(s.executed).toBe(2);
     expect(s.execNs).toBeGreaterThan(0);
+    expect(s.wakeMoves).toBeLessThanOrEqual(s.sleeps); // a move follows a wake-up from sleep only
     ring.engine.close();
     expect(ring.engine.stats()).toEqual(s); // still readable after close
   });

@@ -111,6 +111,8 @@ export interface RingConsumerStats {
   readonly execNs: number;
   /** Times the consumer thread blocked waiting for the doorbell. */
   readonly sleeps: number;
+  /** Wake-ups after which the consumer stepped off the CPU of the JS thread that woke it. */
+  readonly wakeMoves: number;
 }
 
 export interface Backend {

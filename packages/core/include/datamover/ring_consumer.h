@@ -80,7 +80,8 @@ class RingConsumer {
   // this class's destructor runs the engine part (and its release()) is gone.
   void shutdown(bool fromEnvCleanup);
   // The counters every engine reports: executed (descriptors claimed and run, whatever their
-  // status), execNs (time spent running them), sleeps (times the consumer blocked for work).
+  // status), execNs (time spent running them), sleeps (times the consumer blocked for work),
+  // wakeMoves (wake-ups after which it stepped off the waking JS thread's CPU, see leaveCpu).
   Napi::Object consumerStats(Napi::Env env) const;
 
   // ---- the engine's part ----
@@ -117,6 +118,7 @@ class RingConsumer {
   }
   uint8_t* completion(uint64_t i) const { return ring_ + completions_ + (i & mask_) * DM_CB_BYTES; }
   void waitForWork(uint64_t r);
+  void leaveCpu(int cpu);
   template <class Run>
   void settle(uint64_t r, Run& run);
   void account(uint64_t n, Clock::time_point t0) {
@@ -153,8 +155,9 @@ class RingConsumer {
   std::atomic<uint64_t> bells_{0};
   std::atomic<bool> sleeping_{false};
   std::atomic<bool> stop_{false};
+  std::atomic<int> wakerCpu_{-1};  // the CPU the last waking doorbell() ran on
   // Written by the consumer, read by stats() on the JS thread.
-  std::atomic<uint64_t> executed_{0}, execNs_{0}, sleeps_{0};
+  std::atomic<uint64_t> executed_{0}, execNs_{0}, sleeps_{0}, moves_{0};
   bool closed_ = false;
 };
 
@@ -257,6 +260,7 @@ inline Napi::Object RingConsumer::consumerStats(Napi::Env env) const {
   set("executed", executed_);
   set("execNs", execNs_);
   set("sleeps", sleeps_);
+  set("wakeMoves", moves_);
   return o;
 }
 
@@ -264,6 +268,7 @@ inline void RingConsumer::Doorbell(const Napi::CallbackInfo& info) {
   checkOpen(info.Env());
   bells_.fetch_add(1);
   if (sleeping_.load()) {
+    wakerCpu_.store(sched_getcpu(), std::memory_order_relaxed);
     { std::lock_guard<std::mutex> g(mu_); }
     cv_.notify_one();
   }
@@ -328,8 +333,26 @@ inline void RingConsumer::waitForWork(uint64_t r) {
     sleeps_.fetch_add(1, std::memory_order_relaxed);
     std::unique_lock<std::mutex> lk(mu_);
     cv_.wait(lk, [&] { return bells_.load() != seen || stop_.load(); });
+    lk.unlock();
+    leaveCpu(wakerCpu_.load(std::memory_order_relaxed));
   }
   sleeping_.store(false);
+}
+
+inline void RingConsumer::leaveCpu(int cpu) {
+  // Woken by the JS thread's doorbell, the consumer tends to be placed on the waker's CPU (the
+  // scheduler's wake-affine choice when no CPU is idle), and the JS thread then waits behind the
+  // descriptor it has just submitted: on the 2-vCPU VM every wake-up landed there under load, and
+  // submitting a 64 MiB copy held the JS thread for the whole copy. Step over to another CPU the
+  // thread may use (its affinity mask is restored at once; only the current placement changes).
+  if (cpu < 0 || sched_getcpu() != cpu) return;
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || !CPU_ISSET(cpu, &allowed) || CPU_COUNT(&allowed) < 2) return;
+  cpu_set_t others = allowed;
+  CPU_CLR(cpu, &others);
+  if (sched_setaffinity(0, sizeof others, &others) != 0) return;
+  sched_setaffinity(0, sizeof allowed, &allowed);
+  moves_.fetch_add(1, std::memory_order_relaxed);
 }
 
 template <class Run>
