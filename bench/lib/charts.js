@@ -23,6 +23,7 @@ const COLORS = {
   'C crc32c': '#555555',
   'C NT AVX2': '#A0A0A0',
   'C NT AVX-512': '#2F2F2F',
+  'C NT AVX2 mt': '#7F7F7F',
   limit: '#000000',
 };
 const SPARE = ['#B8860B', '#4682B4', '#C71585', '#2E8B57', '#A0522D', '#8E44AD'];

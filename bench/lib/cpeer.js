@@ -24,7 +24,7 @@ export function buildCPeer() {
     return { available: false, reason: `no C compiler (${cc}: ${version.error?.code ?? `exit ${version.status}`}); set CC or install one (apt-get install gcc)` };
   }
   const compiler = version.stdout.split('\n')[0];
-  const flags = ['-O2'];
+  const flags = ['-O2', '-pthread'];
   if (!isFresh(EXE, SOURCE)) {
     mkdirSync(BUILD_DIR, { recursive: true });
     const r = spawnSync(cc, [...flags, '-o', EXE, SOURCE], { encoding: 'utf8' });

@@ -117,6 +117,14 @@ export const PEERS = [
     role: 'limit',
   },
   {
+    name: 'C NT AVX2 mt',
+    description:
+      "the C NT AVX2 copy split over the online CPUs (at most 4, soft's default striping width) for copies of 1 MiB and more, with helper threads that spin while a sample runs (no wake-ups): the machine's multi-core limit",
+    ops: { copy: cMethod('nt-avx2-mt') },
+    available: cAvailable('nt-avx2-mt'),
+    role: 'limit',
+  },
+  {
     name: 'C NT AVX-512',
     description: 'non-temporal (streaming) 64-byte AVX-512 stores in the C program, sfence after each operation',
     ops: { copy: cMethod('nt-avx512'), fill: cMethod('ntfill-avx512') },

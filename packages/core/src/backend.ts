@@ -107,7 +107,7 @@ export interface EngineSession {
 export interface RingConsumerStats {
   /** Descriptors the engine claimed and ran, whatever their status. */
   readonly executed: number;
-  /** Nanoseconds spent running them. */
+  /** Nanoseconds the consumer was busy with descriptors, counted by the time it wakes the producer. */
   readonly execNs: number;
   /** Times the consumer thread blocked waiting for the doorbell. */
   readonly sleeps: number;
