@@ -266,6 +266,8 @@ export async function runBench(options = {}, { out = process.stdout, log = (m) =
 
   const results = [];
   const cellsNotRun = [];
+  /** `${contender}\0${size}` → the pooled event-loop histogram of every cell of that size. */
+  const loopBySize = new Map();
   try {
     cells.forEach((c, i) => (c.index = i));
     for (const cell of cells) {
@@ -290,6 +292,12 @@ export async function runBench(options = {}, { out = process.stdout, log = (m) =
       for (const r of rs) {
         if (r.error) errors.push({ contender: r.contender, op: r.op, size: r.size, batch: r.batch, error: r.error });
         else if (r.problem) errors.push({ contender: r.contender, op: r.op, size: r.size, batch: r.batch, error: r.problem });
+      }
+      for (const r of rs) {
+        if (!r.loopHistogram) continue;
+        const k = `${r.contender}\0${r.size}`;
+        if (!loopBySize.has(k)) loopBySize.set(k, { contender: r.contender, size: r.size, h: createHistogram() });
+        loopBySize.get(k).h.add(r.loopHistogram);
       }
       results.push(...rs.map(({ problem, ...r }) => r));
       log(`${cell.op} ${formatBytes(cell.size)} × ${cell.batch} (${(cellMs / 1000).toFixed(1)} s): ${rs.map((r) => `${r.contender} ${r.error ? 'ERROR' : `${r.gbps.p50.toPrecision(3)} GB/s`}`).join(', ')}`);
@@ -325,6 +333,7 @@ export async function runBench(options = {}, { out = process.stdout, log = (m) =
     parameters: { ...parameters, poolAlignment: pools.alignment },
     contenders,
     idleEventLoop: { durationMs: mode.idleMs, maxMs: idle.max / 1e6, p99Ms: idle.percentile(99) / 1e6, ticks: idle.count },
+    eventLoopBySize: [...loopBySize.values()].map(({ contender, size, h }) => ({ contender, size, p99Ms: h.count ? h.percentile(99) / 1e6 : null, maxMs: h.count ? h.max / 1e6 : null, ticks: h.count })),
     cells: cells.map(({ op, size, batch }) => ({ op, size, batch })),
     results,
     cellsNotRun,

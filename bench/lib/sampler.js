@@ -227,7 +227,7 @@ class Measurer {
       const ticked = h.count > 0;
       eventLoop = { method: 'histogram', maxMs: ticked ? h.max / 1e6 : null, p99Ms: ticked ? h.percentile(99) / 1e6 : null, ticks: h.count };
     }
-    return {
+    const res = {
       op: cell.op,
       size: cell.size,
       batch: cell.batch,
@@ -251,6 +251,9 @@ class Measurer {
       verified: this.verified,
       problem: this.problem,
     };
+    // The raw histogram, for pooling per size (bench/run.js); not part of the JSON record.
+    if (this.loop) Object.defineProperty(res, 'loopHistogram', { value: this.loop, enumerable: false });
+    return res;
   }
 }
 
