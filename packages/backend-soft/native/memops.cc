@@ -99,7 +99,8 @@ inline uint64_t rotatePattern(uint64_t p, size_t phase) {  // pattern as seen fr
 
 #if DM_X86
 __attribute__((target("avx2"))) void copyStream(uint8_t* d, const uint8_t* s, size_t n) {
-  const size_t head = (32 - (reinterpret_cast<uintptr_t>(d) & 31)) & 31;
+  // A stripe (stripes.h) may be short; later stripes start aligned, so head is 0 for them.
+  const size_t head = std::min<size_t>((32 - (reinterpret_cast<uintptr_t>(d) & 31)) & 31, n);
   std::memcpy(d, s, head);
   d += head;
   s += head;
