@@ -335,7 +335,7 @@ inline void RingConsumer::waitForWork(uint64_t r) {
     std::unique_lock<std::mutex> lk(mu_);
     cv_.wait(lk, [&] { return bells_.load() != seen || stop_.load(); });
     lk.unlock();
-    leaveCpu(wakerCpu_.load(std::memory_order_relaxed));
+    if (!stop_.load()) leaveCpu(wakerCpu_.load(std::memory_order_relaxed));  // not when close() woke it
   }
   sleeping_.store(false);
 }
