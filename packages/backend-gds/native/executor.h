@@ -17,6 +17,7 @@
 
 #include <datamover/abi.h>
 #include <datamover/descriptor.h>
+#include <datamover/region_table.h>
 #include <napi.h>
 
 #include "loader.h"
@@ -105,20 +106,7 @@ struct Region {
   ~Region();
 };
 
-class RegionTable {
- public:
-  static constexpr size_t kSize = 65536;
-  RegionTable() : slots_(kSize) {}
-  bool add(uint16_t index, std::unique_ptr<Region> r);
-  int remove(uint16_t index);  // 1 removed, 0 not registered, -1 busy
-  void clear();
-  Region* acquire(uint16_t index);
-  void release(Region* r);
-
- private:
-  std::mutex mu_;
-  std::vector<std::unique_ptr<Region>> slots_;
-};
+using RegionTable = dm::RegionTableOf<Region>;
 
 // What the engine was told at open (src/session.ts computes it from the probe and options).
 struct Config {

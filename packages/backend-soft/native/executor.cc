@@ -11,44 +11,11 @@
 
 namespace dm {
 
-// ---- Region table ----
+// ---- Regions ----
 
 Region::~Region() {
   if (fd >= 0) close(fd);
   if (directFd >= 0) close(directFd);
-}
-
-bool RegionTable::add(uint16_t index, std::unique_ptr<Region> r) {
-  std::lock_guard<std::mutex> g(mu_);
-  if (slots_[index]) return false;
-  slots_[index] = std::move(r);
-  return true;
-}
-
-int RegionTable::remove(uint16_t index) {
-  std::unique_ptr<Region> dead;  // destroyed after the lock is dropped
-  std::lock_guard<std::mutex> g(mu_);
-  if (!slots_[index]) return 0;
-  if (slots_[index]->busy > 0) return -1;
-  dead = std::move(slots_[index]);
-  return 1;
-}
-
-void RegionTable::clear() {
-  std::lock_guard<std::mutex> g(mu_);
-  for (auto& s : slots_) s.reset();
-}
-
-Region* RegionTable::acquire(uint16_t index) {
-  std::lock_guard<std::mutex> g(mu_);
-  Region* r = slots_[index].get();
-  if (r != nullptr) ++r->busy;
-  return r;
-}
-
-void RegionTable::release(Region* r) {
-  std::lock_guard<std::mutex> g(mu_);
-  --r->busy;
 }
 
 // ---- Execution ----

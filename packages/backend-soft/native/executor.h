@@ -6,11 +6,10 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
-#include <vector>
 
 #include <datamover/abi.h>
 #include <datamover/descriptor.h>
+#include <datamover/region_table.h>
 #include <napi.h>
 
 namespace dm {
@@ -41,22 +40,7 @@ struct Region {
   ~Region();
 };
 
-class RegionTable {
- public:
-  static constexpr size_t kSize = 65536;
-  RegionTable() : slots_(kSize) {}
-  // JS thread. add: false if the index is taken. remove: 1 removed, 0 not registered, -1 busy.
-  bool add(uint16_t index, std::unique_ptr<Region> r);
-  int remove(uint16_t index);
-  void clear();
-  // Consumer thread: pin an entry for the duration of one descriptor (nullptr if free).
-  Region* acquire(uint16_t index);
-  void release(Region* r);
-
- private:
-  std::mutex mu_;
-  std::vector<std::unique_ptr<Region>> slots_;
-};
+using RegionTable = dm::RegionTableOf<Region>;
 
 class Executor {
  public:
