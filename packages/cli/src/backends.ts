@@ -1,54 +1,88 @@
 /**
- * The backends this command knows. Each backend package the CLI depends on adds its entries
- * here (sdxi, gds, rdma, cxl will); `info` and `demo` go through this list only.
+ * The backends this command knows. Only soft is a dependency of the CLI; every other backend is
+ * an optional peer, imported on demand, so `@datamover/cli` runs with just core and soft
+ * installed and `info` lists the rest as not installed.
  */
 import type { Backend, Mover, Region } from '@datamover/core';
-import { cxl } from '@datamover/backend-cxl';
 import { soft } from '@datamover/backend-soft';
-import { rdma } from '@datamover/backend-rdma';
-import { sdxi } from '@datamover/backend-sdxi';
-import { gds } from '@datamover/backend-gds';
 
 export interface KnownBackend {
   /** What `info` and `demo` call it (the backend's own name, with an engine suffix where useful). */
   readonly id: string;
   readonly description: string;
-  /** A fresh, unopened instance. */
-  create(): Backend;
+  /** The npm package that holds it. */
+  readonly packageName: string;
+  /** A fresh, unopened instance, from the package once it is imported. */
+  create(): Promise<Backend>;
 }
+
+/** A known backend as found here: an instance to probe, or why its package could not be used. */
+export type FoundBackend =
+  | { readonly known: KnownBackend; readonly backend: Backend }
+  | { readonly known: KnownBackend; readonly backend?: undefined; readonly missing: string };
 
 export const KNOWN_BACKENDS: readonly KnownBackend[] = [
   {
     id: 'soft',
     description: 'software reference backend, native worker-thread engine',
-    create: () => soft({ engine: 'native' }),
+    packageName: '@datamover/backend-soft',
+    create: async () => soft({ engine: 'native' }),
   },
   {
     id: 'soft-ts',
     description: 'software reference backend, pure-TypeScript oracle engine',
-    create: () => soft({ engine: 'ts' }),
+    packageName: '@datamover/backend-soft',
+    create: async () => soft({ engine: 'ts' }),
   },
   {
     id: 'sdxi',
     description: 'SDXI 1.0 producer (rings, contexts, AKeys, CST_BLK, error log) driving the software SDXI function',
-    create: () => sdxi(),
+    packageName: '@datamover/backend-sdxi',
+    create: async () => (await import('@datamover/backend-sdxi')).sdxi(),
   },
   {
     id: 'cxl',
     description: 'CXL / device-DAX memory: dax mappings, durable writes, NUMA placement (found: sysfs discovery)',
-    create: () => cxl(),
+    packageName: '@datamover/backend-cxl',
+    create: async () => (await import('@datamover/backend-cxl')).cxl(),
   },
   {
     id: 'gds',
     description: 'NVIDIA cuFile (GPUDirect Storage): file <-> GPU memory, host <-> GPU copies',
-    create: () => gds(),
+    packageName: '@datamover/backend-gds',
+    create: async () => (await import('@datamover/backend-gds')).gds(),
   },
   {
     id: 'rdma',
     description: 'RDMA over libibverbs/librdmacm: remote regions, one-sided READ/WRITE (InfiniBand, RoCE, Soft-RoCE)',
-    create: () => rdma(),
+    packageName: '@datamover/backend-rdma',
+    create: async () => (await import('@datamover/backend-rdma')).rdma(),
   },
 ];
+
+/**
+ * Imports each known backend's package. A package that is not installed is reported as such with
+ * the command that installs it; one that is installed but fails to load is reported with its error.
+ */
+export async function findBackends(known: readonly KnownBackend[] = KNOWN_BACKENDS): Promise<FoundBackend[]> {
+  return Promise.all(
+    known.map(async (k): Promise<FoundBackend> => {
+      try {
+        return { known: k, backend: await k.create() };
+      } catch (e) {
+        return { known: k, missing: notInstalledReason(k.packageName, e) ?? `${k.packageName} failed to load: ${(e as Error).message}` };
+      }
+    }),
+  );
+}
+
+/** "not installed (…)" when `e` says the package itself cannot be found, else undefined. */
+export function notInstalledReason(packageName: string, e: unknown): string | undefined {
+  const err = e as { code?: unknown; message?: unknown };
+  const notFound = err.code === 'ERR_MODULE_NOT_FOUND' || err.code === 'MODULE_NOT_FOUND';
+  if (!notFound || typeof err.message !== 'string' || !err.message.includes(`'${packageName}'`)) return undefined;
+  return `not installed (npm install ${packageName})`;
+}
 
 export type SoftEngineChoice = 'native' | 'ts' | 'auto';
 

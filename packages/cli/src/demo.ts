@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Mover, type Backend } from '@datamover/core';
 import { crc32c } from '@datamover/backend-soft';
-import { allocHost, engineLabel, KNOWN_BACKENDS } from './backends.js';
+import { allocHost, engineLabel, findBackends } from './backends.js';
 import { hex } from './copy.js';
 import { CliError } from './errors.js';
 import { formatBytes, formatPerSecond, formatRate, formatSeconds, table } from './format.js';
@@ -29,27 +29,32 @@ type StepFn = () => Promise<{ ok: boolean; detail: string }>;
 
 export async function demoCommand(argv: string[], out: NodeJS.WritableStream): Promise<number> {
   parseArgs({ args: argv, options: {}, strict: true, allowPositionals: false });
-  const instances = KNOWN_BACKENDS.map((k) => k.create());
-  const reports = await Mover.probe(instances);
+  const found = await findBackends();
+  const present = found.flatMap((f) => (f.backend ? [{ id: f.known.id, backend: f.backend }] : []));
+  const reports = await Mover.probe(present.map((p) => p.backend));
   out.write('Backends\n');
   out.write(
     `${table(
       ['backend', 'available', 'why not / engine'],
-      reports.map((r, i) => [KNOWN_BACKENDS[i]!.id, r.available ? 'yes' : 'no', r.available ? `${String(r.details?.['engine'] ?? '')} engine` : (r.reason ?? '')]),
+      found.map((f) => {
+        if (!f.backend) return [f.known.id, 'no', f.missing];
+        const r = reports[present.findIndex((p) => p.backend === f.backend)]!;
+        return [f.known.id, r.available ? 'yes' : 'no', r.available ? `${String(r.details?.['engine'] ?? '')} engine` : (r.reason ?? '')];
+      }),
     )}\n`,
   );
   let failed = 0;
   let ran = 0;
-  for (let i = 0; i < instances.length; i++) {
+  for (let i = 0; i < present.length; i++) {
     if (!reports[i]!.available) continue;
-    const label = KNOWN_BACKENDS[i]!.id;
+    const { id: label, backend } = present[i]!;
     // The demo moves host memory; a backend that runs only other kinds (dax, gpu, …) has its own tests.
-    if (!instances[i]!.capabilities().operations.some((o) => o.op === 'copy' && o.src === 'host' && o.dst === 'host')) {
+    if (!backend.capabilities().operations.some((o) => o.op === 'copy' && o.src === 'host' && o.dst === 'host')) {
       out.write(`\n${label}\n  skipped: the demo moves host memory and ${label} does not run host → host copies\n`);
       continue;
     }
     ran++;
-    const steps = await runDemo(instances[i]!);
+    const steps = await runDemo(backend);
     out.write(`\n${label}\n`);
     out.write(`${table(['step', 'result', 'detail'], steps.map((s) => [s.name, s.ok ? 'ok' : 'FAIL', s.detail]))}\n`);
     failed += steps.filter((s) => !s.ok).length;

@@ -2,28 +2,30 @@
 import { parseArgs } from 'node:util';
 import { Mover, type BackendReport, type Capabilities, type OperationSupport } from '@datamover/core';
 import { addonPath, loadNative, type NativeInfo } from '@datamover/backend-soft';
-import { KNOWN_BACKENDS } from './backends.js';
+import { findBackends } from './backends.js';
 import { formatBytes, table } from './format.js';
 
 export const INFO_USAGE = 'datamover info [--json]';
 
 export interface InfoReport {
-  readonly backends: (BackendReport & { id: string; description: string; capabilities: Capabilities | null })[];
+  /** Every known backend; one whose package is not installed has `installed: false` and the reason. */
+  readonly backends: (Partial<BackendReport> & { id: string; description: string; installed: boolean; available: boolean; reason?: string; capabilities: Capabilities | null })[];
   readonly nativeAddon: { path: string; loaded: true; info: NativeInfo } | { path: string; loaded: false; error: string };
 }
 
 /** Probes every known backend; capabilities are listed for the available ones. */
 export async function gatherInfo(): Promise<InfoReport> {
-  const instances = KNOWN_BACKENDS.map((k) => k.create());
-  const reports = await Mover.probe(instances);
+  const found = await findBackends();
+  const present = found.flatMap((f) => (f.backend ? [f.backend] : []));
+  const reports = await Mover.probe(present);
   const n = loadNative();
   return {
-    backends: reports.map((r, i) => ({
-      ...r,
-      id: KNOWN_BACKENDS[i]!.id,
-      description: KNOWN_BACKENDS[i]!.description,
-      capabilities: r.available ? instances[i]!.capabilities() : null,
-    })),
+    backends: found.map((f) => {
+      const { id, description } = f.known;
+      if (!f.backend) return { id, description, installed: false, available: false, reason: f.missing, capabilities: null };
+      const r = reports[present.indexOf(f.backend)]!;
+      return { ...r, id, description, installed: true, capabilities: r.available ? f.backend.capabilities() : null };
+    }),
     nativeAddon: 'addon' in n ? { path: addonPath, loaded: true, info: n.addon.Engine.info() } : { path: addonPath, loaded: false, error: n.error },
   };
 }
@@ -45,7 +47,7 @@ export function renderInfo(report: InfoReport): string {
   parts.push(
     table(
       ['backend', 'available', 'version', 'kind', 'engine / reason'],
-      report.backends.map((b) => [b.id, b.available ? 'yes' : 'no', b.version, b.kind, b.available ? describeEngine(b.details) : (b.reason ?? 'unavailable')]),
+      report.backends.map((b) => [b.id, b.available ? 'yes' : 'no', b.version ?? '-', b.kind ?? '-', b.available ? describeEngine(b.details) : (b.reason ?? 'unavailable')]),
     ),
   );
   const a = report.nativeAddon;
