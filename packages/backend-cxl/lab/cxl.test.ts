@@ -11,7 +11,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { crc32c } from '@datamover/backend-soft';
-import { describeLab, lab, LAB_DIR, REPO, type LabResult } from '../../../lab/test/helpers.js';
+import { describeLab, lab, LAB_DIR, REPO, type LabResult } from '@datamover/lab/testing';
 // Plain JavaScript shared with the guest scripts.
 // @ts-expect-error no declaration file for the guest helper
 import { payload } from './guest/common.mjs';
@@ -58,7 +58,7 @@ describeLab('cxl backend on real drivers (device-DAX, CPU-less node, CXL type-3)
   let first: Json;
 
   beforeAll(async () => {
-    for (const f of [join(PKG, 'dist', 'index.js'), join(PKG, 'build', 'Release', 'datamover_cxl.node'), join(REPO, 'packages', 'cli', 'dist', 'info.js'), join(REPO, 'packages', 'conformance', 'dist', 'runner.js')]) {
+    for (const f of [join(PKG, 'dist', 'index.js'), join(PKG, 'build', 'Release', 'datamover_cxl.node'), join(REPO, 'packages', 'cli', 'dist', 'bin.js'), join(REPO, 'packages', 'conformance', 'dist', 'runner.js')]) {
       if (!existsSync(f)) throw new Error(`${f} is missing: run \`pnpm build\` (and the native build) before the lab suite`);
     }
     mkdirSync(join(LAB_DIR, '.work'), { recursive: true });

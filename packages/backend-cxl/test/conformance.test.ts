@@ -4,7 +4,7 @@
  * on /dev/dax0.0 in the lab guest).
  */
 // Imported by path, as backend-soft does, so the suite runs from its built dist.
-import { runConformance } from '../../conformance/dist/index.js';
+import { runConformance } from '@datamover/conformance';
 import { cxl } from '../src/index.js';
 import { daxFileProvider } from '../src/testing.js';
 

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Mover } from '@datamover/core';
 import { soft } from '@datamover/backend-soft';
-import { runSuite } from '../../conformance/dist/runner.js';
+import { runSuite } from '@datamover/conformance/runner';
 import { allocateDeviceBuffer, conformanceKinds, gds } from '../dist/index.js';
 
 const { values: args } = parseArgs({ options: { out: { type: 'string', default: '.' }, groups: { type: 'string' }, dir: { type: 'string', default: tmpdir() } } });

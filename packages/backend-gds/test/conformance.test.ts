@@ -9,7 +9,7 @@
  * ring, region table, batching, cancellation and lifetimes, not NVIDIA's libraries).
  */
 // Imported by path, as backend-soft does, until the suite is a devDependency of this package.
-import { runConformance } from '../../conformance/dist/index.js';
+import { runConformance } from '@datamover/conformance';
 import { conformanceKinds } from '../src/conformance-kinds.js';
 import { gds } from '../src/index.js';
 import { buildMock, mockOptions } from './helpers.js';

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { describeLab, lab } from '../../../lab/test/helpers.js';
+import { describeLab, lab } from '@datamover/lab/testing';
 
 // The published conformance suite for the 'remote' kind, on Soft-RoCE in one guest: `pnpm
 // conformance`'s runner (packages/conformance/dist/cli.js) finds the rdma target through the

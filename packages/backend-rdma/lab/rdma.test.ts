@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { describeLab, lab } from '../../../lab/test/helpers.js';
+import { describeLab, lab } from '@datamover/lab/testing';
 
 // The rdma backend on Soft-RoCE: lab/peer.mjs runs the whole scenario (import, READ/WRITE with
 // content checks both ways, WRITE_WITH_IMM notifications, forbidden access, malformed and forged

@@ -5,7 +5,7 @@
  */
 // Imported by path, as backend-soft does, until this package lists "@datamover/conformance" as a
 // devDependency; a third-party backend writes `from '@datamover/conformance'`.
-import { runConformance } from '../../conformance/dist/index.js';
+import { runConformance } from '@datamover/conformance';
 import { sdxi } from '../src/index.js';
 
 /** Worker threads build the backend from the built package (they cannot load TypeScript). */

@@ -5,13 +5,16 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 const env = { ...process.env, DATAMOVER_GDS_LIBCUFILE: 'libcufile-absent-for-test.so.0' };
 // Where the gds addon is not built (no compiler), the reason is that instead.
-const built = existsSync(fileURLToPath(new URL('../../backend-gds/build/Release/datamover_gds.node', import.meta.url)));
+const gdsRoot = dirname(createRequire(import.meta.url).resolve('@datamover/backend-gds/package.json'));
+const built = existsSync(join(gdsRoot, 'build', 'Release', 'datamover_gds.node'));
 const why = built ? 'libcufile not found (dlopen: libcufile-absent-for-test.so.0: ' : 'native addon not built';
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

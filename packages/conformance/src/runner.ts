@@ -11,6 +11,7 @@ import { GROUPS, type CaseDef, type CaseOutcome, type ConformanceTarget, type Gr
 
 export { buildCases } from './cases/index.js';
 export { resolveTarget, runCase } from './context.js';
+export { markdown, textTable } from './report.js';
 export type { ResolvedTarget } from './context.js';
 export * from './types.js';
 

@@ -2,7 +2,7 @@
 // `dax` kind on /dev/dax0.0 (ranges of the device, checked through a second mapping), trimmed for
 // an emulated (TCG) guest. Prints the report as JSON.
 import { pathToFileURL } from 'node:url';
-import { runSuite } from '../../../conformance/dist/runner.js';
+import { runSuite } from '@datamover/conformance/runner';
 import { cxl } from '../../dist/index.js';
 import { daxDeviceProvider } from '../../dist/testing.js';
 import { emit } from './common.mjs';

@@ -1,5 +1,8 @@
 // Guest side of the cxl lab test (`--dax --dax-file F --numa --cxl`): discovery against the real
 // sysfs, `datamover info`, a durable write to /dev/dax0.0, and a demote to the CPU-less node.
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { Mover } from '@datamover/core';
 import { allocOnNode, cxl, daxFacts, demote, discover, openDax, pageNodes, promote, summarize } from '../../dist/index.js';
 import { emit, payload, vmas } from './common.mjs';
@@ -7,10 +10,16 @@ import { emit, payload, vmas } from './common.mjs';
 const out = {};
 const d = discover();
 out.discovery = { dax: d.dax, memdevs: d.cxl.memdevs, regions: d.cxl.regions, decoders: d.cxl.decoders, nodes: d.nodes, notes: d.notes, summary: summarize(d) };
-// What `datamover info` prints (the CLI's own code), and the cxl probe it prints from.
+// What `datamover info` prints (the installed command, found by package name from the workspace
+// root, which depends on @datamover/cli), and the cxl probe it prints from.
+function datamoverBin() {
+  const pkg = createRequire(new URL('../../../../package.json', import.meta.url)).resolve('@datamover/cli/package.json');
+  return join(dirname(pkg), createRequire(import.meta.url)(pkg).bin.datamover);
+}
 try {
-  const { gatherInfo, renderInfo } = await import('../../../cli/dist/info.js');
-  out.info = renderInfo(await gatherInfo());
+  const info = spawnSync(process.execPath, [datamoverBin(), 'info'], { encoding: 'utf8', timeout: 60_000 });
+  if (info.status === 0) out.info = info.stdout;
+  else out.infoError = `datamover info exited ${info.status}: ${info.stderr}`;
 } catch (e) {
   out.infoError = String(e);
 }

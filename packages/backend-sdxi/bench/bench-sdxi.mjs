@@ -3,9 +3,9 @@
 // (rounds interleaved so both see the same machine load; the median round is reported):
 //   batched 64 B copies through the ring and the software function (descriptors/s, ≥ 3 M),
 //   1 MiB copies (sdxi / soft, ≥ 0.9), added p50 latency of one 4 KiB copy (sdxi − soft, ≤ 5 µs).
-//   node packages/backend-sdxi/scripts/bench-sdxi.mjs [rounds]      (build first: pnpm build)
-const { Mover } = await import('../../core/dist/index.js');
-const { soft } = await import('../../backend-soft/dist/index.js');
+//   node packages/backend-sdxi/bench/bench-sdxi.mjs [rounds]      (build first: pnpm build)
+const { Mover } = await import('@datamover/core');
+const { soft } = await import('@datamover/backend-soft');
 const { sdxi } = await import('../dist/index.js');
 
 const ROUNDS = Number(process.argv[2] ?? 9);

@@ -5,9 +5,8 @@
  */
 import { soft } from '@datamover/backend-soft';
 import { describe, expect, it } from 'vitest';
-import { faultInjecting, type SimulatedBug } from '../dist/faults.js';
-import { markdown, textTable } from '../dist/report.js';
-import { machine, runSuite, type CaseDef, type TargetReport } from '../dist/runner.js';
+import { faultInjecting, type SimulatedBug } from '@datamover/conformance/faults';
+import { machine, markdown, runSuite, textTable, type CaseDef, type TargetReport } from '@datamover/conformance/runner';
 
 const only = (re: RegExp) => (c: CaseDef) => re.test(`${c.group} › ${c.name}`);
 const failed = (r: TargetReport) => r.cases.filter((c) => c.status === 'failed').map((c) => `${c.group} › ${c.name}`);
