@@ -3,7 +3,7 @@
  * memory in system-ram mode appears), and demote / promote a region's pages between nodes with
  * move_pages. Results are per page count; /proc/self/numa_maps shows the same.
  */
-import { datamoverError, ErrorCode, type Mover, type Region } from '@datamover/core';
+import { checkAllocationSize, datamoverError, ErrorCode, type Mover, type Region } from '@datamover/core';
 import { cpulessNodes, discover, type DiscoverOptions, type NumaNode } from './discovery.js';
 import { native } from './engine.js';
 import { loadNative, type MoveReport, type NativeAddon } from './native.js';
@@ -39,6 +39,7 @@ function viewOf(region: Region, what: string): Uint8Array {
  * the memory is collected.
  */
 export function allocOnNode(mover: Mover, size: number, node: number, options: { alignment?: number } = {}): Region {
+  checkAllocationSize(size);
   const a = addon();
   const n = nodeArg(node);
   const alignment = options.alignment ?? 4096;

@@ -35,7 +35,9 @@ export function openFileMemory(path: string, options: OpenFileOptions): { memory
   if (options.length !== undefined) checkSize(options.length, 'file region length');
 
   const flags = (writable ? constants.O_RDWR : constants.O_RDONLY) | (options.create ? constants.O_CREAT : 0) | (options.truncate ? constants.O_TRUNC : 0);
-  const fd = ioCall(() => openSync(path, flags, 0o644), `open ${path}`);
+  // O_NONBLOCK so that opening a FIFO (or another special file) cannot block the event loop before
+  // the type check below refuses it; regular files and block devices ignore the flag.
+  const fd = ioCall(() => openSync(path, flags | constants.O_NONBLOCK, 0o644), `open ${path}`);
   let directFd = -1;
   try {
     const st = fstatSync(fd);

@@ -18,7 +18,7 @@ export type { OpenFileOptions } from './files.js';
 export type { DaxMemory, FileMemory, GpuMemory, HostMemory, Memory, RemoteMemory } from './memory.js';
 export { Mover } from './mover.js';
 export type { BackendReport, Fallback, MoverOptions, MoverStats, RoutingPolicy } from './mover.js';
-export { Region } from './region.js';
+export { checkAllocationSize, Region } from './region.js';
 export { defaultBackends, registerDefaultBackend } from './registry.js';
 export { Ring } from './ring/ring.js';
 export { daxSpace, fileSpace, gpuSpace, HOST_SPACE, remoteSpace, SPACE_KINDS } from './spaces.js';

@@ -9,7 +9,7 @@ import { Batch, type BatchHost, type CompareOptions, type CopyOptions, type Crc3
 import { CancelledError, datamoverError, engineError, ErrorCode, type DatamoverError } from './errors.js';
 import { closeFileMemory, openFileMemory, type OpenFileOptions } from './files.js';
 import type { DaxMemory, GpuMemory, Memory, RemoteMemory } from './memory.js';
-import { checkSize, Region, Registration, type RegistrationOwner } from './region.js';
+import { checkAllocationSize, checkSize, Region, Registration, type RegistrationOwner } from './region.js';
 import { defaultBackends } from './registry.js';
 import { OPCODE_BITS } from './descriptor/schema.js';
 import { Ring } from './ring/ring.js';
@@ -181,11 +181,18 @@ export class Mover {
     let view: Uint8Array;
     try {
       if (ArrayBuffer.isView(memory)) view = new Uint8Array(memory.buffer, memory.byteOffset, memory.byteLength);
-      else if (memory instanceof ArrayBuffer || memory instanceof SharedArrayBuffer) view = new Uint8Array(memory);
+      // A fixed-length view: one over a growable SharedArrayBuffer would otherwise track its growth.
+      else if (memory instanceof ArrayBuffer || memory instanceof SharedArrayBuffer) view = new Uint8Array(memory, 0, memory.byteLength);
       else throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'wrap() takes an ArrayBuffer, a SharedArrayBuffer or an ArrayBufferView');
     } catch (e) {
       if (e instanceof TypeError) throw datamoverError(ErrorCode.DETACHED_BUFFER, 'cannot register a detached ArrayBuffer', { cause: e });
       throw e;
+    }
+    // A resizable ArrayBuffer can shrink (or move) under an engine mid-move; nothing can stop
+    // `resize()`, so it is refused. A growable SharedArrayBuffer only grows in place: its current
+    // length stays valid, and that is what is registered.
+    if ((view.buffer as { resizable?: boolean }).resizable === true) {
+      throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'wrap() cannot register a resizable ArrayBuffer (resize() could shrink it under a move); copy it into a fixed-length ArrayBuffer or use a SharedArrayBuffer');
     }
     // A registered ArrayBuffer must never be detached under an engine: postMessage and
     // structuredClone then copy it instead of transferring it.
@@ -196,7 +203,7 @@ export class Mover {
   /** Allocates zeroed host memory aligned to `alignment` bytes (default 4096, the O_DIRECT alignment). */
   alloc(size: number, options: { alignment?: number } = {}): Region {
     this.#assertOpen();
-    checkSize(size, 'allocation size');
+    checkAllocationSize(size);
     const alignment = options.alignment ?? 4096;
     if (!Number.isSafeInteger(alignment) || alignment < 1 || (alignment & (alignment - 1)) !== 0) {
       throw datamoverError(ErrorCode.INVALID_ARGUMENT, `alignment must be a power of two, got ${alignment}`);

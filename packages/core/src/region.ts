@@ -4,6 +4,7 @@
  * hands ownership to a new handle and kills the old one; slices borrow from their parent; a
  * registration is freed only when no slice borrows it and no in-flight work touches it.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { datamoverError, ErrorCode } from './errors.js';
 import type { Memory } from './memory.js';
 import type { AddressSpace, SpaceKind } from './spaces.js';
@@ -186,6 +187,19 @@ export function checkRange(offset: number, length: number, limit: number, what =
 }
 
 /** Throws INVALID_SIZE unless `n` is a non-negative safe integer. */
+/** The largest ArrayBuffer this runtime makes (Node 20: 4 GiB). */
+const MAX_BUFFER_BYTES = bufferConstants.MAX_LENGTH;
+
+/**
+ * Checks the size of host memory an engine is about to allocate as an ArrayBuffer. Above the
+ * runtime's limit Node refuses the external buffer (and on Node 20 frees its backing store twice
+ * doing so), so every allocator checks here first.
+ */
+export function checkAllocationSize(size: unknown): asserts size is number {
+  checkSize(size, 'allocation size');
+  if (size > MAX_BUFFER_BYTES) throw datamoverError(ErrorCode.SIZE_TOO_LARGE, `allocation size ${size} exceeds the ${MAX_BUFFER_BYTES}-byte ArrayBuffer limit of this runtime`);
+}
+
 export function checkSize(n: unknown, what: string): asserts n is number {
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
     throw datamoverError(

@@ -4,6 +4,7 @@
  * guard bands unchanged) and nothing published to the engine's ring. Plus the failures only an
  * engine can detect (a file that shrank under its region), reported per descriptor.
  */
+import { execFileSync } from 'node:child_process';
 import { truncateSync, writeFileSync } from 'node:fs';
 import { ErrorCode, Mover, SPACE_KINDS, type Batch, type BatchResult, type Capabilities, type Operation, type Region, type SpaceKind } from '@datamover/core';
 import { deepEqual, equal, fail, ok, refused, resultOf } from '../check.js';
@@ -275,9 +276,15 @@ async function moverRefusals(ctx: CaseContextApi): Promise<void> {
   await refused(ErrorCode.INVALID_ARGUMENT, () => m.alloc(16, { alignment: 3 }), 'alloc() with alignment 3');
   await refused(ErrorCode.INVALID_SIZE, () => m.alloc(-1), 'alloc(-1)');
   await refused(ErrorCode.INVALID_SIZE, () => m.alloc(1.5), 'alloc(1.5)');
+  // Past the runtime's ArrayBuffer limit (4 GiB on Node 20) an engine allocator's buffer cannot be made.
+  for (const gib of [5, 100]) await refused(ErrorCode.SIZE_TOO_LARGE, () => m.alloc(gib * 2 ** 30), `alloc(${gib} GiB)`);
   await refused(ErrorCode.INVALID_ARGUMENT, () => m.openFile(''), 'openFile with an empty path');
   await refused(ErrorCode.INVALID_ARGUMENT, () => m.openFile(ctx.tempPath('x.bin'), { mode: 'w' as never }), "openFile with mode 'w'");
   await refused(ErrorCode.INVALID_ARGUMENT, () => m.openFile(ctx.tempPath('x.bin'), { create: true }), 'openFile create without rw');
+  // A FIFO is not a file region, and opening one must not block the event loop (no writer is there).
+  const fifo = ctx.tempPath('fifo');
+  execFileSync('mkfifo', [fifo]);
+  await refused(ErrorCode.INVALID_ARGUMENT, () => m.openFile(fifo), 'openFile of a FIFO');
   const missing = await refused(ErrorCode.IO_ERROR, () => m.openFile(ctx.tempPath('missing.bin')), 'openFile of a missing file');
   equal(missing.detail?.errno, 2, 'IO_ERROR detail.errno for a missing file (ENOENT)');
   const small = ctx.tempPath('small.bin');
@@ -313,7 +320,23 @@ async function moverRefusals(ctx: CaseContextApi): Promise<void> {
   structuredClone(kept, { transfer: [kept] });
   equal(kept.byteLength, 64, 'a registered ArrayBuffer cannot be detached (transfer copies it)');
 
+  // A resizable ArrayBuffer could shrink under a move: refused, and so is any view on one.
+  const resizable = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer)(64, { maxByteLength: 128 });
+  await refused(ErrorCode.INVALID_ARGUMENT, () => m.wrap(resizable), 'wrap() of a resizable ArrayBuffer');
+  await refused(ErrorCode.INVALID_ARGUMENT, () => m.wrap(new Uint8Array(resizable, 8, 16)), 'wrap() of a view on a resizable ArrayBuffer');
+  await refused(ErrorCode.INVALID_ARGUMENT, () => m.wrap(new DataView(resizable)), 'wrap() of a length-tracking view on a resizable ArrayBuffer');
   equal(ctx.published(m), published, 'descriptors published by refused calls');
+
+  // A growable SharedArrayBuffer only grows in place: its length at registration stays valid.
+  const growable = new (SharedArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => SharedArrayBuffer & { grow(n: number): void })(64, { maxByteLength: 4096 });
+  const g = m.wrap(growable);
+  growable.grow(4096);
+  equal(g.length, 64, 'a growable SharedArrayBuffer registers its length at wrap()');
+  if (ctx.claims('fill', null, 'host')) {
+    await m.fill(g, 0x5a);
+    const bytes = new Uint8Array(growable);
+    ok(bytes.subarray(0, 64).every((x) => x === 0x5a) && bytes.subarray(64).every((x) => x === 0), 'a fill of the grown SharedArrayBuffer wrote its 64 registered bytes and nothing past them');
+  }
 
   // The region table: refused past its size, and the backend holds what it declares.
   const many: Region[] = [];
