@@ -125,9 +125,17 @@ function check(b: Buffer): Buffer {
   return createHash('sha256').update(b.subarray(0, CHECKED)).digest().subarray(0, 4);
 }
 
+/** The 16 bytes of an IPv6 address (validated by isIPv6), including a dotted IPv4 tail (`::ffff:1.2.3.4`). */
 function ipv6Bytes(host: string): Buffer {
   const [head, tail] = host.split('::') as [string, string | undefined];
-  const parse = (s: string | undefined) => (s ? s.split(':').map((x) => parseInt(x, 16)) : []);
+  const parse = (s: string | undefined) =>
+    s
+      ? s.split(':').flatMap((x) => {
+          if (!x.includes('.')) return [parseInt(x, 16)];
+          const [a, b, c, d] = x.split('.').map(Number) as [number, number, number, number];
+          return [(a << 8) | b, (c << 8) | d];
+        })
+      : [];
   const h = parse(head);
   const t = parse(tail);
   const words = tail === undefined ? h : [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
@@ -136,7 +144,9 @@ function ipv6Bytes(host: string): Buffer {
   return out;
 }
 
+/** An IPv6 address as text; an IPv4-mapped one as `::ffff:a.b.c.d`, the form sockets report. */
 function ipv6String(b: Buffer): string {
+  if (b.subarray(0, 10).every((x) => x === 0) && b.readUInt16BE(10) === 0xffff) return `::ffff:${[...b.subarray(12, 16)].join('.')}`;
   const words: string[] = [];
   for (let i = 0; i < 16; i += 2) words.push(b.readUInt16BE(i).toString(16));
   return words.join(':');

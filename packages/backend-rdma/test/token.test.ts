@@ -45,6 +45,14 @@ describe('export tokens', () => {
     ]) expect(decodeToken(encodeToken(t))).toEqual(t);
   });
 
+  it('keeps an IPv4-mapped or IPv4-embedded IPv6 host intact', () => {
+    const host = (h: string) => decodeToken(encodeToken({ ...base, host: h })).host;
+    expect(host('::ffff:1.2.3.4')).toBe('::ffff:1.2.3.4');
+    expect(host('::ffff:0102:0304')).toBe('::ffff:1.2.3.4');
+    expect(host('64:ff9b::192.0.2.33')).toBe('64:ff9b:0:0:0:0:c000:221');
+    expect(host('::1')).toBe('0:0:0:0:0:0:0:1');
+  });
+
   it('refuses malformed input with INVALID_TOKEN', () => {
     const s = encodeToken(base);
     expectInvalid(() => decodeToken(42), /string/);
