@@ -77,6 +77,8 @@ dm::Outcome Engine::execute(dm::Executor& exec, const dm::Descriptor& in) {
   const uint32_t op = in.nop.opcode;
   const uint32_t kind = op & DM_OPCODE_KIND_MASK;
   d.nop.opcode = op & ~kDurable;  // the executor knows only SDXI's flags
+  // Reserved bits first, as soft's executor: the alias and persistence checks below come later.
+  if ((d.nop.opcode & ~dm::kAllowedOpcodeBits) != 0) return status(DM_STATUS_BAD_DESCRIPTOR);
 
   if (kind == DM_OPCODE_COPY) {
     // Two mappings of the same device or file alias at different addresses: compare file offsets.

@@ -109,6 +109,12 @@ describe('cxl engine (raw ring)', () => {
     expect((await copy(4000, 0, 197)).status).toBe(S.OVERLAP); // [4000,4197) vs [4196,4393)
     expect((await copy(4000, 0, 196)).status).toBe(S.OK); // adjacent
     expect((await copy(0, 5000, 100)).status).toBe(S.OK); // [0,100) vs [9196,9296)
+    // A reserved bit makes the record malformed before any alias or persistence check, as on soft.
+    const aliased = { size: 9, attr: 0, akey0: 1, akey1: 2, addr0: 4196, addr1: 0 };
+    for (const bit of [1, 3, 6, 31]) expect((await p.exec('copy', aliased, (1 << bit) >>> 0)).status).toBe(S.BAD_DESCRIPTOR);
+    const volatile = map(file(4096, 0), 0, 4096, true, 0);
+    p.engine.registerDax(3, volatile, 0, 4096, true);
+    expect((await p.exec('fill', { size: 9, patternBytes: 1, akey1: 3, addr1: 0, pattern: 1n }, (DURABLE | (1 << 3)) >>> 0)).status).toBe(S.BAD_DESCRIPTOR);
   });
 
   it('refuses registrations it cannot honour', () => {

@@ -164,8 +164,6 @@ void IoPool::worker() {
 
 namespace {
 
-// valid, fence, subtype, type; everything else reserved (as the soft engine).
-constexpr uint32_t kAllowedOpcodeBits = 0x07ffff05u;
 
 Outcome status(uint32_t s) { return Outcome{s, 0, 0}; }
 Outcome ok() { return Outcome{DM_STATUS_OK, 0, 0}; }
@@ -306,7 +304,7 @@ Outcome Executor::run(const Descriptor& d) {
   TransferRecord rec;
   const uint32_t op = d.nop.opcode;
   rec.op = op & DM_OPCODE_KIND_MASK;
-  if ((op & ~kAllowedOpcodeBits) != 0) return status(DM_STATUS_BAD_DESCRIPTOR);
+  if ((op & ~dm::kAllowedOpcodeBits) != 0) return status(DM_STATUS_BAD_DESCRIPTOR);
   Outcome o;
   switch (rec.op) {
     case DM_OPCODE_NOP: return ok();
@@ -554,7 +552,7 @@ Outcome Executor::writeImm(const dm_desc_write_imm_t& w, TransferRecord& rec) {
 
 bool Executor::eligible(const Descriptor& d, BatchEntry& e) {
   const uint32_t op = d.nop.opcode;
-  if ((op & ~kAllowedOpcodeBits) != 0 || (op & DM_OPCODE_KIND_MASK) != DM_OPCODE_COPY) return false;
+  if ((op & ~dm::kAllowedOpcodeBits) != 0 || (op & DM_OPCODE_KIND_MASK) != DM_OPCODE_COPY) return false;
   const dm_desc_copy_t& c = d.copy;
   const uint64_t n = uint64_t{c.size} + 1;
   if (n > config_.batchMaxEntryBytes) return false;

@@ -24,9 +24,6 @@ namespace {
 
 constexpr size_t kBounceBytes = size_t{1} << 20;  // staging for file I/O; a multiple of 4096
 constexpr uint64_t kDirectAlign = 4096;
-// Opcode bits a descriptor may set: valid, fence, subtype, type. The rest (se, ch, csr, rb,
-// bits 7:6 and 31:27) are unsupported or reserved.
-constexpr uint32_t kAllowedOpcodeBits = 0x07ffff05u;
 constexpr uint64_t kEqual = ~uint64_t{0};
 
 Outcome status(uint32_t s) { return Outcome{s, 0, 0}; }

@@ -27,4 +27,9 @@ union Descriptor {
   dm_desc_write_imm_t writeImm;
 };
 
+// Opcode bits a descriptor may set: valid, fence, subtype, type. The rest (se, ch, csr, rb,
+// bits 7:6 and 31:27) are unsupported or reserved, and every engine refuses them first (before any
+// check of its own), so a malformed record gets the same status everywhere.
+constexpr uint32_t kAllowedOpcodeBits = 0x07ffff05u;
+
 }  // namespace dm
