@@ -5,8 +5,7 @@
 import { statSync } from 'node:fs';
 import { datamoverError, ErrorCode, type DaxMemory, type Mover, type Region } from '@datamover/core';
 import { daxDeviceOf, type DiscoverOptions } from './discovery.js';
-import { BACKEND_NAME, native } from './engine.js';
-import { loadNative, type MappingFacts, type NativeAddon } from './native.js';
+import { BACKEND_NAME, loadNative, native, type MappingFacts, type NativeAddon } from './native.js';
 
 export interface OpenDaxOptions {
   /** Byte offset in the device or file (default 0). Need not be aligned: the mapping is, the region starts here. */

@@ -1,8 +1,6 @@
 /** An engine session of the cxl backend: the native consumer thread plus the mappings it can register. */
-import { datamoverError, ErrorCode, type EngineSession, type RegionInfo, type Ring } from '@datamover/core';
-import type { NativeAddon, NativeEngine, NativeMapping } from './native.js';
-
-export const BACKEND_NAME = 'cxl';
+import { datamoverError, ErrorCode, threadCallback, type EngineSession, type RegionInfo, type Ring } from '@datamover/core';
+import { BACKEND_NAME, native, type NativeAddon, type NativeEngine, type NativeMapping } from './native.js';
 
 export interface CxlEngineOptions {
   /** Microseconds the worker spins for new work before it sleeps (latency vs. idle CPU). */
@@ -21,16 +19,7 @@ export class CxlEngineSession implements EngineSession {
 
   constructor(addon: NativeAddon, ring: Ring, onProgress: () => void, options: CxlEngineOptions) {
     this.#addon = addon;
-    const progress = () => {
-      if (this.#closed) return; // a notification queued before close() may still arrive
-      try {
-        onProgress();
-      } catch (e) {
-        queueMicrotask(() => {
-          throw e;
-        });
-      }
-    };
+    const progress = threadCallback(onProgress, () => this.#closed);
     const { spinMicros, ntThreshold } = options;
     this.#engine = native(() => new addon.Engine(new Uint8Array(ring.sab), progress, { ...(spinMicros === undefined ? {} : { spinMicros }), ...(ntThreshold === undefined ? {} : { ntThreshold }) }));
   }
@@ -68,17 +57,5 @@ export class CxlEngineSession implements EngineSession {
   close(): void {
     this.#closed = true;
     this.#engine.close();
-  }
-}
-
-/** Runs a native call, turning the addon's coded errors into DatamoverErrors. */
-export function native<T>(f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    const errno = (e as { errno?: unknown }).errno;
-    const known = code === 'ENGINE_CLOSED' ? ErrorCode.MOVER_CLOSED : typeof code === 'string' && code in ErrorCode ? (code as ErrorCode) : ErrorCode.DEVICE_ERROR;
-    throw datamoverError(known, `cxl: ${(e as Error).message}`, { cause: e, ...(typeof errno === 'number' ? { detail: { backend: BACKEND_NAME, errno } } : {}) });
   }
 }

@@ -12,10 +12,10 @@
  *
  * Importing this package makes it a default backend of `Mover.open()`.
  */
-import { registerDefaultBackend, type Backend, type Capabilities, type EngineSession, type OperationSupport, type ProbeResult, type Ring, type SpaceKind } from '@datamover/core';
+import { packageInfo, registerDefaultBackend, type Backend, type Capabilities, type EngineSession, type OperationSupport, type ProbeResult, type Ring, type SpaceKind } from '@datamover/core';
 import { brief, discover, type Discovery, type DiscoverOptions } from './discovery.js';
-import { BACKEND_NAME, CxlEngineSession, type CxlEngineOptions } from './engine.js';
-import { loadNative } from './native.js';
+import { CxlEngineSession, type CxlEngineOptions } from './engine.js';
+import { BACKEND_NAME, loadNative } from './native.js';
 import { daxFileProvider } from './testing.js';
 
 export { brief, cpulessNodes, daxDeviceOf, discover, parseList, summarize } from './discovery.js';
@@ -49,7 +49,7 @@ export interface CxlBackend extends Backend {
   capabilities(): CxlCapabilities;
 }
 
-const VERSION = '0.1.0';
+const VERSION = packageInfo(new URL('..', import.meta.url)).version;
 
 /** Every operation that touches a dax region: host↔dax, dax↔dax, and single-operand ones on dax. Host↔host stays with soft. */
 export function daxOperations(): OperationSupport[] {

@@ -1,12 +1,10 @@
 /**
- * The one loader of the cxl backend's native addon (build/Release/datamover_cxl.node). It loads
- * the addon once and turns a missing or broken build into a message that says what to do.
+ * The cxl backend's native addon (build/Release/datamover_cxl.node): its typed interface, loaded
+ * and called through core's addonLoader and nativeCaller.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { RingConsumerStats } from '@datamover/core';
+import { addonLoader, ErrorCode, nativeCaller, type RingConsumerStats } from '@datamover/core';
+
+export const BACKEND_NAME = 'cxl';
 
 /** The engine class (native/engine.cc): a ring consumer over the soft executor. */
 export interface NativeEngine {
@@ -90,25 +88,14 @@ export interface NativeAddon {
   info(): NativeInfo;
 }
 
-const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-/** Where the addon is built; DATAMOVER_CXL_ADDON selects another build (e.g. AddressSanitizer). */
-export const addonPath = process.env['DATAMOVER_CXL_ADDON'] ?? join(packageRoot, 'build', 'Release', 'datamover_cxl.node');
-
-let loaded: { addon: NativeAddon } | { error: string } | undefined;
-
+const loader = addonLoader<NativeAddon>({
+  name: BACKEND_NAME,
+  packageRoot: new URL('..', import.meta.url),
+  requires: { platforms: ['linux'], why: 'device-DAX, mmap, move_pages' },
+});
+/** Where the addon is built; DATAMOVER_CXL_ADDON selects another build (e.g. a sanitizer build). */
+export const addonPath = loader.path;
 /** The addon, or the reason it cannot be loaded. */
-export function loadNative(): { addon: NativeAddon } | { error: string } {
-  if (loaded) return loaded;
-  if (process.platform !== 'linux') {
-    loaded = { error: `the cxl backend needs Linux (device-DAX, mmap, move_pages); this is ${process.platform}` };
-  } else if (!existsSync(addonPath)) {
-    loaded = { error: `native addon not built (${addonPath} is missing); run \`pnpm install\` or \`pnpm --filter @datamover/backend-cxl build:native\`` };
-  } else {
-    try {
-      loaded = { addon: createRequire(import.meta.url)(addonPath) as NativeAddon };
-    } catch (e) {
-      loaded = { error: `native addon at ${addonPath} failed to load: ${(e as Error).message}` };
-    }
-  }
-  return loaded;
-}
+export const loadNative = loader.load;
+/** Runs a call into the addon; what it throws arrives as a DatamoverError (an `errno` in its detail). */
+export const native = nativeCaller({ backend: BACKEND_NAME, label: BACKEND_NAME, codes: { ENGINE_CLOSED: ErrorCode.MOVER_CLOSED } });

@@ -5,8 +5,7 @@
  */
 import { checkAllocationSize, datamoverError, ErrorCode, type Mover, type Region } from '@datamover/core';
 import { cpulessNodes, discover, type DiscoverOptions, type NumaNode } from './discovery.js';
-import { native } from './engine.js';
-import { loadNative, type MoveReport, type NativeAddon } from './native.js';
+import { loadNative, native, type MoveReport, type NativeAddon } from './native.js';
 
 export interface MoveResult extends MoveReport {
   /** The node the pages were moved to. */

@@ -3,9 +3,9 @@
  * `mover.wrapGpu(buffer.pointer, size, { device })`, with out-of-band reads and writes (a
  * synchronous cudaMemcpy on the calling thread — never the engine under test).
  */
-import { datamoverError, ErrorCode } from '@datamover/core';
-import { fromNative } from './errors.js';
-import { librariesFromEnv, loadNative, type LibraryNames, type NativeGpuBuffer } from './native.js';
+import { datamoverError, ErrorCode, nativeCaller } from '@datamover/core';
+import { gdsErrorMap } from './errors.js';
+import { librariesFromEnv, loadNative, type LibraryNames } from './native.js';
 
 export interface DeviceBuffer {
   /** The device address of byte 0 (hand it to another framework, or to Mover.wrapGpu). */
@@ -26,25 +26,14 @@ export function allocateDeviceBuffer(size: number, options: { device?: number; a
   if ('error' in n) throw datamoverError(ErrorCode.BACKEND_UNAVAILABLE, `gds: ${n.error}`);
   const libraries = options.libraries ?? librariesFromEnv();
   const device = options.device ?? 0;
-  let b: NativeGpuBuffer;
-  try {
-    b = n.addon.allocateGpu(libraries, size, device, options.alignment ?? 4096);
-  } catch (e) {
-    throw fromNative(e, `gds: cudaMalloc(${size}) on device ${device}`);
-  }
-  const call = <T>(what: string, f: () => T): T => {
-    try {
-      return f();
-    } catch (e) {
-      throw fromNative(e, `gds: ${what}`);
-    }
-  };
+  const call = nativeCaller(gdsErrorMap());
+  const b = call(() => n.addon.allocateGpu(libraries, size, device, options.alignment ?? 4096), `cudaMalloc(${size}) on device ${device}`);
   return {
     pointer: b.pointer,
     size,
     device,
-    read: (offset = 0, length = size - offset) => call('read device memory', () => b.read(offset, length)),
-    write: (data, offset = 0) => call('write device memory', () => b.write(data, offset)),
+    read: (offset = 0, length = size - offset) => call(() => b.read(offset, length), 'read device memory'),
+    write: (data, offset = 0) => call(() => b.write(data, offset), 'write device memory'),
     free: () => b.release(),
   };
 }

@@ -10,7 +10,7 @@
  */
 import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
-import { BACKEND_STATUS_BASE, datamoverError, ErrorCode, type DatamoverError, type EngineErrorInfo } from '@datamover/core';
+import { BACKEND_STATUS_BASE, datamoverError, ErrorCode, nativeError, type DatamoverError, type EngineErrorInfo, type NativeErrorMap } from '@datamover/core';
 
 /** Which library an error code belongs to. `errno`: a POSIX error from a cuFile I/O call. */
 export type GdsLibrary = 'cufile' | 'cudart' | 'cuda' | 'errno';
@@ -231,25 +231,33 @@ export function describeCompletion(status: number, detail: number, result: numbe
 }
 
 /**
- * Turns an error thrown by the addon into a DatamoverError: library errors (code CUDART_ERROR,
- * CUFILE_ERROR, CUDA_ERROR with `libraryCode`) keep the library's code and text; the addon's other
- * codes map to core codes of the same name.
+ * How the addon's errors become DatamoverErrors (core's nativeError): library errors (code
+ * CUDART_ERROR, CUFILE_ERROR, CUDA_ERROR with `libraryCode`) keep the library's code and text
+ * (`native`: the loaded library's own); the addon's other codes map to core codes of the same name.
  */
+export function gdsErrorMap(native?: NativeText): NativeErrorMap {
+  return { backend: 'gds', label: 'gds', codes: ADDON_CODES, own: (e, label) => libraryFromNative(e, label, native) };
+}
+
+/** An error thrown by the addon during `what`, as a DatamoverError (see gdsErrorMap). */
 export function fromNative(e: unknown, what: string, native?: NativeText): DatamoverError {
-  const err = e as { code?: unknown; libraryCode?: unknown; cuErr?: unknown; nativeName?: unknown; nativeText?: unknown; message?: unknown };
-  const libs: Record<string, Exclude<GdsLibrary, 'errno'>> = { CUDART_ERROR: 'cudart', CUFILE_ERROR: 'cufile', CUDA_ERROR: 'cuda' };
-  const lib = typeof err?.code === 'string' ? libs[err.code] : undefined;
-  if (lib && typeof err.libraryCode === 'number') {
-    const own: NativeText = (l, c) =>
-      l === lib && c === err.libraryCode ? { ...(typeof err.nativeName === 'string' ? { name: err.nativeName } : {}), ...(typeof err.nativeText === 'string' ? { text: err.nativeText } : {}) } : native?.(l, c);
-    return libraryError(lib, err.libraryCode, what, { ...(typeof err.cuErr === 'number' ? { cuErr: err.cuErr } : {}), native: own, cause: e });
-  }
-  const message = `${what}: ${typeof err?.message === 'string' ? err.message : String(e)}`;
-  const code = err?.code;
-  if (code === 'ENGINE_CLOSED') return datamoverError(ErrorCode.MOVER_CLOSED, message, { cause: e });
-  if (code === 'UNAVAILABLE' || code === 'UNVERIFIABLE_POINTER') return datamoverError(ErrorCode.BACKEND_UNAVAILABLE, message, { cause: e, detail: { backend: 'gds' } });
-  if (typeof code === 'string' && code in ErrorCode) return datamoverError(code as ErrorCode, message, { cause: e, detail: { backend: 'gds' } });
-  return datamoverError(ErrorCode.DEVICE_ERROR, message, { cause: e, detail: { backend: 'gds' } });
+  return nativeError(e, gdsErrorMap(native), what);
+}
+
+const ADDON_CODES: Readonly<Record<string, ErrorCode>> = {
+  ENGINE_CLOSED: ErrorCode.MOVER_CLOSED,
+  UNAVAILABLE: ErrorCode.BACKEND_UNAVAILABLE,
+  UNVERIFIABLE_POINTER: ErrorCode.BACKEND_UNAVAILABLE,
+};
+const LIBRARY_CODES: Readonly<Record<string, Exclude<GdsLibrary, 'errno'>>> = { CUDART_ERROR: 'cudart', CUFILE_ERROR: 'cufile', CUDA_ERROR: 'cuda' };
+
+function libraryFromNative(e: unknown, what: string, native?: NativeText): DatamoverError | undefined {
+  const err = e as { code?: unknown; libraryCode?: unknown; cuErr?: unknown; nativeName?: unknown; nativeText?: unknown };
+  const lib = typeof err?.code === 'string' ? LIBRARY_CODES[err.code] : undefined;
+  if (!lib || typeof err.libraryCode !== 'number') return undefined;
+  const own: NativeText = (l, c) =>
+    l === lib && c === err.libraryCode ? { ...(typeof err.nativeName === 'string' ? { name: err.nativeName } : {}), ...(typeof err.nativeText === 'string' ? { text: err.nativeText } : {}) } : native?.(l, c);
+  return libraryError(lib, err.libraryCode, what, { ...(typeof err.cuErr === 'number' ? { cuErr: err.cuErr } : {}), native: own, cause: e });
 }
 
 function errnoText(code: number): { name: string; text: string } {

@@ -7,7 +7,7 @@
  * Importing this package makes gds a default backend of `Mover.open()` (skipped, with its reason,
  * where it cannot run).
  */
-import { datamoverError, ErrorCode, registerDefaultBackend, type Backend, type Capabilities, type EngineSession, type ProbeResult, type Ring } from '@datamover/core';
+import { datamoverError, ErrorCode, packageInfo, registerDefaultBackend, type Backend, type Capabilities, type EngineSession, type ProbeResult, type Ring } from '@datamover/core';
 import { resolveBatchLimits } from './batching.js';
 import { librariesFromEnv, loadNative, type LibraryNames, type NativeProbe, type TransferRecord } from './native.js';
 import { DEFAULT_PIN_HOST_MIN_BYTES, type BufRegisterPolicy } from './policy.js';
@@ -78,7 +78,7 @@ export interface GdsBackend extends Backend {
   transfers(): TransferRecord[];
 }
 
-const VERSION = '0.1.0';
+const VERSION = packageInfo(new URL('..', import.meta.url)).version;
 
 /** What the engine implements; nothing else is claimed. */
 export const GDS_CAPABILITIES: Capabilities = Object.freeze({

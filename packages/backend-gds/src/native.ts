@@ -1,13 +1,10 @@
 /**
- * The one loader of the gds backend's native addon (build/Release/datamover_gds.node). Loading the
- * addon never loads CUDA: the addon dlopens libcufile / libcudart / libcuda only when asked
- * (probe(), allocation, an engine), so the package installs and loads on any machine.
+ * The gds backend's native addon (build/Release/datamover_gds.node): its typed interface, loaded
+ * through core's addonLoader. Loading the addon never loads CUDA: the addon dlopens libcufile /
+ * libcudart / libcuda only when asked (probe(), allocation, an engine), so the package installs
+ * and loads on any machine.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { RingConsumerStats } from '@datamover/core';
+import { addonLoader, type RingConsumerStats } from '@datamover/core';
 import type { DriverProperties } from './cufile-params.js';
 
 /** Library names to dlopen, in order (defaults in native/loader.h). */
@@ -144,26 +141,11 @@ export interface NativeAddon {
   constants(): { paths: string[]; reasons: string[]; statuses: Record<'cufile' | 'cudart' | 'cuda', number>; alignment: number };
 }
 
-const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-/** Where the addon is built; DATAMOVER_GDS_ADDON selects another build. */
-export const addonPath = process.env.DATAMOVER_GDS_ADDON ?? join(packageRoot, 'build', 'Release', 'datamover_gds.node');
-
-let loaded: { addon: NativeAddon } | { error: string } | undefined;
-
+const loader = addonLoader<NativeAddon>({ name: 'gds', packageRoot: new URL('..', import.meta.url) });
+/** Where the addon is built; DATAMOVER_GDS_ADDON selects another build (e.g. a sanitizer build). */
+export const addonPath = loader.path;
 /** The addon, or the reason it cannot be loaded. */
-export function loadNative(): { addon: NativeAddon } | { error: string } {
-  if (loaded) return loaded;
-  if (!existsSync(addonPath)) {
-    loaded = { error: `native addon not built (${addonPath} is missing); run \`pnpm install\` or \`pnpm --filter @datamover/backend-gds build:native\`` };
-  } else {
-    try {
-      loaded = { addon: createRequire(import.meta.url)(addonPath) as NativeAddon };
-    } catch (e) {
-      loaded = { error: `native addon at ${addonPath} failed to load: ${(e as Error).message}` };
-    }
-  }
-  return loaded;
-}
+export const loadNative = loader.load;
 
 /**
  * Library names from the environment (colon-separated lists, tried in order):

@@ -1,7 +1,7 @@
 /** An engine session of the gds backend: the native consumer thread plus its region table. */
-import { datamoverError, ErrorCode, type EngineErrorInfo, type EngineSession, type GpuMemory, type RegionInfo, type Ring } from '@datamover/core';
+import { datamoverError, ErrorCode, nativeCaller, threadCallback, type EngineErrorInfo, type EngineSession, type GpuMemory, type RegionInfo, type Ring } from '@datamover/core';
 import type { BatchLimits } from './batching.js';
-import { describeCompletion, fromNative, libraryErrorDetail, type NativeText } from './errors.js';
+import { describeCompletion, gdsErrorMap, libraryErrorDetail, type NativeText } from './errors.js';
 import type { LibraryNames, NativeAddon, NativeEngine, NativeGpuBuffer, NativeLibraryError, TransferRecord } from './native.js';
 import { bufRegisterDecision, pinHostDecision, type BufRegisterPolicy } from './policy.js';
 
@@ -34,6 +34,7 @@ export class GdsEngineSession implements EngineSession {
   readonly #engine: NativeEngine;
   readonly #config: GdsSessionConfig;
   readonly #native: NativeText;
+  readonly #caller: <R>(f: () => R, what: string) => R;
   readonly #gpuBytes = new Map<number, number>();
   #bufRegisteredBytes = 0;
   #held = false;
@@ -54,16 +55,8 @@ export class GdsEngineSession implements EngineSession {
         return undefined;
       }
     };
-    const progress = () => {
-      if (this.#closed) return;
-      try {
-        onProgress();
-      } catch (e) {
-        queueMicrotask(() => {
-          throw e;
-        });
-      }
-    };
+    this.#caller = nativeCaller(gdsErrorMap(this.#native));
+    const progress = threadCallback(onProgress, () => this.#closed);
     const limits = config.batchLimits;
     this.#engine = this.#call('open the gds engine', () =>
       new addon.Engine(new Uint8Array(ring.sab), progress, {
@@ -185,11 +178,7 @@ export class GdsEngineSession implements EngineSession {
   }
 
   #call<T>(what: string, f: () => T): T {
-    try {
-      return f();
-    } catch (e) {
-      throw fromNative(e, `gds: ${what}`, this.#native);
-    }
+    return this.#caller(f, what);
   }
 }
 

@@ -7,7 +7,7 @@
  * WRITE_WITH_IMM the receiver can await. Importing this package makes rdma a default backend;
  * where RDMA is missing its probe says exactly what, and Mover.open() goes on without it.
  */
-import { datamoverError, ErrorCode, registerDefaultBackend, type Backend, type Capabilities, type Mover, type ProbeResult, type Region, type Ring } from '@datamover/core';
+import { datamoverError, ErrorCode, packageInfo, registerDefaultBackend, type Backend, type Capabilities, type Mover, type ProbeResult, type Region, type Ring } from '@datamover/core';
 import { loadNative, type EngineOptions } from './native.js';
 import { type AwaitImmediateOptions, type ImmediateEvent, type Peer, RdmaNode } from './node.js';
 import { RdmaSession } from './session.js';
@@ -30,7 +30,7 @@ export interface RdmaOptions extends EngineOptions {
   ringEntries?: number;
 }
 
-const VERSION = '0.1.0';
+const VERSION = packageInfo(new URL('..', import.meta.url)).version;
 const CAPABILITIES: Capabilities = {
   operations: [
     { op: 'copy', src: 'host', dst: 'remote' },

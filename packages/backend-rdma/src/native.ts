@@ -1,12 +1,9 @@
 /**
- * The one loader of the rdma backend's native addon. It loads build/Release/datamover_rdma.node
- * once and turns a missing or broken build into a message that says what to do. Loading never
- * needs RDMA libraries: the addon dlopens libibverbs and librdmacm when asked.
+ * The rdma backend's native addon (build/Release/datamover_rdma.node): its typed interface, loaded
+ * and called through core's addonLoader and nativeCaller. Loading never needs RDMA libraries:
+ * the addon dlopens libibverbs and librdmacm when asked.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { addonLoader, ErrorCode, nativeCaller } from '@datamover/core';
 
 /** What the addon's probe() found: `missing` names the first thing absent, in fixing order. */
 export interface NativeProbe {
@@ -60,23 +57,10 @@ export interface NativeAddon {
   Engine?: new (ring: Uint8Array, onProgress: () => void, onEvents: (events: NativeEvent[]) => void, options?: EngineOptions) => NativeEngine;
 }
 
-const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-/** Where the addon is built; DATAMOVER_RDMA_ADDON selects another build. */
-export const addonPath = process.env['DATAMOVER_RDMA_ADDON'] ?? join(packageRoot, 'build', 'Release', 'datamover_rdma.node');
-
-let loaded: { addon: NativeAddon } | { error: string } | undefined;
-
+const loader = addonLoader<NativeAddon>({ name: 'rdma', packageRoot: new URL('..', import.meta.url) });
+/** Where the addon is built; DATAMOVER_RDMA_ADDON selects another build (e.g. a sanitizer build). */
+export const addonPath = loader.path;
 /** The addon, or the reason it cannot be loaded. */
-export function loadNative(): { addon: NativeAddon } | { error: string } {
-  if (loaded) return loaded;
-  if (!existsSync(addonPath)) {
-    loaded = { error: `native addon not built (${addonPath} is missing); run \`pnpm install\` or \`pnpm --filter @datamover/backend-rdma build:native\`` };
-  } else {
-    try {
-      loaded = { addon: createRequire(import.meta.url)(addonPath) as NativeAddon };
-    } catch (e) {
-      loaded = { error: `native addon at ${addonPath} failed to load: ${(e as Error).message}` };
-    }
-  }
-  return loaded;
-}
+export const loadNative = loader.load;
+/** Runs a call into the addon; what it throws arrives as a DatamoverError. */
+export const native = nativeCaller({ backend: 'rdma', label: 'rdma', codes: { ENGINE_CLOSED: ErrorCode.MOVER_CLOSED } });

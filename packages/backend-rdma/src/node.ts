@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, Socket, type Server } from 'node:net';
 import { datamoverError, ErrorCode, type Mover, type Region } from '@datamover/core';
-import type { NativeEvent } from './native.js';
-import { type ImportRecord, native, type RdmaSession } from './session.js';
+import { native, type NativeEvent } from './native.js';
+import type { ImportRecord, RdmaSession } from './session.js';
 import { type Access, decodeToken, encodeToken, nonceEqual } from './token.js';
 
 interface Export {

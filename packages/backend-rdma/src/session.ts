@@ -2,8 +2,8 @@
  * The rdma engine session: the native engine (ring consumer, QPs, CQs) plus the registration
  * cache for local regions and the table of imported remote regions.
  */
-import { BACKEND_STATUS_BASE, datamoverError, ErrorCode, type EngineErrorInfo, type EngineSession, type RegionInfo, type Ring } from '@datamover/core';
-import type { EngineOptions, NativeAddon, NativeEngine, NativeEvent } from './native.js';
+import { BACKEND_STATUS_BASE, datamoverError, ErrorCode, threadCallback, type EngineErrorInfo, type EngineSession, type RegionInfo, type Ring } from '@datamover/core';
+import { native, type EngineOptions, type NativeAddon, type NativeEngine, type NativeEvent } from './native.js';
 import { RegistrationCache, type CacheEntry } from './reg-cache.js';
 
 /** Backend completion statuses (native/rdma.cc). */
@@ -53,26 +53,8 @@ export class RdmaSession implements EngineSession {
 
   constructor(addon: NativeAddon, ring: Ring, onProgress: () => void, options: EngineOptions) {
     if (!addon.Engine) throw datamoverError(ErrorCode.BACKEND_UNAVAILABLE, 'rdma: the addon was built without rdma-core headers');
-    const progress = () => {
-      if (this.#closed) return;
-      try {
-        onProgress();
-      } catch (e) {
-        queueMicrotask(() => {
-          throw e;
-        });
-      }
-    };
-    const events = (evts: NativeEvent[]) => {
-      if (this.#closed) return;
-      try {
-        this.onEvents(evts);
-      } catch (e) {
-        queueMicrotask(() => {
-          throw e;
-        });
-      }
-    };
+    const progress = threadCallback(onProgress, () => this.#closed);
+    const events = threadCallback((evts: NativeEvent[]) => this.onEvents(evts), () => this.#closed);
     this.native = native(() => new addon.Engine!(new Uint8Array(ring.sab), progress, events, options));
     this.cache = new RegistrationCache<LocalMr>({
       register: (view) => {
@@ -182,16 +164,5 @@ export class RdmaSession implements EngineSession {
       this.cache.clear();
       this.native.close();
     }
-  }
-}
-
-/** Runs a native call, turning the addon's coded errors into DatamoverErrors. */
-export function native<T>(f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    const known = code === 'ENGINE_CLOSED' ? ErrorCode.MOVER_CLOSED : typeof code === 'string' && code in ErrorCode ? (code as ErrorCode) : ErrorCode.DEVICE_ERROR;
-    throw datamoverError(known, `rdma: ${(e as Error).message}`, { cause: e });
   }
 }

@@ -6,7 +6,7 @@
  * this package makes it a default backend of `Mover.open()`. See docs/sdxi.md.
  */
 import { loadNative as loadSoft } from '@datamover/backend-soft';
-import { datamoverError, ErrorCode, HOST_SPACE, OPERATIONS, registerDefaultBackend, type Backend, type Capabilities, type EngineSession, type Operation, type OperationSupport, type ProbeResult, type Ring } from '@datamover/core';
+import { datamoverError, ErrorCode, HOST_SPACE, OPERATIONS, packageInfo, registerDefaultBackend, type Backend, type Capabilities, type EngineSession, type Operation, type OperationSupport, type ProbeResult, type Ring } from '@datamover/core';
 import { CpuPath } from './cpu-path.js';
 import type { SdxiFunction } from './function.js';
 import { loadNative } from './native.js';
@@ -48,7 +48,7 @@ export interface SdxiOptions extends SoftwareFunctionOptions {
   kind?: 'hardware' | 'software';
 }
 
-const VERSION = '0.1.0';
+const VERSION = packageInfo(new URL('..', import.meta.url)).version;
 /** The client context each session runs (context 0 is the admin context). */
 const CLIENT_CONTEXT = 1;
 const MAX_RING_ENTRIES = 1024 << 6; // the software function's CAP0.max_ds_ring_sz

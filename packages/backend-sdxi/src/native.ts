@@ -1,11 +1,8 @@
 /**
- * The one loader of the software SDXI function's native addon: build/Release/datamover_sdxi.node,
- * loaded once; a missing or broken build becomes a message that says what to do.
+ * The software SDXI function's native addon (build/Release/datamover_sdxi.node): its typed
+ * interface, loaded and called through core's addonLoader and nativeCaller.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { addonLoader, ErrorCode, nativeCaller } from '@datamover/core';
 
 /** The function thread the addon runs (native/addon.cc). */
 export interface NativeFunction {
@@ -24,23 +21,10 @@ export interface NativeAddon {
   layout(): Record<string, number>;
 }
 
-const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-/** Where the addon is built; DATAMOVER_SDXI_ADDON selects another build (e.g. AddressSanitizer). */
-export const addonPath = process.env.DATAMOVER_SDXI_ADDON ?? join(packageRoot, 'build', 'Release', 'datamover_sdxi.node');
-
-let loaded: { addon: NativeAddon } | { error: string } | undefined;
-
+const loader = addonLoader<NativeAddon>({ name: 'sdxi', packageRoot: new URL('..', import.meta.url), what: 'software SDXI function' });
+/** Where the addon is built; DATAMOVER_SDXI_ADDON selects another build (e.g. a sanitizer build). */
+export const addonPath = loader.path;
 /** The addon, or the reason it cannot be loaded. */
-export function loadNative(): { addon: NativeAddon } | { error: string } {
-  if (loaded) return loaded;
-  if (!existsSync(addonPath)) {
-    loaded = { error: `software SDXI function not built (${addonPath} is missing); run \`pnpm install\` or \`pnpm --filter @datamover/backend-sdxi build:native\`` };
-  } else {
-    try {
-      loaded = { addon: createRequire(import.meta.url)(addonPath) as NativeAddon };
-    } catch (e) {
-      loaded = { error: `software SDXI function at ${addonPath} failed to load: ${(e as Error).message}` };
-    }
-  }
-  return loaded;
-}
+export const loadNative = loader.load;
+/** Runs a call into the addon; what it throws arrives as a DatamoverError. */
+export const native = nativeCaller({ backend: 'sdxi', label: 'software SDXI function', codes: { FUNCTION_CLOSED: ErrorCode.MOVER_CLOSED } });

@@ -4,9 +4,9 @@
  * one device-memory arena for every SDXI structure. A register or doorbell store is followed by
  * a wake-up, the stand-in for an MMIO write reaching a device.
  */
-import { datamoverError, ErrorCode, type HostMemory } from '@datamover/core';
+import { datamoverError, ErrorCode, threadCallback, type HostMemory } from '@datamover/core';
 import type { DmaBuffer, Mmio, SdxiFunction } from './function.js';
-import { loadNative, type NativeAddon, type NativeFunction } from './native.js';
+import { loadNative, native, type NativeAddon, type NativeFunction } from './native.js';
 import { GROUP } from './spec/descriptors.js';
 import { BAR0_BYTES, REG } from './spec/registers.js';
 
@@ -102,17 +102,7 @@ export class SoftwareSdxiFunction implements SdxiFunction {
         wake(addon, signals);
       },
     };
-    const onInterrupt = (vector: number) => {
-      if (this.#closed) return; // queued before close()
-      try {
-        this.#handler?.(vector);
-      } catch (e) {
-        // Node 20 swallows an exception thrown into a thread-safe call: surface it instead.
-        queueMicrotask(() => {
-          throw e;
-        });
-      }
-    };
+    const onInterrupt = threadCallback((vector: number) => this.#handler?.(vector), () => this.#closed);
     this.#native = native(() => new addon.SoftwareFunction(new Uint8Array(bar0), new Uint8Array(this.arena), signals, onInterrupt, options.spinMicros === undefined ? {} : { spinMicros: options.spinMicros }));
   }
 
@@ -166,16 +156,5 @@ export class SoftwareSdxiFunction implements SdxiFunction {
     if (this.#closed) return;
     this.#closed = true;
     this.#native.close();
-  }
-}
-
-/** Runs a native call, turning the addon's coded errors into DatamoverErrors. */
-function native<T>(f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    const known = code === 'FUNCTION_CLOSED' ? ErrorCode.MOVER_CLOSED : typeof code === 'string' && code in ErrorCode ? (code as ErrorCode) : ErrorCode.DEVICE_ERROR;
-    throw datamoverError(known, `software SDXI function: ${(e as Error).message}`, { cause: e });
   }
 }

@@ -5,7 +5,7 @@
  * every operation on host and file regions. Importing this package makes it a default backend
  * of `Mover.open()`.
  */
-import { allOperations, registerDefaultBackend, type Backend, type Capabilities, type EngineSession, type ProbeResult, type Ring } from '@datamover/core';
+import { allOperations, packageInfo, registerDefaultBackend, type Backend, type Capabilities, type EngineSession, type ProbeResult, type Ring } from '@datamover/core';
 import { NativeEngineSession, type NativeEngineOptions } from './native-engine.js';
 import { loadNative } from './native.js';
 import { TsEngine } from './ts-engine.js';
@@ -23,7 +23,7 @@ export interface SoftOptions extends NativeEngineOptions {
   ringEntries?: number;
 }
 
-const VERSION = '0.1.0';
+const VERSION = packageInfo(new URL('..', import.meta.url)).version;
 const CAPABILITIES: Capabilities = {
   operations: allOperations(['host', 'file']),
   maxDescriptorBytes: 2 ** 32,

@@ -1,6 +1,6 @@
 /** An engine session backed by the native worker thread (the soft backend's fast path). */
-import { datamoverError, ErrorCode, type EngineSession, type RegionInfo, type Ring } from '@datamover/core';
-import type { NativeAddon, NativeEngine } from './native.js';
+import { datamoverError, ErrorCode, threadCallback, type EngineSession, type RegionInfo, type Ring } from '@datamover/core';
+import { native, type NativeAddon, type NativeEngine } from './native.js';
 
 export interface NativeEngineOptions {
   /** Microseconds the worker spins for new work before it sleeps (latency vs. idle CPU). */
@@ -21,18 +21,7 @@ export class NativeEngineSession implements EngineSession {
   constructor(addon: NativeAddon, ring: Ring, onProgress: () => void, options: NativeEngineOptions) {
     this.#addon = addon;
     this.#ntThreshold = options.ntThreshold ?? addon.Engine.info().ntThreshold;
-    // An exception thrown into a thread-safe function call is swallowed with a warning in
-    // Node 20; rethrow it from a microtask so a bug surfaces as an uncaught exception instead.
-    const progress = () => {
-      if (this.#closed) return; // a notification queued before close() may still arrive
-      try {
-        onProgress();
-      } catch (e) {
-        queueMicrotask(() => {
-          throw e;
-        });
-      }
-    };
+    const progress = threadCallback(onProgress, () => this.#closed);
     this.#engine = native(() => new addon.Engine(new Uint8Array(ring.sab), progress, options));
   }
 
@@ -64,16 +53,5 @@ export class NativeEngineSession implements EngineSession {
   close(): void {
     this.#closed = true;
     this.#engine.close();
-  }
-}
-
-/** Runs a native call, turning the addon's coded errors into DatamoverErrors. */
-function native<T>(f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    const known = code === 'ENGINE_CLOSED' ? ErrorCode.MOVER_CLOSED : typeof code === 'string' && code in ErrorCode ? (code as ErrorCode) : ErrorCode.DEVICE_ERROR;
-    throw datamoverError(known, `soft native engine: ${(e as Error).message}`, { cause: e });
   }
 }

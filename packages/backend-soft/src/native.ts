@@ -1,12 +1,8 @@
 /**
- * The one loader of the soft backend's native addon. It loads build/Release/datamover_soft.node
- * once and turns a missing or broken build into a message that says what to do.
+ * The soft backend's native addon (build/Release/datamover_soft.node): its typed interface, loaded
+ * and called through core's addonLoader and nativeCaller.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { RingConsumerStats } from '@datamover/core';
+import { addonLoader, ErrorCode, nativeCaller, type RingConsumerStats } from '@datamover/core';
 
 /** The native engine class the addon exports (see native/engine.cc). */
 export interface NativeEngine {
@@ -41,23 +37,10 @@ export interface NativeAddon {
   allocateAligned(size: number, alignment: number): ArrayBuffer;
 }
 
-const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-/** Where the addon is built; DATAMOVER_SOFT_ADDON selects another build (e.g. AddressSanitizer). */
-export const addonPath = process.env.DATAMOVER_SOFT_ADDON ?? join(packageRoot, 'build', 'Release', 'datamover_soft.node');
-
-let loaded: { addon: NativeAddon } | { error: string } | undefined;
-
+const loader = addonLoader<NativeAddon>({ name: 'soft', packageRoot: new URL('..', import.meta.url) });
+/** Where the addon is built; DATAMOVER_SOFT_ADDON selects another build (e.g. a sanitizer build). */
+export const addonPath = loader.path;
 /** The addon, or the reason it cannot be loaded. */
-export function loadNative(): { addon: NativeAddon } | { error: string } {
-  if (loaded) return loaded;
-  if (!existsSync(addonPath)) {
-    loaded = { error: `native addon not built (${addonPath} is missing); run \`pnpm install\` or \`pnpm --filter @datamover/backend-soft build:native\`` };
-  } else {
-    try {
-      loaded = { addon: createRequire(import.meta.url)(addonPath) as NativeAddon };
-    } catch (e) {
-      loaded = { error: `native addon at ${addonPath} failed to load: ${(e as Error).message}` };
-    }
-  }
-  return loaded;
-}
+export const loadNative = loader.load;
+/** Runs a call into the addon; what it throws arrives as a DatamoverError. */
+export const native = nativeCaller({ backend: 'soft', label: 'soft native engine', codes: { ENGINE_CLOSED: ErrorCode.MOVER_CLOSED } });

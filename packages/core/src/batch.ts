@@ -5,6 +5,7 @@
  */
 import type { Operation } from './backend.js';
 import { BatchResult } from './batch-result.js';
+import { restack } from './caller-stack.js';
 import * as gen from './descriptor/generated.js';
 import { OPCODE_BITS } from './descriptor/schema.js';
 import { datamoverError, ErrorCode } from './errors.js';
@@ -189,14 +190,14 @@ export class Batch {
   }
 
   /** Submits every descriptor at once; resolves with a result per descriptor. */
-  submit(options: SubmitOptions = {}): Promise<BatchResult> {
+  async submit(options: SubmitOptions = {}): Promise<BatchResult> {
+    this.#check();
+    this.#submitted = true;
+    this.#trim();
     try {
-      this.#check();
-      this.#submitted = true;
-      this.#trim();
-      return this.#host.submit(this, options);
+      return await this.#host.submit(this, options);
     } catch (e) {
-      return Promise.reject(e);
+      throw restack(e); // a completion error gets the stack of whoever awaits this submit
     }
   }
 

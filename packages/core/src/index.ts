@@ -17,6 +17,8 @@ export { DIRECT_ALIGNMENT } from './files.js';
 export type { OpenFileOptions } from './files.js';
 export type { DaxMemory, FileMemory, GpuMemory, HostMemory, Memory, RemoteMemory } from './memory.js';
 export { Mover } from './mover.js';
+export { addonLoader, nativeCaller, nativeError, packageInfo, runtimePlatform, threadCallback } from './native-loader.js';
+export type { AddonLoad, AddonLoader, AddonSpec, NativeErrorMap } from './native-loader.js';
 export type { BackendReport, Fallback, MoverOptions, MoverStats, RoutingPolicy } from './mover.js';
 export { checkAllocationSize, Region } from './region.js';
 export { defaultBackends, registerDefaultBackend } from './registry.js';
