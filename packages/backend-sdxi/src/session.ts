@@ -503,10 +503,15 @@ export class SdxiSession implements EngineSession {
     for (const e of this.#device.takeErrors(this.#cxt.context)) if (e.index !== undefined) this.#errors.set(e.index, e);
   }
 
-  /** Publishes progress and takes more work: from an interrupt, or a microtask after the pump. */
+  /**
+   * Publishes progress and takes more work: from an interrupt, or a microtask after the pump.
+   * A fault may be seen here first (a polled CST_BLK with `er`), so the context is restarted
+   * from CXT_STS, not from who drained the error log.
+   */
   #progress(): void {
     if (this.#closed) return;
     if (this.#advance()) this.#onProgress();
+    this.#recover();
     this.#pump();
   }
 
@@ -530,22 +535,28 @@ export class SdxiSession implements EngineSession {
     this.#schedule();
   }
 
-  /** The function logged errors about this context: restart it if they stopped it. */
+  /** An error-log interrupt: take this context's entries, then progress (which restarts it if stopped). */
   #onError(): void {
     if (this.#closed) return;
     this.#takeErrors();
-    if (!this.#restarting && this.#cxt.state() === CXT_STATE.ERR_FN) {
-      this.#restarting = true;
-      this.#restarts++;
-      this.#device.start(this.#cxt).then(
-        () => {
-          this.#restarting = false;
-          this.#pump();
-        },
-        (e: unknown) => this.#abandon(e),
-      );
-    }
     this.#progress();
+  }
+
+  /** Restarts the context with DSC_CXT_START when CXT_STS says a fault stopped it (CXTV_ERR_FN). */
+  #recover(): void {
+    if (this.#restarting || this.#abandoned || this.#cxt.state() !== CXT_STATE.ERR_FN) return;
+    this.#restarting = true;
+    this.#restarts++;
+    this.#device.start(this.#cxt).then(
+      () => {
+        this.#restarting = false;
+        this.#progress(); // a fault right after the restart stopped it again: restart once more
+      },
+      (e: unknown) => {
+        this.#restarting = false;
+        this.#abandon(e);
+      },
+    );
   }
 
   /** The context cannot be restarted: every descriptor still in its ring fails, and so does every later one. */

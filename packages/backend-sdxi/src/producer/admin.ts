@@ -24,6 +24,7 @@ export class AdminQueue {
   readonly #waiters = new Map<number, Waiter>();
   readonly #errors: (index: number) => ErrorEntry | undefined;
   readonly #busy: (active: boolean) => void;
+  #held = false;
 
   /**
    * `errors` finds the error-log entry of a failed admin descriptor; `busy` is told when commands
@@ -69,7 +70,10 @@ export class AdminQueue {
         reject: (why, entry) => reject(datamoverError(ErrorCode.DEVICE_ERROR, `SDXI ${what} failed: ${why}`, { detail: { backend: 'sdxi', ...(entry ? { sdxiError: entry } : {}) } })),
       });
     });
-    if (this.#waiters.size === 1) this.#busy(true);
+    if (!this.#held) {
+      this.#held = true;
+      this.#busy(true);
+    }
     this.#producer.ring(i + 2);
     return done;
   }
@@ -86,13 +90,23 @@ export class AdminQueue {
         waiter.reject(e ? `error-log step ${e.step}, sub-step ${e.subStep}, detail ${e.vendorDetail}` : 'the function set the CST_BLK error bit', e);
       }
     }
-    if (this.#waiters.size === 0) this.#busy(false);
+    if (this.#waiters.size === 0) this.#idle();
   }
 
   /** Fails every outstanding command (the function stopped). */
   abandon(reason: string): void {
     for (const w of this.#waiters.values()) w.reject(reason);
     this.#waiters.clear();
+    this.#idle();
+  }
+
+  /**
+   * Ends this queue's hold once; complete() also runs on error interrupts with nothing
+   * outstanding, and an unmatched busy(false) would drop a session's hold on the process.
+   */
+  #idle(): void {
+    if (!this.#held) return;
+    this.#held = false;
     this.#busy(false);
   }
 }

@@ -184,7 +184,11 @@ export class SdxiDevice {
     this.#vectors.set(vector, handler);
   }
 
-  /** Calls `handler` when error-log entries about context `id` arrive (take them with takeErrors). */
+  /**
+   * Calls `handler` on every error-log interrupt, whether or not entries about context `id` are
+   * still undrained (a poller may have taken them already): the handler reads CXT_STS to see
+   * whether the fault stopped its context, and takes its entries with takeErrors.
+   */
   onContextError(id: number, handler: () => void): void {
     this.#contextErrors.set(id, handler);
   }
@@ -235,7 +239,7 @@ export class SdxiDevice {
   #interrupt(vector: number): void {
     if (vector === ERROR_VECTOR) {
       this.#drain();
-      for (const id of [...this.#errors.keys()]) this.#contextErrors.get(id)?.();
+      for (const handler of [...this.#contextErrors.values()]) handler();
       // An admin command that failed completes (er) right after its entry is logged.
       this.admin.complete();
       return;
