@@ -24,7 +24,7 @@ import { Producer } from './producer/producer.js';
 import { GROUP, SUBTYPE } from './spec/descriptors.js';
 import { CST_VENDOR_RESULT, CXT_STATE, STEP, SUB_STEP } from './spec/structures.js';
 
-const { CLAIM, COMPLETION, COMPLETION_FLAG_ERROR, CompletionStatus: S, OPCODE, OPCODE_BITS, RING_HEADER } = abi;
+const { CLAIM, COMPLETION, COMPLETION_FLAG_ERROR, CompletionStatus: S, OPCODE, OPCODE_BITS, RESERVED_OPCODE_BITS, RING_HEADER } = abi;
 
 const VALID = 1 << OPCODE_BITS.valid;
 const FENCE = 1 << OPCODE_BITS.fence;
@@ -292,6 +292,13 @@ export class SdxiSession implements EngineSession {
         continue;
       }
       if (op >= 0) this.#counts[op]!++;
+      // Reserved bits are refused, not re-encoded away: WRT_IMM's QW0 is rebuilt below and would
+      // otherwise drop a durable bit this engine cannot honour.
+      if ((word0 & RESERVED_OPCODE_BITS) !== 0) {
+        this.#finish(i, S.BAD_DESCRIPTOR);
+        completedHere = true;
+        continue;
+      }
       if (route === ROUTE.function) {
         take[n++] = i;
         this.#vendor[k] = op === 1 || op === 2 || op === 3 ? 1 : 0;

@@ -8,11 +8,10 @@ import { readSync, writeSync } from 'node:fs';
 import { abi, datamoverError, ErrorCode, type EngineSession, type Memory, type RegionInfo, type Ring } from '@datamover/core';
 import { crc32c } from './crc32c.js';
 
-const { CLAIM, COMPLETION, COMPLETION_FLAG_ERROR, CompletionStatus: S, OPCODE_BITS, RING_HEADER } = abi;
+const { CLAIM, COMPLETION, COMPLETION_FLAG_ERROR, CompletionStatus: S, OPCODE_BITS, RESERVED_OPCODE_BITS, RING_HEADER } = abi;
 const SLICE_MS = 4;
 const CHUNK = 1 << 20;
 /** Opcode bits that must be clear: se, ch, csr, rb, bits 7:6 and 31:27. */
-const RESERVED_OPCODE_BITS = 0xf80000fa;
 
 class Refusal {
   constructor(

@@ -63,6 +63,14 @@ export const OPCODE_BITS = {
   typeWidth: 11,
 } as const;
 
+/**
+ * Opcode bits every engine refuses (BAD_DESCRIPTOR) before any check of its own: all but valid,
+ * fence, subtype and type (the kit's `dm::kAllowedOpcodeBits` in descriptor.h is the complement).
+ * An engine that honours `du` clears it first.
+ */
+export const RESERVED_OPCODE_BITS =
+  ~((1 << OPCODE_BITS.valid) | (1 << OPCODE_BITS.fence) | (((1 << (OPCODE_BITS.subtypeWidth + OPCODE_BITS.typeWidth)) - 1) << OPCODE_BITS.subtypeShift)) >>> 0;
+
 export const DESCRIPTOR_BYTES = 64;
 /** Byte offset of `csb_ptr` (bit 0 `np`, bits 63:5 completion-block address >> 5). */
 export const CSB_PTR_OFFSET = 56;
