@@ -59,6 +59,7 @@ Napi::Value Allocate(const Napi::CallbackInfo& info) {
   return Napi::ArrayBuffer::New(
       env, p, size,
       [](Napi::Env e, void*, Mapped* m) {
+        dm::stopEnginesHolding(m->base, m->length);  // at teardown a copy may still run over it
         Napi::MemoryManagement::AdjustExternalMemory(e, -static_cast<int64_t>(m->length));
         munmap(m->base, m->length);
         delete m;

@@ -68,6 +68,7 @@ Engine::Engine(const Napi::CallbackInfo& info)
   if (!nt.IsUndefined()) nt_ = static_cast<size_t>(intArg(env, nt, 0, kMaxSafeInteger, "ntThreshold"));
   attach(env, ring);
   start(env, info[1], "datamover-cxl-progress", spinMicros);
+  dm::addLiveEngine(this);
 }
 
 Engine::~Engine() { shutdown(false); }
@@ -122,6 +123,7 @@ void Engine::consume() {
 }
 
 void Engine::release() {
+  dm::removeLiveEngine(this);
   table_.clear();
   for (auto& m : meta_) m = Meta{};  // unmaps mappings no JS handle holds any more
 }

@@ -16,7 +16,7 @@
 
 namespace cxl {
 
-class Engine : public Napi::ObjectWrap<Engine>, public dm::RingConsumer {
+class Engine : public Napi::ObjectWrap<Engine>, public dm::RingConsumer, public dm::LiveEngine {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit Engine(const Napi::CallbackInfo& info);
@@ -40,6 +40,8 @@ class Engine : public Napi::ObjectWrap<Engine>, public dm::RingConsumer {
   dm::Outcome execute(dm::Executor& exec, const dm::Descriptor& d);
   void consume() override;
   void release() override;
+  bool holds(const void* p, size_t n) override { return table_.holds(p, n); }
+  void stopForFree() override { shutdown(false); }
 
   size_t nt_ = 0;
   dm::RegionTable table_;

@@ -17,6 +17,7 @@
 #include <immintrin.h>
 #endif
 
+#include <datamover/live_engines.h>
 #include <datamover/napi_args.h>
 #include <napi.h>
 
@@ -58,7 +59,7 @@ inline void cpuRelax() {
 
 }  // namespace
 
-class SoftwareFunction : public Napi::ObjectWrap<SoftwareFunction>, public InterruptSink {
+class SoftwareFunction : public Napi::ObjectWrap<SoftwareFunction>, public InterruptSink, public dm::LiveEngine {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "SoftwareFunction",
@@ -75,6 +76,8 @@ class SoftwareFunction : public Napi::ObjectWrap<SoftwareFunction>, public Inter
   ~SoftwareFunction() override { shutdown(false); }
 
   void raise(uint32_t vector) override;
+  bool holds(const void* p, size_t n) override { return spaces_.holds(p, n); }
+  void stopForFree() override { shutdown(false); }
 
  private:
   void Bind(const Napi::CallbackInfo& info);
@@ -141,6 +144,7 @@ SoftwareFunction::SoftwareFunction(const Napi::CallbackInfo& info) : Napi::Objec
   }
   napi_add_env_cleanup_hook(env_, &SoftwareFunction::onEnvCleanup, this);
   hooked_ = true;
+  dm::addLiveEngine(this);
 }
 
 void SoftwareFunction::raise(uint32_t vector) {
@@ -186,6 +190,7 @@ void SoftwareFunction::shutdown(bool fromEnvCleanup) {
   __atomic_fetch_add(&signals_[kWakeWord], 1, __ATOMIC_SEQ_CST);
   futex(&signals_[kWakeWord], FUTEX_WAKE_PRIVATE, INT_MAX);
   thread_.join();
+  dm::removeLiveEngine(this);
   interrupts_.Release();
   if (hooked_ && !fromEnvCleanup) napi_remove_env_cleanup_hook(env_, &SoftwareFunction::onEnvCleanup, this);
   hooked_ = false;

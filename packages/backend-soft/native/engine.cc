@@ -17,7 +17,7 @@
 
 namespace dm {
 
-class Engine : public Napi::ObjectWrap<Engine>, public RingConsumer {
+class Engine : public Napi::ObjectWrap<Engine>, public RingConsumer, public LiveEngine {
  public:
   static Napi::Function Define(Napi::Env env) {
     return defineEngine<Engine>(env, "Engine",
@@ -46,7 +46,12 @@ class Engine : public Napi::ObjectWrap<Engine>, public RingConsumer {
     Executor exec(table_, nt_);
     serve([&](const Descriptor& d) { return exec.run(d); });
   }
-  void release() override { table_.clear(); }
+  void release() override {
+    removeLiveEngine(this);
+    table_.clear();
+  }
+  bool holds(const void* p, size_t n) override { return table_.holds(p, n); }
+  void stopForFree() override { shutdown(false); }
 
   size_t nt_ = cpu().ntThreshold;
   RegionTable table_;
@@ -61,6 +66,7 @@ Engine::Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) 
   if (!nt.IsUndefined()) nt_ = static_cast<size_t>(intArg(env, nt, 0, kMaxSafeInteger, "ntThreshold"));
   attach(env, ring);
   start(env, info[1], "datamover-soft-progress", spinMicros);
+  addLiveEngine(this);
 }
 
 void Engine::RegisterHost(const Napi::CallbackInfo& info) {
@@ -182,6 +188,7 @@ Napi::Value AllocateAligned(const Napi::CallbackInfo& info) {
   return Napi::ArrayBuffer::New(
       env, reinterpret_cast<void*>(p), size,
       [](Napi::Env e, void*, Mapping* m) {
+        stopEnginesHolding(m->base, m->length);  // at teardown a copy may still run over it
         Napi::MemoryManagement::AdjustExternalMemory(e, -static_cast<int64_t>(m->length));
         munmap(m->base, m->length);
         delete m;

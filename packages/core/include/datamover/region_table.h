@@ -39,6 +39,14 @@ class RegionTableOf {
     for (auto& s : slots_) s.reset();
   }
 
+  // JS thread: whether a host entry overlaps [p, p + n) (Region has isFile, base and length).
+  bool holds(const void* p, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    std::lock_guard<std::mutex> g(mu_);
+    for (const auto& s : slots_)
+      if (s && !s->isFile && s->base < b + n && b < s->base + s->length) return true;
+    return false;
+  }
   // Consumer thread: pin an entry for the duration of one descriptor (nullptr if free).
   Region* acquire(uint16_t index) {
     std::lock_guard<std::mutex> g(mu_);

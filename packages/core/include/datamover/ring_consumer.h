@@ -33,6 +33,7 @@
 
 #include <datamover/abi.h>
 #include <datamover/descriptor.h>
+#include <datamover/live_engines.h>
 #include <datamover/napi_args.h>
 
 namespace dm {
