@@ -3,7 +3,7 @@
  * mover.alloc() regions before any engine's cleanup hook runs, so each allocator's finalizer
  * must stop the engines that have the memory registered first. A child process per round runs a
  * worker copying between two 64 MiB regions and terminates it; a copy left running over freed
- * memory kills the child with SIGSEGV. Needs the built dist of soft, sdxi, cxl and core.
+ * memory kills the child with SIGSEGV. Needs the built soft, sdxi, cxl and core packages.
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
