@@ -8,6 +8,7 @@ import { BatchResult } from './batch-result.js';
 import * as gen from './descriptor/generated.js';
 import { OPCODE_BITS } from './descriptor/schema.js';
 import { datamoverError, ErrorCode } from './errors.js';
+import { assertRegion, checkOptions, NO_OPTIONS, OPTION_KEYS } from './options.js';
 import { checkRange, checkSize, type Region, type Registration } from './region.js';
 import type { SpaceKind } from './spaces.js';
 
@@ -93,10 +94,13 @@ export class Batch {
   #length = 0;
   #submitted = false;
   readonly #host: BatchHost;
+  /** False for a Mover one-shot batch: the Mover checked its merged options bag already. */
+  readonly #checkKeys: boolean;
 
   /** @internal Use Mover.batch(). */
-  constructor(host: BatchHost, capacity = 16) {
+  constructor(host: BatchHost, capacity = 16, checkKeys = true) {
     this.#host = host;
+    this.#checkKeys = checkKeys;
     this.words = new Uint32Array(capacity * WORDS);
     this.route = new Uint8Array(capacity);
   }
@@ -105,7 +109,8 @@ export class Batch {
     return this.#length;
   }
 
-  copy(dst: Region, src: Region, options: CopyOptions = {}): this {
+  copy(dst: Region, src: Region, options: CopyOptions = NO_OPTIONS): this {
+    this.#options('copy', options);
     const s = this.#endpoint(src, options.srcOffset, 'source');
     const d = this.#endpoint(dst, options.dstOffset, 'destination', true);
     let length = options.length;
@@ -128,7 +133,8 @@ export class Batch {
     return this.#opcode(w, gen.OPCODE.copy | du, options);
   }
 
-  fill(dst: Region, pattern: number | bigint, options: FillOptions = {}): this {
+  fill(dst: Region, pattern: number | bigint, options: FillOptions = NO_OPTIONS): this {
+    this.#options('fill', options);
     const d = this.#endpoint(dst, options.offset, 'destination', true);
     const length = options.length ?? d.room;
     checkRange(d.offset, length, dst.length, 'fill');
@@ -143,7 +149,8 @@ export class Batch {
     return this.#opcode(w, gen.OPCODE.fill | du, options);
   }
 
-  compare(a: Region, b: Region, options: CompareOptions = {}): this {
+  compare(a: Region, b: Region, options: CompareOptions = NO_OPTIONS): this {
+    this.#options('compare', options);
     const x = this.#endpoint(a, options.aOffset, 'first operand');
     const y = this.#endpoint(b, options.bOffset, 'second operand');
     let length = options.length;
@@ -159,7 +166,8 @@ export class Batch {
     return this.#opcode(w, gen.OPCODE.compare, options);
   }
 
-  crc32c(src: Region, options: Crc32cOptions = {}): this {
+  crc32c(src: Region, options: Crc32cOptions = NO_OPTIONS): this {
+    this.#options('crc32c', options);
     const s = this.#endpoint(src, options.offset, 'source');
     const length = options.length ?? s.room;
     checkRange(s.offset, length, src.length, 'crc32c');
@@ -170,7 +178,8 @@ export class Batch {
     return this.#opcode(w, gen.OPCODE.crc32c, options);
   }
 
-  writeImmediate(dst: Region, value: number | bigint, options: WriteImmediateOptions = {}): this {
+  writeImmediate(dst: Region, value: number | bigint, options: WriteImmediateOptions = NO_OPTIONS): this {
+    this.#options('writeImmediate', options);
     const width = options.width ?? 8;
     if (width !== 1 && width !== 2 && width !== 4 && width !== 8) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `width must be 1, 2, 4 or 8, got ${String(width)}`);
     const d = this.#endpoint(dst, options.offset, 'destination', true);
@@ -183,14 +192,16 @@ export class Batch {
     return this.#opcode(w, gen.OPCODE.writeImm | du, options);
   }
 
-  nop(options: DescriptorOptions = {}): this {
+  nop(options: DescriptorOptions = NO_OPTIONS): this {
+    this.#options('nop', options);
     this.#check();
     return this.#nop(this.#slot(this.#route('nop', null, null, options, 0)), options);
   }
 
   /** Submits every descriptor at once; resolves with a result per descriptor. */
-  submit(options: SubmitOptions = {}): Promise<BatchResult> {
+  submit(options: SubmitOptions = NO_OPTIONS): Promise<BatchResult> {
     try {
+      this.#options('submit', options);
       this.#check();
       this.#submitted = true;
       this.#trim();
@@ -203,6 +214,10 @@ export class Batch {
   /** Values a zero-length descriptor reports (it runs as a NOP). @internal */
   readonly presets = new Map<number, number>();
 
+  #options(call: keyof typeof OPTION_KEYS, options: unknown): void {
+    if (this.#checkKeys) checkOptions(`Batch.${call}()`, options, OPTION_KEYS[call]);
+  }
+
   #check(): void {
     this.#host.assertOpen();
     if (this.#submitted) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'this batch was already submitted; create a new one');
@@ -210,6 +225,7 @@ export class Batch {
 
   #endpoint(region: Region, offset: number | undefined, what: string, write = false) {
     this.#check();
+    assertRegion(region, `${what} region`);
     const { reg, base } = region.resolve();
     if (reg.owner.id !== this.#host.id) throw datamoverError(ErrorCode.FOREIGN_REGION, `${what} region belongs to another Mover`);
     if (write && !reg.writable) throw datamoverError(ErrorCode.ACCESS_DENIED, `${what} region is read-only`);
