@@ -110,7 +110,7 @@ export class Batch {
   }
 
   copy(dst: Region, src: Region, options: CopyOptions = NO_OPTIONS): this {
-    this.#options('copy', options);
+    if (this.#checkKeys) checkOptions('Batch.copy()', options, OPTION_KEYS.copy);
     const s = this.#endpoint(src, options.srcOffset, 'source');
     const d = this.#endpoint(dst, options.dstOffset, 'destination', true);
     let length = options.length;
@@ -134,7 +134,7 @@ export class Batch {
   }
 
   fill(dst: Region, pattern: number | bigint, options: FillOptions = NO_OPTIONS): this {
-    this.#options('fill', options);
+    if (this.#checkKeys) checkOptions('Batch.fill()', options, OPTION_KEYS.fill);
     const d = this.#endpoint(dst, options.offset, 'destination', true);
     const length = options.length ?? d.room;
     checkRange(d.offset, length, dst.length, 'fill');
@@ -150,7 +150,7 @@ export class Batch {
   }
 
   compare(a: Region, b: Region, options: CompareOptions = NO_OPTIONS): this {
-    this.#options('compare', options);
+    if (this.#checkKeys) checkOptions('Batch.compare()', options, OPTION_KEYS.compare);
     const x = this.#endpoint(a, options.aOffset, 'first operand');
     const y = this.#endpoint(b, options.bOffset, 'second operand');
     let length = options.length;
@@ -167,7 +167,7 @@ export class Batch {
   }
 
   crc32c(src: Region, options: Crc32cOptions = NO_OPTIONS): this {
-    this.#options('crc32c', options);
+    if (this.#checkKeys) checkOptions('Batch.crc32c()', options, OPTION_KEYS.crc32c);
     const s = this.#endpoint(src, options.offset, 'source');
     const length = options.length ?? s.room;
     checkRange(s.offset, length, src.length, 'crc32c');
@@ -179,7 +179,7 @@ export class Batch {
   }
 
   writeImmediate(dst: Region, value: number | bigint, options: WriteImmediateOptions = NO_OPTIONS): this {
-    this.#options('writeImmediate', options);
+    if (this.#checkKeys) checkOptions('Batch.writeImmediate()', options, OPTION_KEYS.writeImmediate);
     const width = options.width ?? 8;
     if (width !== 1 && width !== 2 && width !== 4 && width !== 8) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `width must be 1, 2, 4 or 8, got ${String(width)}`);
     const d = this.#endpoint(dst, options.offset, 'destination', true);
@@ -193,7 +193,7 @@ export class Batch {
   }
 
   nop(options: DescriptorOptions = NO_OPTIONS): this {
-    this.#options('nop', options);
+    if (this.#checkKeys) checkOptions('Batch.nop()', options, OPTION_KEYS.nop);
     this.#check();
     return this.#nop(this.#slot(this.#route('nop', null, null, options, 0)), options);
   }
@@ -201,7 +201,7 @@ export class Batch {
   /** Submits every descriptor at once; resolves with a result per descriptor. */
   submit(options: SubmitOptions = NO_OPTIONS): Promise<BatchResult> {
     try {
-      this.#options('submit', options);
+      if (this.#checkKeys) checkOptions('Batch.submit()', options, OPTION_KEYS.submit);
       this.#check();
       this.#submitted = true;
       this.#trim();
@@ -213,10 +213,6 @@ export class Batch {
 
   /** Values a zero-length descriptor reports (it runs as a NOP). @internal */
   readonly presets = new Map<number, number>();
-
-  #options(call: keyof typeof OPTION_KEYS, options: unknown): void {
-    if (this.#checkKeys) checkOptions(`Batch.${call}()`, options, OPTION_KEYS[call]);
-  }
 
   #check(): void {
     this.#host.assertOpen();

@@ -12,11 +12,20 @@ import { Region } from './region.js';
 /** The default of every options parameter: shared, so a call without options allocates nothing. */
 export const NO_OPTIONS: Readonly<Record<string, never>> = Object.freeze({});
 
+/** Keys a call takes, as a lookup table (a keyed load is cheaper than Set.has on the batch hot path). */
+export type KeySet = Readonly<Record<string, true>>;
+function keySet(keys: Iterable<string>): KeySet {
+  // A plain object keeps V8's fast properties; inherited names (toString, …) are functions, never `true`.
+  const table: Record<string, true> = {};
+  for (const k of keys) table[k] = true;
+  return Object.freeze(table);
+}
+
 /** The key set of an options type; the compiler refuses a list that misses or misspells a key. */
 const keysOf =
   <T>() =>
-  <const K extends readonly (keyof T & string)[]>(...keys: K & ([Exclude<keyof T, K[number]>] extends [never] ? unknown : never)): ReadonlySet<string> =>
-    new Set(keys);
+  <const K extends readonly (keyof T & string)[]>(...keys: K & ([Exclude<keyof T, K[number]>] extends [never] ? unknown : never)): KeySet =>
+    keySet(keys);
 
 const SUBMIT = ['signal', 'timeout', 'deadline'] as const;
 const DESCRIPTOR = ['fence', 'backend'] as const;
@@ -39,7 +48,7 @@ export const OPTION_KEYS = {
   openFile: keysOf<OpenFileOptions>()('offset', 'length', 'mode', 'create', 'truncate', 'direct'),
 } as const;
 
-const withSubmit = (keys: ReadonlySet<string>): ReadonlySet<string> => new Set([...keys, ...OPTION_KEYS.submit]);
+const withSubmit = (keys: KeySet): KeySet => keySet([...Object.keys(keys), ...Object.keys(OPTION_KEYS.submit)]);
 /** What a Mover one-shot operation (`mover.copy()`, …) takes: its descriptor's keys plus the submit keys. */
 export const ONE_SHOT_KEYS = {
   copy: withSubmit(OPTION_KEYS.copy),
@@ -54,22 +63,27 @@ export const ONE_SHOT_KEYS = {
  * Throws INVALID_ARGUMENT unless `value` is undefined or an object whose keys all lie in
  * `allowed`; the message names the call and every unknown key.
  */
-export function checkOptions(call: string, value: unknown, allowed: ReadonlySet<string>): void {
-  if (value === undefined) return;
+export function checkOptions(call: string, value: unknown, allowed: KeySet): void {
+  if (value === undefined || value === NO_OPTIONS) return;
+  if (value === null || typeof value !== 'object') refuseOptions(call, value, allowed);
+  for (const k in value) if (allowed[k] !== true) refuseOptions(call, value, allowed);
+}
+
+/** The refusal, kept out of checkOptions so that stays small enough to inline on the hot path. */
+function refuseOptions(call: string, value: unknown, allowed: KeySet): never {
   if (value === null || typeof value !== 'object') {
     throw datamoverError(ErrorCode.INVALID_ARGUMENT, `${call}: options must be an object, got ${value === null ? 'null' : typeof value}`);
   }
-  for (const k in value) {
-    if (allowed.has(k)) continue;
-    const unknown: string[] = [];
-    for (const x in value) if (!allowed.has(x)) unknown.push(x);
-    throw datamoverError(ErrorCode.INVALID_ARGUMENT, `${call}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((x) => `'${x}'`).join(', ')} (known: ${[...allowed].join(', ')})`);
-  }
+  const unknown: string[] = [];
+  for (const x in value) if (allowed[x] !== true) unknown.push(x);
+  throw datamoverError(ErrorCode.INVALID_ARGUMENT, `${call}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((x) => `'${x}'`).join(', ')} (known: ${Object.keys(allowed).join(', ')})`);
 }
 
 /** Throws INVALID_ARGUMENT unless `x` is a Region handle (from Mover.wrap, alloc, openFile, …). */
 export function assertRegion(x: unknown, what: string): asserts x is Region {
-  if (!(x instanceof Region)) {
-    throw datamoverError(ErrorCode.INVALID_ARGUMENT, `${what} must be a Region (from Mover.wrap, alloc or openFile), got ${x === null ? 'null' : typeof x === 'object' ? (x.constructor?.name ?? 'object') : typeof x}`);
-  }
+  if (!(x instanceof Region)) refuseRegion(x, what);
+}
+
+function refuseRegion(x: unknown, what: string): never {
+  throw datamoverError(ErrorCode.INVALID_ARGUMENT, `${what} must be a Region (from Mover.wrap, alloc or openFile), got ${x === null ? 'null' : typeof x === 'object' ? (x.constructor?.name ?? 'object') : typeof x}`);
 }
