@@ -1,5 +1,5 @@
 /** Per-descriptor outcome of a submitted batch. */
-import type { DatamoverError } from './errors.js';
+import { datamoverError, ErrorCode, type DatamoverError } from './errors.js';
 
 /** What happened to one descriptor: run whole, never run, or failed. */
 export type DescriptorStatus = 'pending' | 'done' | 'not-run' | 'failed';
@@ -70,7 +70,7 @@ export class BatchResult {
   }
 
   #index(i: number): number {
-    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`descriptor index ${i} outside [0, ${this.length})`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `descriptor index ${String(i)} outside [0, ${this.length})`);
     return i;
   }
 }

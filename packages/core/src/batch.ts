@@ -9,6 +9,7 @@ import { restack } from './caller-stack.js';
 import * as gen from './descriptor/generated.js';
 import { OPCODE_BITS } from './descriptor/schema.js';
 import { datamoverError, ErrorCode } from './errors.js';
+import { assertRegion, checkOptions, NO_OPTIONS, OPTION_KEYS } from './options.js';
 import { checkRange, checkSize, type Region, type Registration } from './region.js';
 import type { SpaceKind } from './spaces.js';
 
@@ -94,10 +95,13 @@ export class Batch {
   #length = 0;
   #submitted = false;
   readonly #host: BatchHost;
+  /** False for a Mover one-shot batch: the Mover checked its merged options bag already. */
+  readonly #checkKeys: boolean;
 
   /** @internal Use Mover.batch(). */
-  constructor(host: BatchHost, capacity = 16) {
+  constructor(host: BatchHost, capacity = 16, checkKeys = true) {
     this.#host = host;
+    this.#checkKeys = checkKeys;
     this.words = new Uint32Array(capacity * WORDS);
     this.route = new Uint8Array(capacity);
   }
@@ -106,7 +110,8 @@ export class Batch {
     return this.#length;
   }
 
-  copy(dst: Region, src: Region, options: CopyOptions = {}): this {
+  copy(dst: Region, src: Region, options: CopyOptions = NO_OPTIONS): this {
+    if (this.#checkKeys) checkOptions('Batch.copy()', options, OPTION_KEYS.copy);
     const s = this.#endpoint(src, options.srcOffset, 'source');
     const d = this.#endpoint(dst, options.dstOffset, 'destination', true);
     let length = options.length;
@@ -129,7 +134,8 @@ export class Batch {
     return this.#opcode(w, gen.OPCODE.copy | du, options);
   }
 
-  fill(dst: Region, pattern: number | bigint, options: FillOptions = {}): this {
+  fill(dst: Region, pattern: number | bigint, options: FillOptions = NO_OPTIONS): this {
+    if (this.#checkKeys) checkOptions('Batch.fill()', options, OPTION_KEYS.fill);
     const d = this.#endpoint(dst, options.offset, 'destination', true);
     const length = options.length ?? d.room;
     checkRange(d.offset, length, dst.length, 'fill');
@@ -144,7 +150,8 @@ export class Batch {
     return this.#opcode(w, gen.OPCODE.fill | du, options);
   }
 
-  compare(a: Region, b: Region, options: CompareOptions = {}): this {
+  compare(a: Region, b: Region, options: CompareOptions = NO_OPTIONS): this {
+    if (this.#checkKeys) checkOptions('Batch.compare()', options, OPTION_KEYS.compare);
     const x = this.#endpoint(a, options.aOffset, 'first operand');
     const y = this.#endpoint(b, options.bOffset, 'second operand');
     let length = options.length;
@@ -160,7 +167,8 @@ export class Batch {
     return this.#opcode(w, gen.OPCODE.compare, options);
   }
 
-  crc32c(src: Region, options: Crc32cOptions = {}): this {
+  crc32c(src: Region, options: Crc32cOptions = NO_OPTIONS): this {
+    if (this.#checkKeys) checkOptions('Batch.crc32c()', options, OPTION_KEYS.crc32c);
     const s = this.#endpoint(src, options.offset, 'source');
     const length = options.length ?? s.room;
     checkRange(s.offset, length, src.length, 'crc32c');
@@ -171,7 +179,8 @@ export class Batch {
     return this.#opcode(w, gen.OPCODE.crc32c, options);
   }
 
-  writeImmediate(dst: Region, value: number | bigint, options: WriteImmediateOptions = {}): this {
+  writeImmediate(dst: Region, value: number | bigint, options: WriteImmediateOptions = NO_OPTIONS): this {
+    if (this.#checkKeys) checkOptions('Batch.writeImmediate()', options, OPTION_KEYS.writeImmediate);
     const width = options.width ?? 8;
     if (width !== 1 && width !== 2 && width !== 4 && width !== 8) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `width must be 1, 2, 4 or 8, got ${String(width)}`);
     const d = this.#endpoint(dst, options.offset, 'destination', true);
@@ -184,17 +193,19 @@ export class Batch {
     return this.#opcode(w, gen.OPCODE.writeImm | du, options);
   }
 
-  nop(options: DescriptorOptions = {}): this {
+  nop(options: DescriptorOptions = NO_OPTIONS): this {
+    if (this.#checkKeys) checkOptions('Batch.nop()', options, OPTION_KEYS.nop);
     this.#check();
     return this.#nop(this.#slot(this.#route('nop', null, null, options, 0)), options);
   }
 
   /** Submits every descriptor at once; resolves with a result per descriptor. */
-  async submit(options: SubmitOptions = {}): Promise<BatchResult> {
-    this.#check();
-    this.#submitted = true;
-    this.#trim();
+  async submit(options: SubmitOptions = NO_OPTIONS): Promise<BatchResult> {
     try {
+      if (this.#checkKeys) checkOptions('Batch.submit()', options, OPTION_KEYS.submit);
+      this.#check();
+      this.#submitted = true;
+      this.#trim();
       return await this.#host.submit(this, options);
     } catch (e) {
       throw restack(e); // a completion error gets the stack of whoever awaits this submit
@@ -211,6 +222,7 @@ export class Batch {
 
   #endpoint(region: Region, offset: number | undefined, what: string, write = false) {
     this.#check();
+    assertRegion(region, `${what} region`);
     const { reg, base } = region.resolve();
     if (reg.owner.id !== this.#host.id) throw datamoverError(ErrorCode.FOREIGN_REGION, `${what} region belongs to another Mover`);
     if (write && !reg.writable) throw datamoverError(ErrorCode.ACCESS_DENIED, `${what} region is read-only`);

@@ -9,6 +9,7 @@ import { Batch, type BatchHost, type CompareOptions, type CopyOptions, type Crc3
 import { CancelledError, datamoverError, engineError, ErrorCode, type DatamoverError } from './errors.js';
 import { closeFileMemory, openFileMemory, type OpenFileOptions } from './files.js';
 import type { DaxMemory, GpuMemory, Memory, RemoteMemory } from './memory.js';
+import { checkOptions, NO_OPTIONS, ONE_SHOT_KEYS, OPTION_KEYS } from './options.js';
 import { checkAllocationSize, checkSize, Region, Registration, type RegistrationOwner } from './region.js';
 import { defaultBackends } from './registry.js';
 import { OPCODE_BITS } from './descriptor/schema.js';
@@ -130,7 +131,8 @@ export class Mover {
   }
 
   /** Opens every available backend of `options.backends`; fails only when none is available. */
-  static async open(options: MoverOptions = {}): Promise<Mover> {
+  static async open(options: MoverOptions = NO_OPTIONS): Promise<Mover> {
+    checkOptions('Mover.open()', options, OPTION_KEYS.open);
     const backends = options.backends ?? defaultBackends();
     const policy = options.policy ?? 'prefer-hardware';
     if (!['prefer-hardware', 'software-only', 'explicit'].includes(policy)) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `unknown routing policy ${String(policy)}`);
@@ -176,8 +178,9 @@ export class Mover {
   // ---------------------------------------------------------------- regions
 
   /** Registers host memory: an ArrayBuffer, a SharedArrayBuffer, or any TypedArray / Buffer / DataView over one. */
-  wrap(memory: ArrayBufferLike | ArrayBufferView, options: { readOnly?: boolean } = {}): Region {
+  wrap(memory: ArrayBufferLike | ArrayBufferView, options: { readOnly?: boolean } = NO_OPTIONS): Region {
     this.#assertOpen();
+    checkOptions('wrap()', options, OPTION_KEYS.wrap);
     let view: Uint8Array;
     try {
       if (ArrayBuffer.isView(memory)) view = new Uint8Array(memory.buffer, memory.byteOffset, memory.byteLength);
@@ -201,8 +204,9 @@ export class Mover {
   }
 
   /** Allocates zeroed host memory aligned to `alignment` bytes (default 4096, the O_DIRECT alignment). */
-  alloc(size: number, options: { alignment?: number } = {}): Region {
+  alloc(size: number, options: { alignment?: number } = NO_OPTIONS): Region {
     this.#assertOpen();
+    checkOptions('alloc()', options, OPTION_KEYS.alloc);
     checkAllocationSize(size);
     const alignment = options.alignment ?? 4096;
     if (!Number.isSafeInteger(alignment) || alignment < 1 || (alignment & (alignment - 1)) !== 0) {
@@ -224,8 +228,9 @@ export class Mover {
   }
 
   /** Opens a range of a file (or block device) as a region. */
-  async openFile(path: string, options: OpenFileOptions = {}): Promise<Region> {
+  async openFile(path: string, options: OpenFileOptions = NO_OPTIONS): Promise<Region> {
     this.#assertOpen();
+    checkOptions('openFile()', options, OPTION_KEYS.openFile);
     const { memory, length, writable } = openFileMemory(path, options);
     try {
       return this.#register(memory, fileSpace(path, memory.directFd >= 0 ? 4096 : 0), length, writable);
@@ -240,8 +245,9 @@ export class Mover {
    * 4096, what cuFile's direct path wants). Needs an open backend that allocates GPU memory (gds).
    * The memory is freed when the region is released.
    */
-  allocGpu(size: number, options: { device?: number; alignment?: number } = {}): Region {
+  allocGpu(size: number, options: { device?: number; alignment?: number } = NO_OPTIONS): Region {
     this.#assertOpen();
+    checkOptions('allocGpu()', options, OPTION_KEYS.allocGpu);
     checkSize(size, 'allocation size');
     const device = gpuDevice(options.device);
     const alignment = options.alignment ?? 4096;
@@ -259,8 +265,9 @@ export class Mover {
    * allocation of `size` bytes on `device`); the memory stays the framework's: releasing the
    * region does not free it, and the framework must keep it allocated until the region is released.
    */
-  wrapGpu(pointer: bigint, size: number, options: { device?: number; readOnly?: boolean } = {}): Region {
+  wrapGpu(pointer: bigint, size: number, options: { device?: number; readOnly?: boolean } = NO_OPTIONS): Region {
     this.#assertOpen();
+    checkOptions('wrapGpu()', options, OPTION_KEYS.wrapGpu);
     if (typeof pointer !== 'bigint' || pointer <= 0n || pointer >= 2n ** 64n) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'wrapGpu() takes the device address as a positive 64-bit bigint');
     checkSize(size, 'region size');
     const device = gpuDevice(options.device);
@@ -357,48 +364,52 @@ export class Mover {
   }
 
   /** Copies `src` into `dst` (whole regions of equal length, or the range in `options`). */
-  async copy(dst: Region, src: Region, options: CopyOptions & SubmitOptions = {}): Promise<void> {
-    await this.#one((b) => b.copy(dst, src, options), options);
+  async copy(dst: Region, src: Region, options: CopyOptions & SubmitOptions = NO_OPTIONS): Promise<void> {
+    await this.#one('copy', options, (b) => b.copy(dst, src, options));
   }
 
   /** Fills `dst` with a 1-byte (default) or 8-byte pattern. */
-  async fill(dst: Region, pattern: number | bigint, options: FillOptions & SubmitOptions = {}): Promise<void> {
-    await this.#one((b) => b.fill(dst, pattern, options), options);
+  async fill(dst: Region, pattern: number | bigint, options: FillOptions & SubmitOptions = NO_OPTIONS): Promise<void> {
+    await this.#one('fill', options, (b) => b.fill(dst, pattern, options));
   }
 
   /** Compares two ranges: `{ equal: true }` or the first differing offset. */
-  async compare(a: Region, b: Region, options: CompareOptions & SubmitOptions = {}): Promise<{ equal: true } | { equal: false; offset: number }> {
-    const offset = await this.#one((batch) => batch.compare(a, b, options), options);
+  async compare(a: Region, b: Region, options: CompareOptions & SubmitOptions = NO_OPTIONS): Promise<{ equal: true } | { equal: false; offset: number }> {
+    const offset = await this.#one('compare', options, (batch) => batch.compare(a, b, options));
     return offset < 0 ? { equal: true } : { equal: false, offset };
   }
 
   /** CRC-32C (Castagnoli) of a region or range. */
-  async crc32c(src: Region, options: Crc32cOptions & SubmitOptions = {}): Promise<number> {
-    return this.#one((b) => b.crc32c(src, options), options);
+  async crc32c(src: Region, options: Crc32cOptions & SubmitOptions = NO_OPTIONS): Promise<number> {
+    return this.#one('crc32c', options, (b) => b.crc32c(src, options));
   }
 
   /** Stores a 1/2/4/8-byte little-endian value (default 8 bytes). */
-  async writeImmediate(dst: Region, value: number | bigint, options: WriteImmediateOptions & SubmitOptions = {}): Promise<void> {
-    await this.#one((b) => b.writeImmediate(dst, value, options), options);
+  async writeImmediate(dst: Region, value: number | bigint, options: WriteImmediateOptions & SubmitOptions = NO_OPTIONS): Promise<void> {
+    await this.#one('writeImmediate', options, (b) => b.writeImmediate(dst, value, options));
   }
 
   /** A descriptor that does nothing; with `fence` it waits for everything before it. */
-  async nop(options: DescriptorOptions & SubmitOptions = {}): Promise<void> {
-    await this.#one((b) => b.nop(options), options);
+  async nop(options: DescriptorOptions & SubmitOptions = NO_OPTIONS): Promise<void> {
+    await this.#one('nop', options, (b) => b.nop(options));
   }
 
   /**
    * Moves `src` into `dst` across spaces: copies once, then releases `src`. Returns `dst`.
    * (Within one space use `region.move()`, which copies nothing.)
    */
-  async moveInto(dst: Region, src: Region, options: SubmitOptions = {}): Promise<Region> {
+  async moveInto(dst: Region, src: Region, options: SubmitOptions = NO_OPTIONS): Promise<Region> {
+    checkOptions('moveInto()', options, OPTION_KEYS.submit);
     await this.copy(dst, src, options);
     await src.release();
     return dst;
   }
 
-  async #one(add: (b: Batch) => Batch, options: SubmitOptions): Promise<number> {
-    const batch = add(this.batch());
+  /** Runs one descriptor as its own batch; `options` holds the descriptor's keys and the submit keys. */
+  async #one(op: keyof typeof ONE_SHOT_KEYS, options: SubmitOptions, add: (b: Batch) => Batch): Promise<number> {
+    checkOptions(`${op}()`, options, ONE_SHOT_KEYS[op]);
+    this.#assertOpen();
+    const batch = add(new Batch(this.#host, 1, false));
     try {
       const result = await batch.submit(options);
       return result.value(0);
@@ -581,7 +592,8 @@ export class Mover {
    * Closes the Mover: new work is refused at once (MOVER_CLOSED); work in flight runs to its end
    * (or is cancelled with `{ abort: true }`); then every region is released and engines stop.
    */
-  async close(options: { abort?: boolean } = {}): Promise<void> {
+  async close(options: { abort?: boolean } = NO_OPTIONS): Promise<void> {
+    checkOptions('close()', options, OPTION_KEYS.close);
     if (this.#closed) return;
     this.#closed = true;
     if (options.abort) for (const stop of this.#active) stop('ABORTED', new Error('the Mover was closed'));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CLAIM, COMPLETION, RING_HEADER, RING_MAGIC, ringBytes } from '../src/ring/layout.js';
+import { DatamoverError } from '../src/errors.js';
 import { Ring } from '../src/ring/ring.js';
 
 describe('Ring (producer side)', () => {
@@ -16,7 +17,7 @@ describe('Ring (producer side)', () => {
   });
 
   it('refuses sizes that are not powers of two', () => {
-    for (const n of [0, 1, 3, 1000, 2 ** 21, 1.5]) expect(() => new Ring(n)).toThrow(RangeError);
+    for (const n of [0, 1, 3, 1000, 2 ** 21, 1.5]) expect(() => new Ring(n)).toThrow(DatamoverError);
   });
 
   it('publishes Write_Index as a 64-bit value and tracks free slots', () => {

@@ -7,6 +7,7 @@
  * A slot is reused only after the producer has read its completion and zeroed its QW0, so a
  * consumer never mistakes a stale valid bit from an earlier lap for a new descriptor.
  */
+import { datamoverError, ErrorCode } from '../errors.js';
 import { CLAIM, COMPLETION, RING_HEADER, RING_MAGIC, ringBytes } from './layout.js';
 
 export class Ring {
@@ -24,7 +25,7 @@ export class Ring {
 
   constructor(entries: number) {
     if (!Number.isInteger(entries) || entries < 2 || entries > 1 << 20 || (entries & (entries - 1)) !== 0) {
-      throw new RangeError(`ring entries must be a power of two in [2, 2^20], got ${entries}`);
+      throw datamoverError(ErrorCode.INVALID_ARGUMENT, `ring entries must be a power of two in [2, 2^20], got ${String(entries)}`);
     }
     this.entries = entries;
     this.#mask = entries - 1;
