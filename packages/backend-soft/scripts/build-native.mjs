@@ -9,4 +9,5 @@ buildAddon({
   packageDir: fileURLToPath(new URL('..', import.meta.url)),
   fallback: 'the soft backend will use its TypeScript engine',
   args: process.argv.slice(2),
+  asanCopy: 'datamover_soft.node',
 });
