@@ -90,7 +90,7 @@ export class Batch {
   route: Uint8Array;
   /** Registrations the batch names, pinned while it is in flight. @internal */
   readonly regs = new Set<Registration>();
-  /** The handles named: a batch being built keeps them from being collected (and released) before submit(). */
+  /** The handles named: a batch being built or in flight keeps them from being collected (and released). */
   readonly #handles = new Set<Region>();
   /** Which sessions the batch uses. @internal */
   readonly sessions = new Set<number>();
@@ -211,6 +211,8 @@ export class Batch {
       return await this.#host.submit(this, options);
     } catch (e) {
       throw restack(e); // a completion error gets the stack of whoever awaits this submit
+    } finally {
+      this.#handles.clear(); // settled: a batch kept afterwards must not keep its regions
     }
   }
 
