@@ -6,6 +6,7 @@ import { markAsUntransferable } from 'node:worker_threads';
 import { OPERATIONS, type Backend, type Capabilities, type EngineSession, type Operation, type ProbeResult } from './backend.js';
 import { BatchResult, StatusCode } from './batch-result.js';
 import { Batch, type BatchHost, type CompareOptions, type CopyOptions, type Crc32cOptions, type DescriptorOptions, type FillOptions, type SubmitOptions, type WriteImmediateOptions } from './batch.js';
+import { collector } from './collector.js';
 import { CancelledError, datamoverError, engineError, ErrorCode, type DatamoverError } from './errors.js';
 import { closeFileMemory, openFileMemory, type OpenFileOptions } from './files.js';
 import type { DaxMemory, GpuMemory, Memory, RemoteMemory } from './memory.js';
@@ -96,7 +97,7 @@ let moversCollected = 0;
  * Mover reachable (the table's submitters reference the batches, which reference the Mover), so
  * collection comes only after every batch settled.
  */
-const unclosed = new FinalizationRegistry<RegionTable>((table) => {
+const unclosed = collector<RegionTable>('Mover', (table) => {
   moversCollected++;
   table.shutdown();
 });

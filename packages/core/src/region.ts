@@ -3,9 +3,10 @@
  * index, its file descriptors, its engine registrations); Region handles refer to it through the
  * spans of its slice tree. `move()` hands a span to a new handle and kills the old one; slices are
  * child spans; a registration is freed only when its tree is gone and no in-flight work touches it.
- * A handle that is garbage-collected unreleased is released by the collector below.
+ * A handle that is garbage-collected unreleased is released by the collector below (`handles`).
  */
 import { constants as bufferConstants } from 'node:buffer';
+import { collector } from './collector.js';
 import { datamoverError, ErrorCode } from './errors.js';
 import type { Memory } from './memory.js';
 import type { AddressSpace, SpaceKind } from './spaces.js';
@@ -118,7 +119,7 @@ export class Span {
  * held value that led back to the handle would keep it alive forever); registrations with work
  * in flight are freed when the work settles, as on release().
  */
-const collector = new FinalizationRegistry<Span>((span) => span.drop());
+const handles = collector<Span>('region handle', (span) => span.drop());
 
 /**
  * A handle on a registered, bounds-known byte range of one address space. Create regions
@@ -132,7 +133,7 @@ export class Region {
   /** @internal Use Mover.wrap / alloc / openFile, or Region.slice. */
   constructor(span: Span) {
     this.#span = span;
-    collector.register(this, span, this);
+    handles.register(this, span, this);
   }
 
   get length(): number {
@@ -197,7 +198,7 @@ export class Region {
   move(): Region {
     const span = this.#usable();
     this.#moved = true;
-    collector.unregister(this);
+    handles.unregister(this);
     return new Region(span);
   }
 
@@ -221,7 +222,7 @@ export class Region {
   async release(): Promise<void> {
     const span = this.releasable();
     span.released = true;
-    collector.unregister(this);
+    handles.unregister(this);
     span.leave();
     if (!span.parent) await span.reg.drained();
   }
