@@ -115,11 +115,19 @@ export class Span {
 }
 
 /**
- * Releases the span of a handle collected unreleased. It holds the span, never the handle (a
- * held value that led back to the handle would keep it alive forever); registrations with work
- * in flight are freed when the work settles, as on release().
+ * What the collector holds for one handle: the span it owns, until a move() hands the span on.
+ * Never the handle itself (a held value that led back to it would keep it alive forever).
  */
-const handles = collector<Span>('region handle', (span) => span.drop());
+interface Claim {
+  span: Span | undefined;
+}
+
+/**
+ * Drops the span of a handle collected unreleased; registrations with work in flight are freed
+ * when the work settles, as on release(). No unregister tokens: a released span ignores its drop,
+ * a moved-from handle's claim is empty, and token bookkeeping would triple the cost of a slice.
+ */
+const handles = collector<Claim>('region handle', (claim) => claim.span?.drop());
 
 /**
  * A handle on a registered, bounds-known byte range of one address space. Create regions
@@ -127,13 +135,15 @@ const handles = collector<Span>('region handle', (span) => span.drop());
  * length, never by pointer.
  */
 export class Region {
-  #moved = false;
   readonly #span: Span;
+  /** Empty once this handle was moved away. */
+  readonly #claim: Claim;
 
   /** @internal Use Mover.wrap / alloc / openFile, or Region.slice. */
   constructor(span: Span) {
     this.#span = span;
-    handles.register(this, span, this);
+    this.#claim = { span };
+    handles.register(this, this.#claim);
   }
 
   get length(): number {
@@ -150,7 +160,7 @@ export class Region {
   }
   /** True for a handle that can still be used (not moved away, not released). */
   get live(): boolean {
-    return !this.#moved && !this.#span.released && !this.#span.reg.releasing;
+    return this.#claim.span !== undefined && !this.#span.released && !this.#span.reg.releasing;
   }
   /** True for a slice (a handle on a child span of another region). */
   get isSlice(): boolean {
@@ -176,7 +186,7 @@ export class Region {
    * too: a span with children cannot be released, and the registration going releases them all.
    */
   #usable(): Span {
-    if (this.#moved) throw datamoverError(ErrorCode.USE_AFTER_MOVE, 'region handle was moved; use the handle move() returned');
+    if (this.#claim.span === undefined) throw datamoverError(ErrorCode.USE_AFTER_MOVE, 'region handle was moved; use the handle move() returned');
     const span = this.#span;
     if (span.released || span.reg.releasing) throw datamoverError(ErrorCode.REGION_RELEASED, 'region was released');
     return span;
@@ -197,8 +207,7 @@ export class Region {
    */
   move(): Region {
     const span = this.#usable();
-    this.#moved = true;
-    handles.unregister(this);
+    this.#claim.span = undefined;
     return new Region(span);
   }
 
@@ -222,7 +231,6 @@ export class Region {
   async release(): Promise<void> {
     const span = this.releasable();
     span.released = true;
-    handles.unregister(this);
     span.leave();
     if (!span.parent) await span.reg.drained();
   }
@@ -240,7 +248,7 @@ export class Region {
   }
 
   toString(): string {
-    const state = this.#moved ? 'moved' : this.live ? 'live' : 'released';
+    const state = this.#claim.span === undefined ? 'moved' : this.live ? 'live' : 'released';
     return `Region(${this.kind}:${this.space.name} +${this.#span.base} len=${this.length} ${state})`;
   }
 }
