@@ -56,7 +56,7 @@ export class Registration {
     if (this.inFlight === 0) this.#free();
   }
 
-  /** Frees at once whatever is in flight: the end of the owning Mover. */
+  /** Frees now, whoever still holds it: the end of the owning Mover (which waits for its work first). */
   forceFree(): void {
     this.releasing = true;
     this.#free();
@@ -126,7 +126,8 @@ const handles = collector<Span>('region handle', (span) => span.drop());
 /**
  * A handle on a registered, bounds-known byte range of one address space. Create regions
  * through a Mover (`wrap`, `alloc`, `openFile`); descriptors name them by handle, offset and
- * length, never by pointer.
+ * length, never by pointer. A handle garbage-collected without release() is released then (its
+ * registration once no slice of it lives and no work in flight names it).
  */
 export class Region {
   #moved = false;
