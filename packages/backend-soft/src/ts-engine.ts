@@ -8,7 +8,7 @@ import { readSync, writeSync } from 'node:fs';
 import { abi, datamoverError, ErrorCode, type EngineSession, type Memory, type RegionInfo, type Ring } from '@datamover/core';
 import { crc32c } from './crc32c.js';
 
-const { CLAIM, COMPLETION, COMPLETION_FLAG_ERROR, CompletionStatus: S, OPCODE_BITS, RESERVED_OPCODE_BITS, RING_HEADER } = abi;
+const { CLAIM, COMPLETION, COMPLETION_FLAG_ERROR, CompletionStatus: S, NOT_RUN_DETAIL, OPCODE_BITS, RESERVED_OPCODE_BITS, RING_HEADER } = abi;
 const SLICE_MS = 4;
 const CHUNK = 1 << 20;
 /** Opcode bits that must be clear: se, ch, csr, rb, bits 7:6 and 31:27. */
@@ -78,6 +78,7 @@ export class TsEngine implements EngineSession {
   #scheduled = false;
   #closed = false;
   #executed = 0;
+  readonly #failures = new abi.FailureRule();
 
   /** Aligned host memory, when the native addon is built (the engine itself needs none). */
   readonly allocateHost: ((size: number, alignment: number) => Uint8Array) | undefined;
@@ -142,7 +143,10 @@ export class TsEngine implements EngineSession {
     let result = 0n;
     if (d.noPointer || d.csbPtr !== cb * 4) status = S.BAD_DESCRIPTOR;
     else if (Atomics.compareExchange(u32, cb + COMPLETION.claim / 4, CLAIM.pending, CLAIM.claimed) !== CLAIM.pending) status = S.NOT_RUN;
-    else {
+    else if (this.#failures.heldBack(u32, cb, u32[w]!)) {
+      status = S.NOT_RUN;
+      detail = NOT_RUN_DETAIL.afterFailure;
+    } else {
       try {
         result = this.#execute(d, u32[w]!);
         this.#executed++;
@@ -153,6 +157,7 @@ export class TsEngine implements EngineSession {
         result = BigInt(e.result);
       }
     }
+    this.#failures.settle(u32, cb, status);
     u32[cb + COMPLETION.status / 4] = status;
     u32[cb + COMPLETION.detail / 4] = detail;
     u32[cb + COMPLETION.result / 4] = Number(result & 0xffff_ffffn);

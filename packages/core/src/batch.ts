@@ -64,6 +64,12 @@ export interface SubmitOptions {
   timeout?: number;
   /** Cancel at this time (milliseconds since the epoch, as Date.now()). */
   deadline?: number;
+  /**
+   * After a descriptor fails, run none of the later ones (reported not-run, reason
+   * 'after-failure'). Without it only fenced descriptors after a failure are held back. Each
+   * descriptor then starts only once the one before it has finished, on every engine.
+   */
+  stopOnError?: boolean;
 }
 
 /** What a batch needs from its Mover. @internal */

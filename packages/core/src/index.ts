@@ -10,7 +10,7 @@ export type { Backend, Capabilities, EngineErrorInfo, EngineSession, Operation, 
 export { Batch } from './batch.js';
 export type { CompareOptions, CopyOptions, Crc32cOptions, DescriptorOptions, DurableOption, FillOptions, SubmitOptions, WriteImmediateOptions } from './batch.js';
 export { BatchResult } from './batch-result.js';
-export type { DescriptorStatus } from './batch-result.js';
+export type { DescriptorStatus, NotRunReason } from './batch-result.js';
 export { BackendError, CancelledError, DatamoverError, datamoverError, ErrorCode, InvalidArgumentError, RegionStateError, TransferError } from './errors.js';
 export type { ErrorDetail } from './errors.js';
 export { DIRECT_ALIGNMENT } from './files.js';

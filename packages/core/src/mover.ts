@@ -471,7 +471,8 @@ export class Mover {
   // ---------------------------------------------------------------- submission
 
   async #submit(batch: Batch, options: SubmitOptions): Promise<BatchResult> {
-    const { signal, timeout, deadline } = options;
+    const { signal, timeout, deadline, stopOnError = false } = options;
+    if (typeof stopOnError !== 'boolean') throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'stopOnError must be a boolean');
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'signal must be an AbortSignal');
     if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'timeout must be a non-negative number of milliseconds');
     if (deadline !== undefined && (typeof deadline !== 'number' || Number.isNaN(deadline))) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'deadline must be a time in milliseconds since the epoch');
@@ -508,15 +509,24 @@ export class Mover {
 
     const run = (async () => {
       try {
-        for (const segment of segments(batch, sessions.length > 1)) {
+        for (let segment of segments(batch, sessions.length > 1, stopOnError)) {
           if (cancel) {
             for (const d of segment === ALL ? range(batch.length) : segment) result.record(d, StatusCode.notRun, 0);
             continue;
           }
+          // The failure rule across engines (each engine keeps it on its own ring): after a failure
+          // in an earlier segment, the fenced descriptor that begins this one is held back, and with
+          // stopOnError all of it.
+          if (result.counts.failed > 0) {
+            const held = stopOnError ? segment : fenced(batch, segment[0]!) ? segment.slice(0, 1) : [];
+            for (const d of held) result.record(d, StatusCode.heldBack, 0);
+            segment = segment.slice(held.length);
+            if (segment.length === 0) continue;
+          }
           const phase: Promise<void>[] = [];
           for (const s of sessions) {
             const idx = sessions.length === 1 && segment === ALL ? null : Int32Array.from(indexesFor(batch, segment, s));
-            const work = new Work(batch, result, idx);
+            const work = new Work(batch, result, idx, stopOnError);
             const sub = this.#sessions[s]!.submitter;
             works.push({ work, sub });
             sub.enqueue(work);
@@ -651,22 +661,29 @@ const ALL: readonly number[] = [];
 
 /**
  * Splits a batch at fences when it spans several sessions: each engine honours fences on its
- * own ring, but ordering across engines needs the Mover to wait between segments.
+ * own ring, but ordering across engines needs the Mover to wait between segments. With
+ * stopOnError also where the session changes, so no engine starts a descriptor before the
+ * outcome of every earlier one is known.
  */
-function* segments(batch: Batch, multi: boolean): Iterable<readonly number[]> {
+function* segments(batch: Batch, multi: boolean, stopOnError: boolean): Iterable<readonly number[]> {
   if (!multi) {
     yield ALL;
     return;
   }
   let seg: number[] = [];
   for (let d = 0; d < batch.length; d++) {
-    if ((batch.words[d * 16]! & FENCE) !== 0 && seg.length > 0) {
+    const split = fenced(batch, d) || (stopOnError && d > 0 && batch.route[d] !== batch.route[d - 1]);
+    if (split && seg.length > 0) {
       yield seg;
       seg = [];
     }
     seg.push(d);
   }
   if (seg.length > 0) yield seg;
+}
+
+function fenced(batch: Batch, d: number): boolean {
+  return (batch.words[d * 16]! & FENCE) !== 0;
 }
 
 function* range(n: number): Iterable<number> {
