@@ -97,7 +97,8 @@ export function sdxi(options: SdxiOptions = {}): Backend {
         // Mover.alloc: the soft addon's aligned allocator, when it is built.
         const soft = loadSoft();
         const allocateHost = 'addon' in soft ? (size: number, alignment: number) => new Uint8Array(soft.addon.allocateAligned(size, alignment)) : undefined;
-        session = new SdxiSession({ device, context, policy: path, plan: p, cpu, failures, allocateHost }, ring, onProgress);
+        const memoryAddress = 'addon' in soft ? soft.addon.memoryAddress : undefined;
+        session = new SdxiSession({ device, context, policy: path, plan: p, cpu, failures, allocateHost, memoryAddress }, ring, onProgress);
         return session;
       } catch (e) {
         cpu?.close();

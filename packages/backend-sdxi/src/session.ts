@@ -93,12 +93,15 @@ export interface SessionParts {
   readonly failures: abi.FailureRule;
   /** Host allocation for Mover.alloc (the soft addon's aligned allocator), when available. */
   readonly allocateHost: ((size: number, alignment: number) => Uint8Array) | undefined;
+  /** Host addresses for overlap checks (the soft addon's memoryAddress), when available. */
+  readonly memoryAddress: ((view: Uint8Array) => number) | undefined;
 }
 
 export class SdxiSession implements EngineSession {
   /** Not polled by the Submitter: this session polls its own CST_BLKs (see #enqueue). */
   readonly concurrent = false;
   readonly allocateHost: ((size: number, alignment: number) => Uint8Array) | undefined;
+  readonly memoryAddress: ((view: Uint8Array) => number) | undefined;
   readonly #fn: SdxiFunction;
   readonly #device: SdxiDevice;
   readonly #cxt: ContextMemory;
@@ -156,6 +159,7 @@ export class SdxiSession implements EngineSession {
     this.#cpu = parts.cpu;
     this.#failures = parts.failures;
     this.allocateHost = parts.allocateHost;
+    this.memoryAddress = parts.memoryAddress;
     this.#core = core;
     this.#coreHeader = new BigUint64Array(core.sab, 0, RING_HEADER.bytes / 8);
     this.#coreMask = core.entries - 1;

@@ -21,6 +21,7 @@ export { addonLoader, nativeCaller, nativeError, packageInfo, runtimePlatform, t
 export type { AddonLoad, AddonLoader, AddonSpec, NativeErrorMap } from './native-loader.js';
 export type { BackendReport, Fallback, MoverOptions, MoverStats, RoutingPolicy } from './mover.js';
 export { checkAllocationSize, Region } from './region.js';
+export { memoryOverlap } from './overlap.js';
 export { defaultBackends, registerDefaultBackend } from './registry.js';
 export { Ring } from './ring/ring.js';
 export { daxSpace, fileSpace, gpuSpace, HOST_SPACE, remoteSpace, SPACE_KINDS } from './spaces.js';

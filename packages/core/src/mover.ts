@@ -8,7 +8,7 @@ import { BatchResult, StatusCode } from './batch-result.js';
 import { Batch, type BatchHost, type CompareOptions, type CopyOptions, type Crc32cOptions, type DescriptorOptions, type FillOptions, type SubmitOptions, type WriteImmediateOptions } from './batch.js';
 import { CancelledError, datamoverError, engineError, ErrorCode, type DatamoverError } from './errors.js';
 import { closeFileMemory, openFileMemory, type OpenFileOptions } from './files.js';
-import type { DaxMemory, GpuMemory, Memory, RemoteMemory } from './memory.js';
+import type { DaxMemory, GpuMemory, HostMemory, Memory, RemoteMemory } from './memory.js';
 import { checkOptions, NO_OPTIONS, ONE_SHOT_KEYS, OPTION_KEYS } from './options.js';
 import { checkAllocationSize, checkSize, Region, Registration, type RegistrationOwner } from './region.js';
 import { defaultBackends } from './registry.js';
@@ -200,7 +200,7 @@ export class Mover {
     // A registered ArrayBuffer must never be detached under an engine: postMessage and
     // structuredClone then copy it instead of transferring it.
     if (!(view.buffer instanceof SharedArrayBuffer)) markAsUntransferable(view.buffer);
-    return this.#register({ kind: 'host', view }, HOST_SPACE, view.byteLength, !options.readOnly);
+    return this.#register(this.#hostMemory(view), HOST_SPACE, view.byteLength, !options.readOnly);
   }
 
   /** Allocates zeroed host memory aligned to `alignment` bytes (default 4096, the O_DIRECT alignment). */
@@ -224,7 +224,13 @@ export class Mover {
       if (alignment > 16) throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `no open backend can allocate ${alignment}-byte aligned memory`);
       view = new Uint8Array(new SharedArrayBuffer(size));
     }
-    return this.#register({ kind: 'host', view }, HOST_SPACE, size, true);
+    return this.#register(this.#hostMemory(view), HOST_SPACE, size, true);
+  }
+
+  /** Host memory with its address where an open engine can tell it (overlap by address). */
+  #hostMemory(view: Uint8Array): HostMemory {
+    for (const s of this.#sessions) if (s.engine.memoryAddress) return { kind: 'host', view, address: s.engine.memoryAddress(view) };
+    return { kind: 'host', view };
   }
 
   /** Opens a range of a file (or block device) as a region. */
