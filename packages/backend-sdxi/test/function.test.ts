@@ -291,6 +291,41 @@ const FAULTS: FaultCase[] = [
     buffer: 1,
     status: ST.BAD_AKEY,
   },
+  {
+    // vl only (pv = 0) and the context's L1 pv = 0: the function's own address space, reached
+    // by device address, as the driver's transfer AKey reaches its DMA-mapped buffers.
+    name: 'no PASID: a source address below device memory',
+    build: (csb, r) => {
+      r.cxt.setAkey(8, {});
+      return copy(csb, { akey0: 8, addr0: 0x100 });
+    },
+    step: 10,
+    subStep: 1,
+    buffer: 0,
+    status: ST.OUT_OF_BOUNDS,
+  },
+  {
+    name: 'no PASID: a destination running past the end of device memory',
+    build: (csb, r) => {
+      r.cxt.setAkey(8, {});
+      return copy(csb, { akey1: 8, addr1: DEVICE_BASE + BigInt(r.fn.arena.byteLength - 8) });
+    },
+    step: 10,
+    subStep: 1,
+    buffer: 1,
+    status: ST.OUT_OF_BOUNDS,
+  },
+  {
+    name: "pv = 1 naming PASID 0xffff, the function's own slot, which no PASID reaches",
+    build: (csb, r) => {
+      r.cxt.setAkey(8, { pasid: 0xffff });
+      return copy(csb, { akey1: 8 });
+    },
+    step: 10,
+    subStep: 1,
+    buffer: 1,
+    status: ST.BAD_AKEY,
+  },
   { name: 'a source range running past its address space', build: (csb) => copy(csb, { addr0: 4000, bytes: 200 }), step: 10, subStep: 1, buffer: 0, status: ST.OUT_OF_BOUNDS },
   { name: 'a destination address far outside (2^63)', build: (csb) => copy(csb, { addr1: 2n ** 63n }), step: 10, subStep: 1, buffer: 1, status: ST.OUT_OF_BOUNDS },
   { name: 'a write to a read-only address space', build: (csb) => copy(csb, { akey0: 1, akey1: 2 }), step: 10, subStep: 2, buffer: 1, status: ST.ACCESS_DENIED },
