@@ -3,6 +3,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Mover } from '@datamover/core';
 import { soft } from '@datamover/backend-soft';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
+import { rdma } from '../src/index.js';
 import type { NativeEvent } from '../src/native.js';
 import { type ControlSession, RdmaNode } from '../src/node.js';
 import { HostList, LOOPBACK, peerAuthOf, sharedSecretAuth, transcript } from '../src/peer-auth.js';
@@ -221,8 +222,10 @@ describe('rdma control channel: peer authentication', () => {
     expect(a.engine.expected).toBe(0);
   });
 
-  it('a shorter secret or a malformed peerAuth is refused', () => {
+  it('a shorter secret or a malformed peerAuth is refused, by rdma() itself too', () => {
     expect(() => sharedSecretAuth('short')).toThrow(/at least 16 bytes/);
+    expect(() => rdma({ peerAuth: { secret: 'short' } })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => rdma({ allowHosts: ['example.com'] })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => peerAuthOf({ secret: 42 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => peerAuthOf({ sign: () => new Uint8Array() })).toThrow(/sign\(\) and verify\(\)/);
     expect(peerAuthOf(undefined)).toBeUndefined();
