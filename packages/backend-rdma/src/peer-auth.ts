@@ -21,7 +21,7 @@ export interface PeerAuth {
 export type PeerAuthOption = PeerAuth | { readonly secret: string | Uint8Array };
 
 /** Shared secrets shorter than this (bytes) are refused. */
-export const MIN_SECRET_BYTES = 16;
+const MIN_SECRET_BYTES = 16;
 
 /**
  * A PeerAuth for nodes sharing one secret: proofs are HMAC-SHA-256 under it. Whoever holds the
