@@ -37,7 +37,8 @@ class Engine : public Napi::ObjectWrap<Engine>, public dm::RingConsumer, public 
   Napi::Value Stats(const Napi::CallbackInfo& info);
 
   uint16_t freeIndex(Napi::Env env, const Napi::Value& v);
-  dm::Outcome execute(dm::Executor& exec, const dm::Descriptor& d);
+  dm::Outcome execute(dm::Executor& exec, const dm::Descriptor& d);  // under the fault watch
+  dm::Outcome run(dm::Executor& exec, const dm::Descriptor& d);
   void consume() override;
   void release() override;
   bool holds(const void* p, size_t n) override { return table_.holds(p, n); }
