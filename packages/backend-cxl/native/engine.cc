@@ -98,10 +98,11 @@ dm::Outcome Engine::execute(dm::Executor& exec, const dm::Descriptor& in) {
   int keys[2];
   operandKeys(in, keys);
   const Pin pins[2] = {Pin(table_, keys[0]), Pin(table_, keys[1])};  // meta_ holds still while pinned
+  dm::Region* const regions[2] = {pins[0].get(), pins[1].get()};
   dm::fault::Watch watch;
   MapState* watched[2] = {nullptr, nullptr};
   for (int i = 0; i < 2; ++i) {
-    MapState* m = pins[i].get() != nullptr ? meta_[keys[i]].map.get() : nullptr;
+    MapState* m = regions[i] != nullptr ? meta_[keys[i]].map.get() : nullptr;
     if (m == nullptr) continue;
     if (const int e = m->fault.load(std::memory_order_acquire)) return status(DM_STATUS_IO_ERROR, e);
     watched[watch.count] = m;
@@ -110,7 +111,7 @@ dm::Outcome Engine::execute(dm::Executor& exec, const dm::Descriptor& in) {
   dm::Outcome o;
   {
     const dm::fault::Armed armed(watch);
-    o = run(exec, in);
+    o = run(exec, in, regions);
   }
   const int hit = watch.hit.load(std::memory_order_acquire);
   if (hit < 0) return o;
@@ -119,7 +120,7 @@ dm::Outcome Engine::execute(dm::Executor& exec, const dm::Descriptor& in) {
   return status(DM_STATUS_IO_ERROR, e);
 }
 
-dm::Outcome Engine::run(dm::Executor& exec, const dm::Descriptor& in) {
+dm::Outcome Engine::run(dm::Executor& exec, const dm::Descriptor& in, dm::Region* const regions[2]) {
   dm::Descriptor d = in;
   const uint32_t op = in.nop.opcode;
   const uint32_t kind = op & DM_OPCODE_KIND_MASK;
@@ -128,10 +129,9 @@ dm::Outcome Engine::run(dm::Executor& exec, const dm::Descriptor& in) {
   if (kind == DM_OPCODE_COPY) {
     // Two mappings of the same device or file alias at different addresses: compare file offsets.
     const uint64_t n = uint64_t{d.copy.size} + 1;
-    Pin a(table_, d.copy.akey0), b(table_, d.copy.akey1);
-    if (a.get() != nullptr && b.get() != nullptr && meta_[d.copy.akey0].map && meta_[d.copy.akey1].map &&
-        inBounds(*a.get(), d.copy.addr0, n) && inBounds(*b.get(), d.copy.addr1, n) && b->writable && a->dev == b->dev &&
-        a->ino == b->ino) {
+    const dm::Region *a = regions[0], *b = regions[1];
+    if (a != nullptr && b != nullptr && meta_[d.copy.akey0].map && meta_[d.copy.akey1].map && inBounds(*a, d.copy.addr0, n) &&
+        inBounds(*b, d.copy.addr1, n) && b->writable && a->dev == b->dev && a->ino == b->ino) {
       const uint64_t x = a->fileOffset + d.copy.addr0, y = b->fileOffset + d.copy.addr1;
       if (x < y + n && y < x + n) return status(DM_STATUS_OVERLAP);
     }
@@ -146,8 +146,8 @@ dm::Outcome Engine::run(dm::Executor& exec, const dm::Descriptor& in) {
     case DM_OPCODE_WRITE_IMM: key = d.writeImm.akey1, addr = d.writeImm.addr1, n = d.writeImm.width; break;
     default: return status(DM_STATUS_BAD_DESCRIPTOR);  // durable is a flag of writes only
   }
-  Pin dst(table_, key);  // held across the write and the flush
-  if (dst.get() != nullptr && inBounds(*dst.get(), addr, n) && dst->writable && meta_[key].persist == Persist::None)
+  const dm::Region* dst = regions[kind == DM_OPCODE_COPY ? 1 : 0];
+  if (dst != nullptr && inBounds(*dst, addr, n) && dst->writable && meta_[key].persist == Persist::None)
     return status(DM_STATUS_NOT_PERSISTENT);  // refused before anything is written
   const dm::Outcome o = exec.run(d);
   if (o.status != DM_STATUS_OK) return o;
