@@ -125,6 +125,34 @@ describe('a dax file truncated under its mapping', () => {
     expect(r).toEqual({ status: 0, signal: null, stderr: '', results: { rounds: Array(6).fill(EFAULT), healthy: 'ok', same: { equal: true } } });
   });
 
+  it('survives another process truncating the file while a copy runs', () => {
+    // Whether the truncation lands inside the 64 MiB copy or after it is up to the scheduler; the
+    // copy either finishes or fails IO_ERROR, and the next one over the whole range must fail.
+    const r = child(`
+      const { spawnSync } = await import('node:child_process');
+      const size = 64 << 20;
+      const src = m.alloc(size);
+      src.bytes().fill(0x24);
+      results.during = [];
+      results.after = [];
+      for (let k = 0; k < 3; k++) {
+        const path = file(size);
+        const d = await openDax(m, path);
+        const copy = outcome(m.copy(d, src));
+        const t = spawnSync('truncate', ['-s', String(4 << 20), path]);
+        if (t.status !== 0) throw new Error('truncate: ' + t.stderr);
+        results.during.push(await copy);
+        results.after.push(await outcome(m.copy(src, d)));
+        await d.release();
+      }
+    `);
+    expect(r.signal).toBeNull();
+    expect(r.stderr).toBe('');
+    const { during, after } = r.results as { during: string[]; after: string[] };
+    for (const o of during) expect(['ok', EFAULT]).toContain(o);
+    expect(after).toEqual([EFAULT, EFAULT, EFAULT]);
+  });
+
   it('fails only the faulting descriptor of a batch', () => {
     const r = child(`
       const path = file(8192);
