@@ -45,8 +45,11 @@ export class RingMemory {
     });
   }
 
-  /** A file of noise at `path` (removed on close); regions are file ranges of it. */
-  file(path: string, size: number, seed: number): number {
+  /**
+   * A file of noise at `path` (removed on close); regions are file ranges of it, or what `carve`
+   * makes of a range (a backend's mapping of the file).
+   */
+  file(path: string, size: number, seed: number, carve?: (path: string, ...range: Parameters<Carver['carve']>) => ReturnType<Carver['carve']>): number {
     const fd = openSync(path, 'w+');
     writeSync(fd, noise(size, seed), 0, size, 0);
     const st = fstatSync(fd);
@@ -59,7 +62,7 @@ export class RingMemory {
           return out;
         },
       },
-      carve: (offset) => ({ kind: 'file', memory: { kind: 'file', path, fd, directFd: -1, fileOffset: offset, dev: st.dev, ino: st.ino } }),
+      carve: carve ? (...range) => carve(path, ...range) : (offset) => ({ kind: 'file', memory: { kind: 'file', path, fd, directFd: -1, fileOffset: offset, dev: st.dev, ino: st.ino } }),
       close: () => {
         closeSync(fd);
         rmSync(path, { force: true });

@@ -39,6 +39,8 @@ export interface RingRegion {
 export interface RecordView {
   readonly words: Uint32Array;
   readonly decoded: abi.DecodedDescriptor;
+  /** Whether the engine gets to run it: csb_ptr names its completion block and the producer did not cancel it. */
+  readonly claimed: boolean;
 }
 
 export interface RingFuzzTarget {
@@ -311,7 +313,9 @@ export async function fuzzRing(t: RingFuzzTarget): Promise<RingFuzzFigures> {
         await oracle.drain(Infinity);
         const o = oracle.completion(i);
         oracle.retire(i);
-        const w = t.expect ? t.expect({ words, decoded: abi.decodeDescriptor(words, 0) }, o.status, t.regions) : o.status;
+        const decoded = abi.decodeDescriptor(words, 0);
+        const claimed = !decoded.noPointer && decoded.csbPtr === oracle.ring.completionOffset(i) && claims[k] === CLAIM.pending;
+        const w = t.expect ? t.expect({ words, decoded, claimed }, o.status, t.regions) : o.status;
         if (w !== o.status) before!.forEach((b, bi) => copies[bi]!.set(b));
         want.push(w);
         oracleResults.push(o);
