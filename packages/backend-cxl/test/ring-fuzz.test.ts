@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { abi } from '@datamover/core';
 import { soft } from '@datamover/backend-soft';
-import { fuzzRing, RingMemory, type RecordView, type RingRegion } from '@datamover/conformance/fuzz';
+import { fuzzRing, ringFuzzProblems, RingMemory, type RecordView, type RingRegion } from '@datamover/conformance/fuzz';
 import { afterAll, expect, it } from 'vitest';
 import { cxl } from '../src/index.js';
 import { mapDax } from '../src/dax.js';
@@ -74,11 +74,7 @@ it(`cxl engine: ${RECORDS} random ring records agree with the oracle, nothing ou
       seed: 13,
     });
     console.log(`[ring-fuzz] ${JSON.stringify(f)}`);
-    expect(f.examples).toEqual([]);
-    expect({ hangs: f.hangs, outOfRegion: f.outOfRegionBytes, wrong: f.wrongBytes, status: f.statusDisagreements, result: f.resultDisagreements }).toEqual({ hangs: 0, outOfRegion: 0, wrong: 0, status: 0, result: 0 });
-    expect(f.reservedBitRefused).toBe(f.reservedBit);
-    expect(f.refused['NOT_PERSISTENT'] ?? 0).toBeGreaterThan(0);
-    expect(f.ok).toBeGreaterThan(RECORDS / 10);
+    expect(ringFuzzProblems(f, RECORDS, ['NOT_PERSISTENT', 'OVERLAP'])).toEqual([]);
   } finally {
     m.close();
   }

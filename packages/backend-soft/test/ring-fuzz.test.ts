@@ -7,17 +7,13 @@
  * packages/conformance/results/ring-fuzz.md come from a longer run).
  */
 import { join } from 'node:path';
-import { fuzzRing, RingMemory, type RingFuzzFigures } from '@datamover/conformance/fuzz';
-import { afterAll, expect, it } from 'vitest';
+import { fuzzRing, ringFuzzProblems, RingMemory } from '@datamover/conformance/fuzz';
+import { expect, it } from 'vitest';
 import { soft } from '../src/index.js';
 import { ENGINES, tempDir } from './helpers.js';
 
 const RECORDS = Number(process.env['DATAMOVER_FUZZ_RECORDS'] ?? 4000);
 const dir = tempDir();
-const figures: RingFuzzFigures[] = [];
-afterAll(() => {
-  for (const f of figures) console.log(`[ring-fuzz] ${JSON.stringify(f)}`);
-});
 
 function memory(tag: string): RingMemory {
   const m = new RingMemory();
@@ -43,13 +39,8 @@ for (const engine of ENGINES) {
         records: RECORDS,
         seed: engine === 'ts' ? 11 : 12,
       });
-      figures.push(f);
-      expect(f.examples).toEqual([]);
-      expect({ hangs: f.hangs, outOfRegion: f.outOfRegionBytes, wrong: f.wrongBytes, status: f.statusDisagreements, result: f.resultDisagreements }).toEqual({ hangs: 0, outOfRegion: 0, wrong: 0, status: 0, result: 0 });
-      expect(f.records).toBe(RECORDS);
-      expect(f.reservedBitRefused).toBe(f.reservedBit);
-      expect(f.reservedBit).toBeGreaterThan(RECORDS / 20);
-      expect(f.ok).toBeGreaterThan(RECORDS / 10); // records that ran, not only the first check failing
+      console.log(`[ring-fuzz] ${JSON.stringify(f)}`);
+      expect(ringFuzzProblems(f, RECORDS)).toEqual([]);
     } finally {
       m.close();
     }

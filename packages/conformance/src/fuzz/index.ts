@@ -5,7 +5,7 @@
  * `fuzzRing` feeds random 64-byte records to an engine's ring against the TypeScript oracle.
  * Both return their figures; the backend's test asserts them.
  */
-export { fuzzRing } from './ring.js';
+export { fuzzRing, ringFuzzProblems } from './ring.js';
 export { RingMemory } from './ring-memory.js';
 export type { Carver } from './ring-memory.js';
 export type { OpenSession, RecordView, RingBacking, RingFuzzFigures, RingFuzzTarget, RingRegion } from './ring.js';

@@ -377,3 +377,20 @@ export async function fuzzRing(t: RingFuzzTarget): Promise<RingFuzzFigures> {
   return figures;
 }
 
+
+/**
+ * What is wrong with a run that was asked for `records` records: empty for a clean one (no hang,
+ * no out-of-region byte, no disagreement, every reserved bit refused, enough records run rather
+ * than refused at the first check, and each status of `mustSee` reached at least once).
+ */
+export function ringFuzzProblems(f: RingFuzzFigures, records: number, mustSee: readonly string[] = []): string[] {
+  const problems = [...f.examples];
+  const zero = { hangs: f.hangs, outOfRegionBytes: f.outOfRegionBytes, wrongBytes: f.wrongBytes, statusDisagreements: f.statusDisagreements, resultDisagreements: f.resultDisagreements, engineErrors: f.engineErrors };
+  for (const [k, v] of Object.entries(zero)) if (v !== 0) problems.push(`${k}: ${v}`);
+  if (f.records !== records) problems.push(`ran ${f.records} of ${records} records`);
+  if (f.reservedBitRefused !== f.reservedBit) problems.push(`${f.reservedBit - f.reservedBitRefused} of ${f.reservedBit} records with a reserved bit were not refused`);
+  if (f.reservedBit < records / 20) problems.push(`only ${f.reservedBit} records had a reserved bit set`);
+  if (f.ok < records / 10) problems.push(`only ${f.ok} records ran`);
+  for (const s of mustSee) if (!f.refused[s]) problems.push(`no record was answered ${s}`);
+  return problems;
+}
