@@ -9,5 +9,5 @@ export { fuzzRing, ringFuzzProblems } from './ring.js';
 export { RingMemory } from './ring-memory.js';
 export type { Carver } from './ring-memory.js';
 export type { OpenSession, RecordView, RingBacking, RingFuzzFigures, RingFuzzTarget, RingRegion } from './ring.js';
-export { fuzzPublic } from './public.js';
+export { fuzzPublic, PUBLIC_SURFACE, publicFuzzProblems } from './public.js';
 export type { PublicFuzzFigures, PublicFuzzOptions } from './public.js';

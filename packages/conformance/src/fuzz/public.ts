@@ -45,6 +45,10 @@ export interface PublicFuzzFigures {
   /** Successful calls with bytes or a value other than the model's, refused valid calls, accepted invalid ones, unexpected codes. */
   wrongResults: number;
   hangs: number;
+  /** Operations the backend claims on any kinds. */
+  readonly claimed: readonly string[];
+  /** Successful calls by call name (`mover.copy`, `batch.submit`, `slice`, …): what the run reached. */
+  readonly succeededBy: Record<string, number>;
   /** Disagreements known and being fixed elsewhere, by name (not failures). */
   readonly known: Record<string, number>;
 }
@@ -253,6 +257,8 @@ class Session {
       return { ok: false };
     }
     fg.succeeded++;
+    const name = what.slice(0, what.indexOf('(') >>> 0);
+    fg.succeededBy[name] = (fg.succeededBy[name] ?? 0) + 1;
     if (plan.aliasOverlap) {
       // Accepted by Batch's check (which compares buffer objects), or run by the engine (soft's TS oracle).
       const name = `alias-overlap-accepted:${what.slice(0, what.indexOf('('))}`;
@@ -642,7 +648,7 @@ function describeArgs(args: readonly unknown[]): string {
 export async function fuzzPublic(target: ConformanceTarget, options: PublicFuzzOptions = {}): Promise<PublicFuzzFigures> {
   const rt = resolveTarget(target);
   const seed = options.seed ?? rt.seed;
-  const figures: PublicFuzzFigures = { target: rt.name, seed, calls: 0, succeeded: 0, typed: 0, codes: {}, untyped: 0, wroteOnRefusal: 0, wrongResults: 0, hangs: 0, known: {} };
+  const figures: PublicFuzzFigures = { target: rt.name, seed, calls: 0, succeeded: 0, typed: 0, codes: {}, untyped: 0, wroteOnRefusal: 0, wrongResults: 0, hangs: 0, succeededBy: {}, known: {}, claimed: [...new Set(rt.caps.operations.map((o) => o.op))] };
   const total = options.calls ?? 2000;
   const dir = mkdtempSync(join(target.tmpdir ?? tmpdir(), 'dm-fuzz-'));
   const providers = new Map(rt.providers);
@@ -678,4 +684,23 @@ export async function fuzzPublic(target: ConformanceTarget, options: PublicFuzzO
     rmSync(dir, { recursive: true, force: true });
   }
   return figures;
+}
+
+/** Calls every run must have made succeed at least once, or it did not reach the surface. */
+export const PUBLIC_SURFACE = ['alloc', 'wrap', 'slice', 'move', 'release', 'openFile', 'Mover.open', 'mover.nop', 'batch.submit'] as const;
+/** Operations that must have succeeded once, one-shot or in a batch, where the backend claims them. */
+const OPERATIONS = { copy: 'copy', fill: 'fill', compare: 'compare', crc32c: 'crc32c', writeImmediate: 'writeImm' } as const;
+
+/** What is wrong with a run asked for `calls` calls: empty for a clean one. */
+export function publicFuzzProblems(f: PublicFuzzFigures, calls: number): string[] {
+  const problems: string[] = [];
+  const zero = { untyped: f.untyped, wroteOnRefusal: f.wroteOnRefusal, wrongResults: f.wrongResults, hangs: f.hangs };
+  for (const [k, v] of Object.entries(zero)) if (v !== 0) problems.push(`${k}: ${v}`);
+  if (f.calls < calls) problems.push(`made ${f.calls} of ${calls} calls`);
+  if (f.succeeded < calls / 5 || f.typed < calls / 5) problems.push(`unbalanced: ${f.succeeded} succeeded, ${f.typed} refused`);
+  for (const c of PUBLIC_SURFACE) if (!f.succeededBy[c]) problems.push(`no ${c} call succeeded`);
+  for (const [call, op] of Object.entries(OPERATIONS)) {
+    if (f.claimed.includes(op) && !f.succeededBy[`mover.${call}`] && !f.succeededBy[`batch.${call}`]) problems.push(`no ${call} succeeded`);
+  }
+  return problems;
 }
