@@ -387,7 +387,6 @@ class Session {
     // An empty batch has nothing a deadline could cancel (an aborted signal still refuses it).
     if (s.cancels && (accepted.length > 0 || s.cancels === 'ABORTED')) codes.push(s.cancels);
     const alias = accepted.some((p) => p.aliasOverlap);
-    if (alias) this.figures.known['alias-overlap-in-batch'] = (this.figures.known['alias-overlap-in-batch'] ?? 0) + 1;
     const run = (state: State) => {
       values = accepted.map((p) => p.run?.(state) ?? 0);
       return undefined;
