@@ -234,7 +234,7 @@ class Session {
       }
       fg.typed++;
       fg.codes[e.code] = (fg.codes[e.code] ?? 0) + 1;
-      if (plan.aliasOverlap && e.code !== 'OVERLAPPING_RANGES') {
+      if (plan.aliasOverlap && !plan.codes.includes(e.code)) {
         // A batch with an aliased overlap that an engine refused: what ran of it is not modelled.
         fg.known['alias-overlap-refused-by-engine'] = (fg.known['alias-overlap-refused-by-engine'] ?? 0) + 1;
         return { ok: false };
