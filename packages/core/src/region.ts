@@ -186,11 +186,13 @@ export class Region {
   }
 
   /** A handle on `length` bytes from `offset`, a child of this region: this region cannot be released while the slice lives. */
-  slice(offset: number, length: number = this.length - offset): Region {
+  slice(offset: number, length?: number): Region {
     this.resolve();
-    checkRange(offset, length, this.length);
+    checkSize(offset, 'range offset'); // before it is used for the default length
+    const n = length === undefined ? this.length - offset : length;
+    checkRange(offset, n, this.length);
     const span = this.#span;
-    return new Region(new Span(span.reg, span.base + offset, length, span));
+    return new Region(new Span(span.reg, span.base + offset, n, span));
   }
 
   /**
@@ -257,7 +259,6 @@ export function checkRange(offset: number, length: number, limit: number, what =
   }
 }
 
-/** Throws INVALID_SIZE unless `n` is a non-negative safe integer. */
 /** The largest ArrayBuffer this runtime makes (Node 20: 4 GiB). */
 const MAX_BUFFER_BYTES = bufferConstants.MAX_LENGTH;
 
@@ -271,6 +272,7 @@ export function checkAllocationSize(size: unknown): asserts size is number {
   if (size > MAX_BUFFER_BYTES) throw datamoverError(ErrorCode.SIZE_TOO_LARGE, `allocation size ${size} exceeds the ${MAX_BUFFER_BYTES}-byte ArrayBuffer limit of this runtime`);
 }
 
+/** Throws INVALID_SIZE unless `n` is a non-negative safe integer (INVALID_ARGUMENT when it is no number at all). */
 export function checkSize(n: unknown, what: string): asserts n is number {
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
     throw datamoverError(

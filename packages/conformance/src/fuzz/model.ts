@@ -48,11 +48,6 @@ export interface Plan {
   readonly run?: (state: State) => number | undefined;
   /** Handles a descriptor names (checked again at submit). */
   readonly names?: readonly Handle[];
-  /**
-   * An overlapping copy between two buffer objects over one memory: refused by the model, and
-   * known to be accepted by parts of the library until the fix of issue 20 (item 7) lands.
-   */
-  readonly aliasOverlap?: boolean;
 }
 
 const DESCRIPTOR = ['fence', 'backend'];
@@ -192,8 +187,7 @@ export function planDescriptor(host: Host, call: string, args: readonly unknown[
   const codes: Codes = optionFaults(opts, oneShot ? [...KEYS[call]!, ...SUBMIT] : KEYS[call]!);
   const o = defaults(opts, call === 'copy' || call === 'compare' ? ['length'] : []);
   const op = OP_OF[call] ?? call;
-  const plan = (names: Handle[], run: (s: State) => number | undefined, aliasOverlap = false): Plan =>
-    codes.length ? { codes, ...(aliasOverlap && codes.length === 1 ? { aliasOverlap, names, run: () => undefined } : {}) } : { codes, names, run };
+  const plan = (names: Handle[], run: (s: State) => number | undefined): Plan => (codes.length ? { codes } : { codes, names, run });
   switch (call) {
     case 'copy':
     case 'compare': {
@@ -217,7 +211,7 @@ export function planDescriptor(host: Host, call: string, args: readonly unknown[
       const [pa, pb] = [a.start + ra.off, b.start + rb.off];
       const overlap = call === 'copy' && len > 0 && a.reg.mem === b.reg.mem && pa < pb + len && pb < pa + len;
       if (overlap) codes.push('OVERLAPPING_RANGES');
-      if (call === 'copy') return plan([a, b], (s) => void at(s, b).set(at(s, a).slice(pa, pa + len), pb), overlap && a.reg.object !== b.reg.object);
+      if (call === 'copy') return plan([a, b], (s) => void at(s, b).set(at(s, a).slice(pa, pa + len), pb));
       return plan([a, b], (s) => {
         const p = at(s, a).subarray(pa, pa + len);
         const q = at(s, b).subarray(pb, pb + len);

@@ -49,8 +49,6 @@ export interface PublicFuzzFigures {
   readonly claimed: readonly string[];
   /** Successful calls by call name (`mover.copy`, `batch.submit`, `slice`, …): what the run reached. */
   readonly succeededBy: Record<string, number>;
-  /** Disagreements known and being fixed elsewhere, by name (not failures). */
-  readonly known: Record<string, number>;
 }
 
 /** How a number argument is drawn: a fraction of the room there is, a value past it, or a raw (often invalid) value. */
@@ -121,15 +119,6 @@ function resolve(n: Num, room: number): unknown {
 }
 
 class Failure extends Error {}
-
-/**
- * Untyped errors found by this fuzz and reported for a fix in core (not yet made): counted under
- * their name in `known`, so the lead can see them go to zero, instead of failing every run.
- */
-const KNOWN_UNTYPED: readonly { name: string; matches: (what: string, e: unknown) => boolean }[] = [
-  // Region.slice's default `length = this.length - offset` runs before the offset is checked.
-  { name: 'slice-bigint-offset-TypeError', matches: (what, e) => what.startsWith('slice(') && e instanceof TypeError && /BigInt/.test(e.message) },
-];
 
 /** What a call must do: refused with one of `codes` (when non-empty), else succeed as `run` says or be refused with one of `mayRefuse`. */
 interface Expect extends Omit<Plan, 'names'> {
@@ -223,22 +212,12 @@ class Session {
     const after = await this.snapshot();
     if (!outcome.ok) {
       const e = outcome.error;
-      const known = KNOWN_UNTYPED.find((k) => k.matches(what, e));
-      if (known) {
-        fg.known[known.name] = (fg.known[known.name] ?? 0) + 1;
-        return { ok: false };
-      }
       if (!isDatamoverError(e)) {
         fg.untyped++;
         throw new Failure(`${what}: threw ${describeError(e)} (not a DatamoverError)`);
       }
       fg.typed++;
       fg.codes[e.code] = (fg.codes[e.code] ?? 0) + 1;
-      if (plan.aliasOverlap && !plan.codes.includes(e.code)) {
-        // A batch with an aliased overlap that an engine refused: what ran of it is not modelled.
-        fg.known['alias-overlap-refused-by-engine'] = (fg.known['alias-overlap-refused-by-engine'] ?? 0) + 1;
-        return { ok: false };
-      }
       for (const [id, b] of before) {
         if (!Buffer.from(b).equals(Buffer.from(after.get(id) ?? new Uint8Array(0)))) {
           fg.wroteOnRefusal++;
@@ -259,12 +238,6 @@ class Session {
     fg.succeeded++;
     const name = what.slice(0, what.indexOf('(') >>> 0);
     fg.succeededBy[name] = (fg.succeededBy[name] ?? 0) + 1;
-    if (plan.aliasOverlap) {
-      // Accepted by Batch's check (which compares buffer objects), or run by the engine (soft's TS oracle).
-      const name = `alias-overlap-accepted:${what.slice(0, what.indexOf('('))}`;
-      fg.known[name] = (fg.known[name] ?? 0) + 1;
-      return outcome;
-    }
     if (plan.codes.length) {
       fg.wrongResults++;
       throw new Failure(`${what}: succeeded, but the model expected ${plan.codes.join(' or ')}`);
@@ -356,10 +329,9 @@ class Session {
       args[args.length - 1] = o;
     }
     const plan = planDescriptor(this.host, name, args, true);
-    // A faulty descriptor is refused before the submit options are looked at; an aliased overlap
-    // (accepted by Batch today) gets to the submit, where a cancellation may refuse it instead.
+    // A faulty descriptor is refused before the submit options are looked at.
     const s = submitFaults(o, false);
-    const codes = [...plan.codes, ...(plan.codes.length && !plan.aliasOverlap ? [] : s.codes)];
+    const codes = [...plan.codes, ...(plan.codes.length ? [] : s.codes)];
     if (s.cancels) codes.push(s.cancels);
     const full = { ...plan, codes };
     await this.call(`mover.${name}(${describeArgs(args)})`, full, () => this.invoke(this.mover, name, args) as Promise<unknown>, (v, expected) => {
@@ -378,7 +350,7 @@ class Session {
       const { name, args } = this.args(d);
       const plan = planDescriptor(this.host, name, args, false);
       // Adding writes nothing: the plan's effect is checked at submit.
-      const r = await this.call(`batch.${name}(${describeArgs(args)})`, { codes: plan.codes, ...(plan.aliasOverlap ? { aliasOverlap: true } : {}) }, () => this.invoke(batch, name, args));
+      const r = await this.call(`batch.${name}(${describeArgs(args)})`, { codes: plan.codes }, () => this.invoke(batch, name, args));
       if (r.ok) accepted.push(plan);
     }
     if (release !== null) await this.release(this.pick(release));
@@ -388,7 +360,6 @@ class Session {
     if (accepted.some((p) => p.names?.some((h) => h.reg.released))) codes.push('REGION_RELEASED');
     // An empty batch has nothing a deadline could cancel (an aborted signal still refuses it).
     if (s.cancels && (accepted.length > 0 || s.cancels === 'ABORTED')) codes.push(s.cancels);
-    const alias = accepted.some((p) => p.aliasOverlap);
     const run = (state: State) => {
       values = accepted.map((p) => p.run?.(state) ?? 0);
       return undefined;
@@ -396,8 +367,7 @@ class Session {
     let values: number[] = [];
     await this.call(
       `batch.submit(${describeArgs([o])}) of ${accepted.length}`,
-      // A batch with an aliased overlapping copy: what the engines do with it is not modelled.
-      alias ? { codes, aliasOverlap: true } : { codes, run },
+      { codes, run },
       () => batch.submit(o as never),
       (r) => values.every((v, i) => r.value(i) === v),
     );
@@ -600,8 +570,8 @@ class Session {
     if (batch) {
       const bt = this.mover.batch();
       const plan = planDescriptor(this.host, 'copy', [b, a, d], false);
-      const r = await this.call(`batch.copy(twin, sab, ${describeArgs([d])})`, { codes: plan.codes, ...(plan.aliasOverlap ? { aliasOverlap: true } : {}) }, () => this.invoke(bt, 'copy', [b, a, d]));
-      if (r.ok) await this.call('batch.submit() of the aliased copy', { codes: [], ...(plan.aliasOverlap ? { aliasOverlap: true } : {}), run: plan.run ?? (() => undefined) }, () => bt.submit());
+      const r = await this.call(`batch.copy(twin, sab, ${describeArgs([d])})`, { codes: plan.codes }, () => this.invoke(bt, 'copy', [b, a, d]));
+      if (r.ok) await this.call('batch.submit() of the aliased copy', { codes: [], run: plan.run ?? (() => undefined) }, () => bt.submit());
       return;
     }
     const plan = planDescriptor(this.host, 'copy', [b, a, d], true);
@@ -649,7 +619,7 @@ function describeArgs(args: readonly unknown[]): string {
 export async function fuzzPublic(target: ConformanceTarget, options: PublicFuzzOptions = {}): Promise<PublicFuzzFigures> {
   const rt = resolveTarget(target);
   const seed = options.seed ?? rt.seed;
-  const figures: PublicFuzzFigures = { target: rt.name, seed, calls: 0, succeeded: 0, typed: 0, codes: {}, untyped: 0, wroteOnRefusal: 0, wrongResults: 0, hangs: 0, succeededBy: {}, known: {}, claimed: [...new Set(rt.caps.operations.map((o) => o.op))] };
+  const figures: PublicFuzzFigures = { target: rt.name, seed, calls: 0, succeeded: 0, typed: 0, codes: {}, untyped: 0, wroteOnRefusal: 0, wrongResults: 0, hangs: 0, succeededBy: {}, claimed: [...new Set(rt.caps.operations.map((o) => o.op))] };
   const total = options.calls ?? 2000;
   const dir = mkdtempSync(join(target.tmpdir ?? tmpdir(), 'dm-fuzz-'));
   const providers = new Map(rt.providers);
