@@ -3,11 +3,10 @@
     # scripts/build-native.mjs --asan sets DATAMOVER_ASAN=1 (not named "asan": node's common.gypi
     # defines one, which would win).
     "datamover_asan%": "<!(node -p \"process.env.DATAMOVER_ASAN === '1' ? 1 : 0\")",
-    # The soft backend's executor (region table, bounds and overlap checks, copy / fill / compare /
-    # crc32c) and memory primitives (non-temporal copies and fills, SSE4.2 CRC-32C) are compiled
-    # in from its package: a dax mapping is executed by exactly the code the soft engine runs on
-    # host memory. A relative path: gyp mangles absolute source paths.
-    "soft_native%": "<!(node -p \"require('path').relative('.', require('path').join(require('path').dirname(require.resolve('@datamover/backend-soft/package.json')), 'native'))\")"
+    # Core's engine kit (packages/core/native: the executor, memory primitives, striping, the
+    # SIGBUS guard), found through @datamover/core by name; a relative path because gyp mangles
+    # absolute source paths.
+    "kit%": "<!(node -p \"require('path').relative('.', require('path').join(require('path').dirname(require.resolve('@datamover/core/package.json')), 'native'))\")"
   },
   "targets": [
     {
@@ -18,14 +17,14 @@
         "native/mapping.cc",
         "native/numa.cc",
         "native/persist.cc",
-        "<(soft_native)/executor.cc",
-        "<(soft_native)/memops.cc",
-        "<(soft_native)/stripes.cc"
+        "<(kit)/executor.cc",
+        "<(kit)/memops.cc",
+        "<(kit)/stripes.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!(node -p \"require('path').join(require('path').dirname(require.resolve('@datamover/core/package.json')), 'include')\")",
-        "<(soft_native)"
+        "<(kit)"
       ],
       # SWALLOW_UNTHROWABLE: a progress call that lands while the environment is shutting down
       # must be dropped, not turned into a C++ exception that escapes into libuv (abort).

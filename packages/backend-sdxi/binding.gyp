@@ -3,10 +3,10 @@
     # scripts/build-native.mjs --asan sets DATAMOVER_ASAN=1 (not named "asan": node's common.gypi
     # defines that one, and its value wins).
     "datamover_asan%": "<!(node -p \"process.env.DATAMOVER_ASAN === '1' ? 1 : 0\")",
-    # The soft backend's executor and memory primitives are compiled in from its package, so
-    # vendor operations run through exactly the code the soft engine runs (a relative path: gyp
-    # mangles absolute source paths).
-    "soft_native%": "<!(node -p \"require('path').relative('.', require('path').join(require('path').dirname(require.resolve('@datamover/backend-soft/package.json')), 'native'))\")"
+    # Core's engine kit (packages/core/native: the executor, memory primitives, striping, the
+    # SIGBUS guard), found through @datamover/core by name; a relative path because gyp mangles
+    # absolute source paths.
+    "kit%": "<!(node -p \"require('path').relative('.', require('path').join(require('path').dirname(require.resolve('@datamover/core/package.json')), 'native'))\")"
   },
   "targets": [
     {
@@ -17,14 +17,15 @@
         "native/processor.cc",
         "native/context.cc",
         "native/error_log.cc",
-        "<(soft_native)/executor.cc",
-        "<(soft_native)/memops.cc",
-        "<(soft_native)/stripes.cc"
+        "<(kit)/host_engine.cc",
+        "<(kit)/executor.cc",
+        "<(kit)/memops.cc",
+        "<(kit)/stripes.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!(node -p \"require('path').join(require('path').dirname(require.resolve('@datamover/core/package.json')), 'include')\")",
-        "<(soft_native)"
+        "<(kit)"
       ],
       # SWALLOW_UNTHROWABLE: an interrupt that lands while the environment is shutting down must
       # be dropped, not turned into a C++ exception that escapes into libuv (abort).

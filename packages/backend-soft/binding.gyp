@@ -1,15 +1,20 @@
 {
   "variables": {
     # scripts/build-native.mjs --asan sets DATAMOVER_ASAN=1.
-    "datamover_asan%": "<!(node -p \"process.env.DATAMOVER_ASAN === '1' ? 1 : 0\")"
+    "datamover_asan%": "<!(node -p \"process.env.DATAMOVER_ASAN === '1' ? 1 : 0\")",
+    # Core's engine kit (packages/core/native: the executor, memory primitives, striping, the
+    # SIGBUS guard), found through @datamover/core by name; a relative path because gyp mangles
+    # absolute source paths.
+    "kit%": "<!(node -p \"require('path').relative('.', require('path').join(require('path').dirname(require.resolve('@datamover/core/package.json')), 'native'))\")"
   },
   "targets": [
     {
       "target_name": "datamover_soft",
-      "sources": ["native/engine.cc", "native/executor.cc", "native/memops.cc", "native/stripes.cc"],
+      "sources": ["native/addon.cc", "<(kit)/host_engine.cc", "<(kit)/executor.cc", "<(kit)/memops.cc", "<(kit)/stripes.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "<!(node -p \"require('path').join(require('path').dirname(require.resolve('@datamover/core/package.json')), 'include')\")"
+        "<!(node -p \"require('path').join(require('path').dirname(require.resolve('@datamover/core/package.json')), 'include')\")",
+        "<(kit)"
       ],
       # SWALLOW_UNTHROWABLE: a progress call that lands while the environment is shutting down
       # must be dropped, not turned into a C++ exception that escapes into libuv (abort).

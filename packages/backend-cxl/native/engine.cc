@@ -89,7 +89,7 @@ Engine::Engine(const Napi::CallbackInfo& info)
 Engine::~Engine() { shutdown(false); }
 
 dm::Outcome Engine::execute(dm::Executor& exec, const dm::Descriptor& in) {
-  // Reserved bits first, as soft's executor: the fault, alias and persistence checks come later.
+  // Reserved bits first, as the kit's executor: the fault, alias and persistence checks come later.
   if ((in.nop.opcode & ~(dm::kAllowedOpcodeBits | kDurable)) != 0) return status(DM_STATUS_BAD_DESCRIPTOR);
   // A SIGBUS on one of the descriptor's mappings (the file was truncated, the media is poisoned)
   // ends the memory operation early (fault_guard.h): the descriptor fails IO_ERROR, and so does

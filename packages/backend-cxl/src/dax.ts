@@ -3,7 +3,7 @@
  * and registered with a Mover. Regions are ranges of the mapping; JavaScript never sees its address.
  */
 import { statSync } from 'node:fs';
-import { datamoverError, ErrorCode, type DaxMemory, type Mover, type Region } from '@datamover/core';
+import { datamoverError, daxSpace, ErrorCode, type DaxMemory, type Mover, type Region } from '@datamover/core';
 import { daxDeviceOf, type DiscoverOptions } from './discovery.js';
 import { BACKEND_NAME, loadNative, native, type MappingFacts, type NativeAddon } from './native.js';
 
@@ -61,7 +61,8 @@ export async function openDax(mover: Mover, path: string, options: OpenDaxOption
   const persistence = options.persistent === undefined ? (device ? (device.persistent ? 1 : 0) : -1) : options.persistent ? 1 : 0;
   const numaNode = device?.targetNode ?? device?.numaNode ?? undefined;
   const mapped = mapDax(addon, path, { offset, length, writable: mode === 'rw', persistence, numaNode: numaNode ?? undefined });
-  const region = mover.registerDax(mapped.memory, length, mode === 'rw');
+  const m = mapped.memory;
+  const region = mover.registerMemory(m, daxSpace(m.path, { persistent: m.persistent, alignment: m.alignment, numaNode: m.numaNode }), length, mode === 'rw');
   facts.set(region, { ...mapped.facts, numaNode: numaNode ?? null, device: device?.name ?? null });
   return region;
 }

@@ -7,7 +7,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode, Mover, type DatamoverError } from '@datamover/core';
+import { daxSpace, ErrorCode, HOST_SPACE, Mover, type DatamoverError } from '@datamover/core';
 import { soft } from '@datamover/backend-soft';
 import { crc32c } from '@datamover/backend-soft';
 import { cxl, daxFacts, loadNative, mapDax, openDax } from '../src/index.js';
@@ -217,6 +217,20 @@ describe('dax regions over a MAP_SHARED file', () => {
     await rejects(m.fill(forced, 1, { durable: true }), ErrorCode.NOT_PERSISTENT);
   });
 
+  it('registerMemory() refuses host memory and a space of another kind, releasing what it was handed', async () => {
+    const m = await open(false);
+    const n = loadNative();
+    if (!('addon' in n)) throw new Error(n.error);
+    const { memory } = mapDax(n.addon, file(4096, 0x21), { offset: 0, length: 4096, writable: true, persistence: 0 });
+    let released = 0;
+    const counted = { ...memory, release: () => void released++ };
+    expect(() => m.registerMemory(counted, HOST_SPACE, 4096, true)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => m.registerMemory({ kind: 'host', view: new Uint8Array(8) } as never, HOST_SPACE, 8, true)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => m.registerMemory(counted, daxSpace(memory.path, { persistent: false, alignment: memory.alignment }), -1, true)).toThrow(expect.objectContaining({ code: 'INVALID_SIZE' }));
+    expect(released).toBe(2);
+    memory.release();
+  });
+
   it('the engine itself refuses a durable write to a mapping it knows to be volatile, writing nothing', async () => {
     // Core refuses first (the space says volatile); a DaxMemory that claims otherwise reaches the
     // engine, which checks the mapping it made and answers NOT_PERSISTENT per descriptor.
@@ -225,7 +239,7 @@ describe('dax regions over a MAP_SHARED file', () => {
     if (!('addon' in n)) throw new Error(n.error);
     const path = file(4096, 0x33);
     const { memory } = mapDax(n.addon, path, { offset: 0, length: 4096, writable: true, persistence: 0 });
-    const liar = m.registerDax({ ...memory, persistent: true }, 4096, true);
+    const liar = m.registerMemory({ ...memory, persistent: true }, daxSpace(memory.path, { persistent: true, alignment: memory.alignment }), 4096, true);
     const r = await m.batch().fill(liar, 1, { durable: true }).fill(liar, 2, { offset: 1, length: 1 }).submit().catch((e: DatamoverError) => e.result!);
     expect(r.status(0)).toBe('failed');
     expect(r.error(0)?.code).toBe(ErrorCode.NOT_PERSISTENT);

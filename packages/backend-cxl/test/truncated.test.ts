@@ -1,7 +1,7 @@
 /**
  * A dax file truncated under its mapping (by another process, or here by the test) raises SIGBUS
  * on the next access to the missing pages. The cxl engine catches it on its own thread and on the
- * stripe helpers (packages/backend-soft/native/fault_guard.h): the descriptor fails IO_ERROR, so
+ * stripe helpers (packages/core/native/fault_guard.h): the descriptor fails IO_ERROR, so
  * does every later one naming that mapping, and the process lives on. Each scenario runs in a
  * child process, the built package as an application imports it, so that a SIGBUS the engine
  * does not catch kills the child and fails the test instead of the test runner.

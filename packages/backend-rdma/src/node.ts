@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, Socket, type Server } from 'node:net';
-import { datamoverError, ErrorCode, type Mover, type Region } from '@datamover/core';
+import { datamoverError, ErrorCode, remoteSpace, type Mover, type Region } from '@datamover/core';
 import { Channel } from './channel.js';
 import { native, type NativeEngine, type NativeEvent } from './native.js';
 import { challenge, CHALLENGE, HEX32, type Handshake, type HostList, LOOPBACK, type PeerAuth, transcript } from './peer-auth.js';
@@ -431,8 +431,9 @@ export class RdmaNode {
     }
     const rec: ImportRecord = { peer: p.id, nodeId: p.nodeId, exportId: t.exportId, revoked: false, indexes: new Set() };
     p.imports.set(t.exportId, rec);
-    return mover.registerRemote(
+    return mover.registerMemory(
       { kind: 'remote', backend: 'rdma', peer: p.name, exportId: t.exportId, address: t.address, rkey: t.rkey, handle: rec, release: () => p.imports.delete(t.exportId) },
+      remoteSpace(p.name),
       t.length,
       t.access === 'read-write',
     );

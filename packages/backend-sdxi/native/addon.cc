@@ -18,10 +18,12 @@
 #endif
 
 #include <datamover/live_engines.h>
+#include <datamover/memory_address.h>
 #include <datamover/napi_args.h>
 #include <napi.h>
 
 #include "function.h"
+#include "host_engine.h"
 #include "memops.h"
 
 namespace sdxi {
@@ -261,6 +263,10 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("SoftwareFunction", sdxi::SoftwareFunction::Define(env));
+  // The CPU path (operations the function does not run) and host memory: core's host engine.
+  exports.Set("CpuEngine", dm::defineHostEngine(env, "CpuEngine"));
+  exports.Set("allocateAligned", Napi::Function::New<dm::AllocateAligned>(env, "allocateAligned"));
+  exports.Set("memoryAddress", Napi::Function::New<dm::MemoryAddress>(env, "memoryAddress"));
   exports.Set("wake", Napi::Function::New<sdxi::Wake>(env, "wake"));
   exports.Set("layout", Napi::Function::New<sdxi::Layout>(env, "layout"));
   return exports;

@@ -1,10 +1,11 @@
 /**
- * The CPU execution path: descriptors the policy keeps off the function run on the soft
- * backend's native engine, through a private ring this class produces into (as the Mover's
- * Submitter does); their completions are copied back into the Mover's ring.
+ * The CPU execution path: descriptors the policy keeps off the function run on core's host
+ * engine (the engine soft runs, exported by this backend's own addon as CpuEngine), through a
+ * private ring this class produces into (as the Mover's Submitter does); their completions are
+ * copied back into the Mover's ring.
  */
-import { soft } from '@datamover/backend-soft';
-import { abi, Ring, type EngineSession } from '@datamover/core';
+import { abi, HostEngineSession, Ring, type EngineSession } from '@datamover/core';
+import type { NativeAddon } from './native.js';
 
 const { COMPLETION } = abi;
 const VALID = 1 << abi.OPCODE_BITS.valid;
@@ -36,12 +37,13 @@ export class CpuPath {
   }
 
   /**
-   * Opens the soft engine; `onDone(i)` is told when the Mover's ring index `i` has completed, and
+   * Opens the host engine; `onDone(i)` is told when the Mover's ring index `i` has completed, and
    * `failures` (the session's failure rule) sees each outcome first.
    */
-  static async open(outer: Ring, failures: abi.FailureRule, onDone: (outerIndex: number) => void): Promise<CpuPath> {
+  static open(addon: NativeAddon, outer: Ring, failures: abi.FailureRule, onDone: (outerIndex: number) => void): CpuPath {
     const path = new CpuPath(outer, failures, onDone);
-    path.#engine = await soft({ engine: 'native' }).open(path.#ring, () => path.#progress());
+    const host = { Engine: addon.CpuEngine, allocateAligned: addon.allocateAligned, memoryAddress: addon.memoryAddress };
+    path.#engine = new HostEngineSession(host, path.#ring, () => path.#progress(), {}, 'sdxi');
     return path;
   }
 

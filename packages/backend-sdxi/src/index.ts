@@ -5,7 +5,6 @@
  * a software SDXI function behind the same interface a real device would implement. Importing
  * this package makes it a default backend of `Mover.open()`. See docs/sdxi.md.
  */
-import { loadNative as loadSoft } from '@datamover/backend-soft';
 import { abi, datamoverError, ErrorCode, HOST_SPACE, OPERATIONS, packageInfo, registerDefaultBackend, type Backend, type Capabilities, type EngineSession, type Operation, type OperationSupport, type ProbeResult, type Ring } from '@datamover/core';
 import { CpuPath } from './cpu-path.js';
 import type { SdxiFunction } from './function.js';
@@ -67,14 +66,11 @@ export function sdxi(options: SdxiOptions = {}): Backend {
     kind: options.kind ?? 'software',
     ringEntries: options.ringEntries ?? 4096,
     async probe(): Promise<ProbeResult> {
-      if (software) {
-        const n = loadNative();
-        if ('error' in n) return { available: false, reason: n.error };
-      }
       const p = plan();
-      if (needsCpu(p)) {
-        const s = loadSoft();
-        if ('error' in s) return { available: false, reason: `execution path "${path}" runs some operations on the soft engine, which is unavailable: ${s.error}` };
+      // The addon holds the software function and the CPU path's host engine.
+      if (software || needsCpu(p)) {
+        const n = loadNative();
+        if ('error' in n) return { available: false, reason: software ? n.error : `execution path "${path}" runs some operations on the CPU host engine, which is unavailable: ${n.error}` };
       }
       return { available: true, details: { engine: 'sdxi', spec: 'SDXI 1.0', function: software ? 'software' : (options.kind ?? 'software'), executionPath: path, fallbacks: summary(p) } };
     },
@@ -93,11 +89,15 @@ export function sdxi(options: SdxiOptions = {}): Backend {
         let session: SdxiSession | undefined;
         // One failure rule over both paths: the session holds descriptors back, seeing every outcome.
         const failures = new abi.FailureRule();
-        if (needsCpu(p)) cpu = await CpuPath.open(ring, failures, (i) => session!.cpuDone(i));
-        // Mover.alloc: the soft addon's aligned allocator, when it is built.
-        const soft = loadSoft();
-        const allocateHost = 'addon' in soft ? (size: number, alignment: number) => new Uint8Array(soft.addon.allocateAligned(size, alignment)) : undefined;
-        const memoryAddress = 'addon' in soft ? soft.addon.memoryAddress : undefined;
+        // The addon, when built: the CPU path's engine, Mover.alloc's aligned allocator, host addresses.
+        const n = loadNative();
+        const addon = 'addon' in n ? n.addon : undefined;
+        if (needsCpu(p)) {
+          if (!addon) throw datamoverError(ErrorCode.BACKEND_UNAVAILABLE, `sdxi: the CPU path needs the sdxi addon: ${'error' in n ? n.error : ''}`);
+          cpu = CpuPath.open(addon, ring, failures, (i) => session!.cpuDone(i));
+        }
+        const allocateHost = addon && ((size: number, alignment: number) => new Uint8Array(addon.allocateAligned(size, alignment)));
+        const memoryAddress = addon?.memoryAddress;
         session = new SdxiSession({ device, context, policy: path, plan: p, cpu, failures, allocateHost, memoryAddress }, ring, onProgress);
         return session;
       } catch (e) {

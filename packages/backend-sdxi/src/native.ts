@@ -2,7 +2,7 @@
  * The software SDXI function's native addon (build/Release/datamover_sdxi.node): its typed
  * interface, loaded and called through core's addonLoader and nativeCaller.
  */
-import { addonLoader, ErrorCode, nativeCaller } from '@datamover/core';
+import { addonLoader, ErrorCode, nativeCaller, type HostEngineAddon } from '@datamover/core';
 
 /** The function thread the addon runs (native/addon.cc). */
 export interface NativeFunction {
@@ -19,6 +19,10 @@ export interface NativeAddon {
   wake(signals: Int32Array): void;
   /** The addon's SDXI constants, for the layout cross-check. */
   layout(): Record<string, number>;
+  /** The CPU path's engine: core's host engine (packages/core/native/host_engine.h). */
+  CpuEngine: HostEngineAddon['Engine'];
+  allocateAligned: HostEngineAddon['allocateAligned'];
+  memoryAddress: HostEngineAddon['memoryAddress'];
 }
 
 const loader = addonLoader<NativeAddon>({ name: 'sdxi', packageRoot: new URL('..', import.meta.url), what: 'software SDXI function' });

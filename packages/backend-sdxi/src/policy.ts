@@ -4,9 +4,9 @@
  *
  * - `hardware`: SDXI descriptors only; the others are not offered (the Mover routes them to
  *   another backend or refuses them, and records why).
- * - `software`: the others run on the CPU, on the soft backend's engine.
+ * - `software`: the others run on the CPU, on core's host engine (the engine soft runs).
  * - `auto` (default): the others go to the function as Datamover vendor descriptors when it
- *   implements that vendor group (the software function does, with the soft executor's code);
+ *   implements that vendor group (the software function does, with the kit executor's code);
  *   otherwise they run on the CPU. Either way the fallback and its reason are recorded.
  */
 import type { Operation } from '@datamover/core';
@@ -39,10 +39,10 @@ export function planOperations(path: ExecutionPath, vendorGroups: readonly numbe
     const missing = `SDXI 1.0 has no ${op} descriptor`;
     if (path === 'hardware') return { route: 'unsupported', how: 'not offered', fallback: `${missing}; execution path "hardware" does not offer it` };
     if (path === 'auto' && vendor) {
-      return { route: 'function', how: 'Datamover vendor descriptor (group 0x700), run by the function', fallback: `${missing}; sent as a Datamover vendor descriptor, which this function runs in software (the soft executor)` };
+      return { route: 'function', how: 'Datamover vendor descriptor (group 0x700), run by the function', fallback: `${missing}; sent as a Datamover vendor descriptor, which this function runs in software (the kit executor)` };
     }
     const why = path === 'software' ? 'execution path "software"' : 'the function has no Datamover vendor group';
-    return { route: 'cpu', how: 'soft engine on the CPU', fallback: `${missing}; ${why}: runs on the CPU (soft engine)` };
+    return { route: 'cpu', how: 'host engine on the CPU', fallback: `${missing}; ${why}: runs on the CPU (host engine)` };
   };
   const plan = (op: Operation): OperationPlan => (NATIVE[op] ? { route: 'function', how: NATIVE[op] } : lacking(op));
   return { copy: plan('copy'), fill: plan('fill'), compare: plan('compare'), crc32c: plan('crc32c'), writeImm: plan('writeImm'), nop: plan('nop') };

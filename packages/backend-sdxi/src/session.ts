@@ -91,9 +91,9 @@ export interface SessionParts {
   readonly cpu: CpuPath | undefined;
   /** The failure rule over both paths (the CPU path's completions feed it too). */
   readonly failures: abi.FailureRule;
-  /** Host allocation for Mover.alloc (the soft addon's aligned allocator), when available. */
+  /** Host allocation for Mover.alloc (the addon's aligned allocator), when available. */
   readonly allocateHost: ((size: number, alignment: number) => Uint8Array) | undefined;
-  /** Host addresses for overlap checks (the soft addon's memoryAddress), when available. */
+  /** Host addresses for overlap checks (the addon's memoryAddress), when available. */
   readonly memoryAddress: ((view: Uint8Array) => number) | undefined;
 }
 

@@ -62,8 +62,8 @@ function addonOrThrow(): NativeAddon {
 }
 
 export class SoftwareSdxiFunction implements SdxiFunction {
-  static readonly description = 'software SDXI function (a native thread running the soft executor)';
-  /** Datamover's vendor group, run with the soft engine's executor. */
+  static readonly description = 'software SDXI function (a native thread running the engine kit executor)';
+  /** Datamover's vendor group, run with the engine kit's executor. */
   static readonly vendorGroups: readonly number[] = [GROUP.DATAMOVER];
   readonly kind = 'software';
   readonly description = SoftwareSdxiFunction.description;

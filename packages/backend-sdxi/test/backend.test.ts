@@ -36,7 +36,7 @@ describe('execution-path policy', () => {
     expect(p).toMatchObject({ available: true, details: { engine: 'sdxi', spec: 'SDXI 1.0', function: 'software', executionPath: 'auto' } });
     expect(p.details!['fallbacks']).toBe('fill, compare, crc32c → Datamover vendor descriptor (group 0x700), run by the function (no SDXI 1.0 descriptor)');
     expect((await sdxi({ executionPath: 'hardware' }).probe()).details!['fallbacks']).toBe('fill, compare, crc32c → not offered (no SDXI 1.0 descriptor)');
-    expect((await sdxi({ executionPath: 'software' }).probe()).details!['fallbacks']).toBe('fill, compare, crc32c → soft engine on the CPU (no SDXI 1.0 descriptor)');
+    expect((await sdxi({ executionPath: 'software' }).probe()).details!['fallbacks']).toBe('fill, compare, crc32c → host engine on the CPU (no SDXI 1.0 descriptor)');
   });
 
   it('"auto": vendor operations run as Datamover vendor descriptors in the function; stats count them with the reason', async () => {
@@ -53,7 +53,7 @@ describe('execution-path policy', () => {
     expect(b.bytes().subarray(0, 100).every((v) => v === 0x5a)).toBe(true);
   });
 
-  it('"software": vendor operations run on the soft engine, fences order them against the function\'s work', async () => {
+  it('"software": vendor operations run on the CPU host engine, fences order them against the function\'s work', async () => {
     const m = await open(sdxi({ executionPath: 'software' }));
     const a = m.wrap(new SharedArrayBuffer(1 << 16));
     const b = m.wrap(new SharedArrayBuffer(1 << 16));

@@ -121,7 +121,7 @@ describe('descriptor processing', () => {
     expect(src.guardsIntact() && dst.guardsIntact()).toBe(true);
   });
 
-  it('runs Datamover vendor operations with the soft executor, results in the CST_BLK', async () => {
+  it('runs Datamover vendor operations with the kit executor, results in the CST_BLK', async () => {
     const r = await rig();
     r.space(0, 100, { fill: (i) => i });
     const b = r.space(1, 100, { fill: (i) => (i === 60 ? 0 : i) });

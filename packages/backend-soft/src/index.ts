@@ -5,18 +5,16 @@
  * every operation on host and file regions. Importing this package makes it a default backend
  * of `Mover.open()`.
  */
-import { allOperations, packageInfo, registerDefaultBackend, type Backend, type Capabilities, type EngineSession, type ProbeResult, type Ring } from '@datamover/core';
-import { NativeEngineSession, type NativeEngineOptions } from './native-engine.js';
+import { allOperations, HostEngineSession, packageInfo, registerDefaultBackend, type Backend, type Capabilities, type EngineSession, type HostEngineOptions, type ProbeResult, type Ring } from '@datamover/core';
 import { loadNative } from './native.js';
 import { TsEngine } from './ts-engine.js';
 
 export { crc32c } from './crc32c.js';
 export { addonPath, loadNative } from './native.js';
-export type { NativeAddon, NativeEngine, NativeInfo } from './native.js';
-export type { NativeEngineOptions } from './native-engine.js';
+export type { NativeAddon } from './native.js';
 export { TsEngine } from './ts-engine.js';
 
-export interface SoftOptions extends NativeEngineOptions {
+export interface SoftOptions extends HostEngineOptions {
   /** 'native' (fails if the addon is missing), 'ts' (the oracle), or 'auto' (default: native, else ts). */
   engine?: 'native' | 'ts' | 'auto';
   /** Ring slots (a power of two, default 4096). */
@@ -58,7 +56,7 @@ export function soft(options: SoftOptions = {}): Backend {
       const n = loadNative();
       if (engineName() === 'native' && 'addon' in n) {
         const { spinMicros, ntThreshold } = options;
-        return new NativeEngineSession(n.addon, ring, onProgress, { ...(spinMicros === undefined ? {} : { spinMicros }), ...(ntThreshold === undefined ? {} : { ntThreshold }) });
+        return new HostEngineSession(n.addon, ring, onProgress, { ...(spinMicros === undefined ? {} : { spinMicros }), ...(ntThreshold === undefined ? {} : { ntThreshold }) }, 'soft');
       }
       if (choice === 'native') throw new Error('error' in n ? n.error : 'native engine unavailable');
       return new TsEngine(ring, onProgress, 'addon' in n ? n.addon : undefined);

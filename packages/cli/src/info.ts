@@ -1,7 +1,7 @@
 /** `datamover info`: which backends can run here, why not, and what each can do. */
 import { parseArgs } from 'node:util';
-import { Mover, type BackendReport, type Capabilities, type OperationSupport } from '@datamover/core';
-import { addonPath, loadNative, type NativeInfo } from '@datamover/backend-soft';
+import { Mover, type BackendReport, type Capabilities, type HostEngineInfo, type OperationSupport } from '@datamover/core';
+import { addonPath, loadNative } from '@datamover/backend-soft';
 import { findBackends } from './backends.js';
 import { formatBytes, table } from './format.js';
 
@@ -10,7 +10,7 @@ export const INFO_USAGE = 'datamover info [--json]';
 export interface InfoReport {
   /** Every known backend; one whose package is not installed has `installed: false` and the reason. */
   readonly backends: (Partial<BackendReport> & { id: string; description: string; installed: boolean; available: boolean; reason?: string; capabilities: Capabilities | null })[];
-  readonly nativeAddon: { path: string; loaded: true; info: NativeInfo } | { path: string; loaded: false; error: string };
+  readonly nativeAddon: { path: string; loaded: true; info: HostEngineInfo } | { path: string; loaded: false; error: string };
 }
 
 /** Probes every known backend; capabilities are listed for the available ones. */
@@ -72,7 +72,7 @@ function describeEngine(details: Readonly<Record<string, unknown>> | undefined):
   return [engine + extra, ...rest].filter(Boolean).join(', ');
 }
 
-function describeNative(info: NativeInfo): string {
+function describeNative(info: HostEngineInfo): string {
   return [
     `non-temporal stores from ${formatBytes(info.ntThreshold)}`,
     `LLC ${formatBytes(info.llcBytes)}`,

@@ -15,7 +15,9 @@ export { BackendError, CancelledError, DatamoverError, datamoverError, ErrorCode
 export type { ErrorDetail } from './errors.js';
 export { DIRECT_ALIGNMENT } from './files.js';
 export type { OpenFileOptions } from './files.js';
-export type { DaxMemory, FileMemory, GpuMemory, HostMemory, Memory, RemoteMemory } from './memory.js';
+export type { BackendMemory, DaxMemory, FileMemory, GpuMemory, HostMemory, Memory, RemoteMemory } from './memory.js';
+export { HostEngineSession } from './host-engine.js';
+export type { HostEngine, HostEngineAddon, HostEngineInfo, HostEngineOptions } from './host-engine.js';
 export { Mover } from './mover.js';
 export { addonLoader, nativeCaller, nativeError, packageInfo, runtimePlatform, threadCallback } from './native-loader.js';
 export type { AddonLoad, AddonLoader, AddonSpec, NativeErrorMap } from './native-loader.js';

@@ -101,3 +101,6 @@ export interface DaxMemory {
 }
 
 export type Memory = HostMemory | FileMemory | GpuMemory | RemoteMemory | DaxMemory;
+
+/** Memory a backend package makes or imports and registers with `Mover.registerMemory()`. */
+export type BackendMemory = GpuMemory | RemoteMemory | DaxMemory;

@@ -1,32 +1,28 @@
 /**
- * The Mover: opens backends, owns the region table, routes descriptors to capable backends,
- * and turns batches into per-descriptor results.
+ * The Mover: the public facade. It opens backends into sessions and hands each concern to its
+ * module: regions to the region table (region-table.ts), routing to the router (router.ts),
+ * batches to submission (submission.ts).
  */
 import { markAsUntransferable } from 'node:worker_threads';
-import { OPERATIONS, type Backend, type Capabilities, type EngineSession, type Operation, type ProbeResult } from './backend.js';
-import { BatchResult, StatusCode } from './batch-result.js';
+import type { Backend, EngineSession, Operation, ProbeResult } from './backend.js';
 import { Batch, type BatchHost, type CompareOptions, type CopyOptions, type Crc32cOptions, type DescriptorOptions, type FillOptions, type SubmitOptions, type WriteImmediateOptions } from './batch.js';
 import { collector } from './collector.js';
-import { CancelledError, datamoverError, engineError, ErrorCode, type DatamoverError } from './errors.js';
+import { datamoverError, ErrorCode, type DatamoverError } from './errors.js';
 import { closeFileMemory, openFileMemory, type OpenFileOptions } from './files.js';
-import type { DaxMemory, GpuMemory, HostMemory, Memory, RemoteMemory } from './memory.js';
+import type { BackendMemory, GpuMemory, HostMemory, Memory } from './memory.js';
 import { assertRegion, checkOptions, NO_OPTIONS, ONE_SHOT_KEYS, OPTION_KEYS } from './options.js';
 import { checkAllocationSize, checkSize, type Region, type Registration } from './region.js';
 import { RegionTable } from './region-table.js';
 import { defaultBackends } from './registry.js';
-import { OPCODE_BITS } from './descriptor/schema.js';
 import { Ring } from './ring/ring.js';
-import { daxSpace, fileSpace, gpuSpace, HOST_SPACE, remoteSpace, SPACE_KINDS, type SpaceKind } from './spaces.js';
-import { Submitter, Work, type SubmitterStats } from './submitter.js';
+import { Router, type Fallback, type RoutingPolicy } from './router.js';
+import { supportSet, type Session } from './session.js';
+import { Submission } from './submission.js';
+import { fileSpace, gpuSpace, HOST_SPACE, type AddressSpace, type SpaceKind } from './spaces.js';
+import { Submitter, type SubmitterStats } from './submitter.js';
 
-/** How the Mover picks a backend for each descriptor. */
-export type RoutingPolicy =
-  /** Hardware backends first; fall back to software, recording why. */
-  | 'prefer-hardware'
-  /** Software backends only. */
-  | 'software-only'
-  /** The backend the descriptor names, or else the first opened backend; no fallback. */
-  | 'explicit';
+export type { Fallback, RoutingPolicy } from './router.js';
+
 
 export interface MoverOptions {
   /** Backends to open, in order of preference; default: every backend package imported (soft). */
@@ -43,16 +39,6 @@ export interface BackendReport extends ProbeResult {
   readonly kind: 'hardware' | 'software';
 }
 
-/** A recorded fallback: the preferred backend could not take a descriptor, another did. */
-export interface Fallback {
-  readonly op: Operation;
-  readonly src: SpaceKind | null;
-  readonly dst: SpaceKind | null;
-  readonly from: string;
-  readonly to: string;
-  readonly reason: string;
-  count: number;
-}
 
 export interface MoverStats {
   /** Per backend session: descriptors by outcome, JS-thread time spent on completions (SubmitterStats), and the engine's own counters. */
@@ -74,21 +60,7 @@ export interface MoverStats {
   readonly unavailable: readonly BackendReport[];
 }
 
-interface Session {
-  readonly backend: Backend;
-  readonly caps: Capabilities;
-  readonly supports: Set<string>;
-  readonly ring: Ring;
-  readonly engine: EngineSession;
-  readonly submitter: Submitter;
-  /** Registrations this engine knows. */
-  readonly registered: Set<Registration>;
-  /** Space kinds the backend claims any operation on: only regions of these are registered with it. */
-  readonly kinds: ReadonlySet<SpaceKind>;
-}
 
-const FENCE = 1 << OPCODE_BITS.fence;
-const key = (op: Operation, src: SpaceKind | null, dst: SpaceKind | null) => `${op}:${src ?? '-'}:${dst ?? '-'}`;
 let nextMoverId = 1;
 let moversCollected = 0;
 /**
@@ -101,41 +73,29 @@ const unclosed = collector<RegionTable>('Mover', (table) => {
   moversCollected++;
   table.shutdown();
 });
-/** Space kinds plus "none", for the route table. */
-const KIND_SLOTS = SPACE_KINDS.length + 1;
-function routeSlot(op: Operation, src: SpaceKind | null, dst: SpaceKind | null): number {
-  const k = (kind: SpaceKind | null) => (kind === null ? SPACE_KINDS.length : SPACE_KINDS.indexOf(kind));
-  return (OPERATIONS.indexOf(op) * KIND_SLOTS + k(src)) * KIND_SLOTS + k(dst);
-}
 
 export class Mover {
   readonly #id = nextMoverId++;
   readonly #sessions: Session[];
-  readonly #policy: RoutingPolicy;
   readonly #unavailable: BackendReport[];
-  readonly #routes = new Map<string, number>();
-  readonly #routeTable = new Int16Array(OPERATIONS.length * KIND_SLOTS * KIND_SLOTS).fill(-1);
-  readonly #fallbacks = new Map<string, Fallback>();
+  readonly #router: Router;
+  readonly #submission: Submission;
   readonly #table: RegionTable;
-  #registrationMs = 0;
-  #batches = 0;
-  readonly #inFlight = new Set<Promise<unknown>>();
-  /** Cancel functions of the batches in flight. */
-  readonly #active = new Set<(code: 'ABORTED' | 'DEADLINE_EXCEEDED', reason: unknown) => void>();
   #closed = false;
   readonly #host: BatchHost;
 
   private constructor(sessions: Session[], policy: RoutingPolicy, unavailable: BackendReport[]) {
     this.#sessions = sessions;
-    this.#policy = policy;
     this.#unavailable = unavailable;
+    this.#router = new Router(sessions, policy, unavailable);
+    this.#submission = new Submission(sessions, this.#router);
     this.#host = {
       id: this.#id,
       assertOpen: () => this.#assertOpen(),
-      route: (op, src, dst, backend) => this.#route(op, src, dst, backend),
+      route: (op, src, dst, backend) => this.#router.route(op, src, dst, backend),
       maxDescriptorBytes: (s) => this.#sessions[s]!.caps.maxDescriptorBytes,
       durable: (s, kind) => this.#sessions[s]!.caps.durable?.includes(kind) ?? false,
-      submit: (batch, options) => this.#submit(batch, options),
+      submit: (batch, options) => this.#submission.submit(batch, options),
     };
     this.#table = new RegionTable(this.#id, sessions);
     unclosed.register(this, this.#table, this);
@@ -171,7 +131,7 @@ export class Mover {
         submitter = new Submitter(ring, engine, b.name);
         const caps = b.capabilities();
         const kinds = new Set(caps.operations.flatMap((o) => [o.src, o.dst]).filter((k): k is SpaceKind => k !== null));
-        sessions.push({ backend: b, caps, supports: new Set(caps.operations.map((o) => key(o.op, o.src, o.dst))), ring, engine, submitter, registered: new Set(), kinds });
+        sessions.push({ backend: b, caps, supports: supportSet(caps), ring, engine, submitter, registered: new Set(), kinds });
       }
     } catch (e) {
       for (const s of sessions) s.engine.close();
@@ -300,12 +260,7 @@ export class Mover {
   }
 
   #registerGpu(memory: GpuMemory, size: number, writable: boolean, alignment: number): Region {
-    try {
-      return this.#register(memory, gpuSpace(memory.device, alignment), size, writable);
-    } catch (e) {
-      memory.release();
-      throw e;
-    }
+    return this.registerMemory(memory, gpuSpace(memory.device, alignment), size, writable);
   }
 
   #noGpu(what: string): Error {
@@ -314,36 +269,24 @@ export class Mover {
   }
 
   /**
-   * Registers a peer's exported memory that a backend imported (e.g. `rdma.import(mover, token)`):
-   * a region of kind 'remote', writable when the export grants read-write. Meant for backend
-   * packages; `memory.release()` runs when the region is freed.
+   * Registers memory a backend package made or imported — cxl's dax mappings (`openDax`), rdma's
+   * imported remote regions (`rdma.import`) — as a region of `space`: the one backend-facing
+   * registration, whatever the kind. `memory.release()` runs when the region is freed, after every
+   * in-flight descriptor naming it has finished, or at once when registration is refused. Host
+   * memory and files go through wrap(), alloc() and openFile().
    */
-  registerRemote(memory: RemoteMemory, length: number, writable: boolean): Region {
-    this.#assertOpen();
-    checkSize(length, 'region size');
+  registerMemory(memory: BackendMemory, space: AddressSpace, length: number, writable: boolean): Region {
     try {
-      return this.#register(memory, remoteSpace(memory.peer), length, writable);
-    } catch (e) {
-      memory.release();
-      throw e;
-    }
-  }
-
-  /**
-   * Registers a dax mapping a backend made (e.g. `openDax(mover, '/dev/dax0.0')` of
-   * @datamover/backend-cxl): a region of kind 'dax' over `length` bytes from `memory.mapOffset`.
-   * Meant for backend packages; `memory.release()` runs when the region is freed, after every
-   * in-flight descriptor naming it has finished.
-   */
-  registerDax(memory: DaxMemory, length: number, writable: boolean): Region {
-    this.#assertOpen();
-    checkSize(length, 'region size');
-    try {
-      if (memory?.kind !== 'dax') throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'registerDax() takes a DaxMemory (kind "dax")');
-      const space = daxSpace(memory.path, { persistent: memory.persistent, alignment: memory.alignment, numaNode: memory.numaNode });
+      this.#assertOpen();
+      checkSize(length, 'region size');
+      const kind = (memory as { kind?: unknown } | null)?.kind;
+      if (kind === 'host' || kind === 'file' || typeof memory?.release !== 'function') {
+        throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'registerMemory() takes backend memory (a kind other than host or file, with release()); host memory and files go through wrap(), alloc() and openFile()');
+      }
+      if (space?.kind !== kind) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `registerMemory(): memory of kind ${String(kind)} in a space of kind ${String(space?.kind)}`);
       return this.#register(memory, space, length, writable);
     } catch (e) {
-      memory?.release?.();
+      (memory as Partial<BackendMemory> | null)?.release?.();
       throw e;
     }
   }
@@ -413,6 +356,14 @@ export class Mover {
     return dst;
   }
 
+  /**
+   * Which backend would run `op` on these kinds, and the fallbacks taken to get there. Throws
+   * UNSUPPORTED_OPERATION when none can.
+   */
+  explain(op: Operation, src: SpaceKind | null, dst: SpaceKind | null, backend?: string): { backend: string; fallbacks: { from: string; reason: string }[] } {
+    return this.#router.explain(op, src, dst, backend);
+  }
+
   /** Runs one descriptor as its own batch; `options` holds the descriptor's keys and the submit keys. */
   async #one(op: keyof typeof ONE_SHOT_KEYS, options: SubmitOptions, add: (b: Batch) => Batch): Promise<number> {
     checkOptions(`${op}()`, options, ONE_SHOT_KEYS[op]);
@@ -428,170 +379,6 @@ export class Mover {
     }
   }
 
-  // ---------------------------------------------------------------- routing
-
-  /**
-   * Which backend would run `op` on these kinds, and the fallbacks taken to get there. Throws
-   * UNSUPPORTED_OPERATION when none can.
-   */
-  explain(op: Operation, src: SpaceKind | null, dst: SpaceKind | null, backend?: string): { backend: string; fallbacks: { from: string; reason: string }[] } {
-    const { session, skipped } = this.#choose(op, src, dst, backend);
-    return { backend: this.#sessions[session]!.backend.name, fallbacks: skipped };
-  }
-
-  #route(op: Operation, src: SpaceKind | null, dst: SpaceKind | null, backend: string | undefined): number {
-    // Policy routes are cached in a small table indexed by (op, src, dst): the batch hot path.
-    const slot = backend === undefined ? routeSlot(op, src, dst) : -1;
-    if (slot >= 0 && this.#routeTable[slot]! >= 0) return this.#routeTable[slot]!;
-    const k = backend === undefined ? key(op, src, dst) : `${key(op, src, dst)}@${backend}`;
-    const cached = this.#routes.get(k);
-    if (cached !== undefined) return cached;
-    const { session, skipped } = this.#choose(op, src, dst, backend);
-    const to = this.#sessions[session]!.backend.name;
-    for (const s of skipped) this.#fallbacks.set(`${k}:${s.from}`, { op, src, dst, from: s.from, to, reason: s.reason, count: 0 });
-    this.#routes.set(k, session);
-    if (slot >= 0) this.#routeTable[slot] = session;
-    return session;
-  }
-
-  #choose(op: Operation, src: SpaceKind | null, dst: SpaceKind | null, backend: string | undefined): { session: number; skipped: { from: string; reason: string }[] } {
-    const k = key(op, src, dst);
-    const what = `${op} ${src ?? ''}${src && dst ? '→' : ''}${dst ?? ''}`.trim();
-    if (backend !== undefined || this.#policy === 'explicit') {
-      const i = backend === undefined ? 0 : this.#sessions.findIndex((s) => s.backend.name === backend);
-      const s = this.#sessions[i];
-      if (!s) {
-        const why = this.#unavailable.find((r) => r.name === backend);
-        throw datamoverError(ErrorCode.BACKEND_UNAVAILABLE, `backend ${backend} is not open${why ? `: ${why.reason}` : ''}`);
-      }
-      if (!s.supports.has(k)) throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `backend ${s.backend.name} cannot run ${what}`);
-      return { session: i, skipped: [] };
-    }
-    const skipped: { from: string; reason: string }[] = [];
-    for (let i = 0; i < this.#sessions.length; i++) {
-      const s = this.#sessions[i]!;
-      if (s.supports.has(k)) return { session: i, skipped };
-      skipped.push({ from: s.backend.name, reason: `${s.backend.name} does not support ${what}` });
-    }
-    throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `no open backend can run ${what} (open: ${this.backends.join(', ')})`);
-  }
-
-  // ---------------------------------------------------------------- submission
-
-  async #submit(batch: Batch, options: SubmitOptions): Promise<BatchResult> {
-    const { signal, timeout, deadline, stopOnError = false } = options;
-    if (typeof stopOnError !== 'boolean') throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'stopOnError must be a boolean');
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'signal must be an AbortSignal');
-    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'timeout must be a non-negative number of milliseconds');
-    if (deadline !== undefined && (typeof deadline !== 'number' || Number.isNaN(deadline))) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'deadline must be a time in milliseconds since the epoch');
-    const result = batch.newResult();
-    if (signal?.aborted) {
-      for (let i = 0; i < batch.length; i++) result.record(i, StatusCode.notRun, 0);
-      throw cancelled('ABORTED', 'aborted before submission', result, signal.reason);
-    }
-    // Every region must still be usable now; then pin them until the batch settles.
-    for (const reg of batch.regs) {
-      if (reg.releasing || reg.freed) throw datamoverError(ErrorCode.REGION_RELEASED, 'a region of this batch was released after the descriptor was added');
-      if (reg.memory.kind === 'host' && reg.memory.view.byteLength !== reg.length) throw datamoverError(ErrorCode.DETACHED_BUFFER, 'the ArrayBuffer behind a region of this batch was detached');
-    }
-    const sessions = [...batch.sessions];
-    for (const s of sessions) this.#ensureRegistered(this.#sessions[s]!, batch);
-    for (const reg of batch.regs) reg.inFlight++;
-    this.#batches++;
-    for (const f of this.#fallbacksOf(batch)) f.count++;
-
-    const works: { work: Work; sub: Submitter }[] = [];
-    let cancel: { code: 'ABORTED' | 'DEADLINE_EXCEEDED'; reason: unknown } | undefined;
-    const stop = (code: 'ABORTED' | 'DEADLINE_EXCEEDED', reason: unknown) => {
-      if (cancel) return;
-      cancel = { code, reason };
-      for (const { work, sub } of works) sub.cancel(work);
-    };
-    const onAbort = () => stop('ABORTED', signal!.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const ms = Math.min(timeout ?? Infinity, deadline === undefined ? Infinity : deadline - Date.now());
-    // A deadline already past cancels before anything is queued, as an aborted signal does.
-    if (ms <= 0) stop('DEADLINE_EXCEEDED', undefined);
-    const timer = Number.isFinite(ms) && ms > 0 ? setTimeout(() => stop('DEADLINE_EXCEEDED', undefined), ms) : undefined;
-    this.#active.add(stop);
-
-    const run = (async () => {
-      try {
-        for (let segment of segments(batch, sessions.length > 1, stopOnError)) {
-          if (cancel) {
-            for (const d of segment === ALL ? range(batch.length) : segment) result.record(d, StatusCode.notRun, 0);
-            continue;
-          }
-          // The failure rule across engines (each engine keeps it on its own ring): after a failure
-          // in an earlier segment, the fenced descriptor that begins this one is held back, and with
-          // stopOnError all of it.
-          if (result.counts.failed > 0) {
-            const held = stopOnError ? segment : fenced(batch, segment[0]!) ? segment.slice(0, 1) : [];
-            for (const d of held) result.record(d, StatusCode.heldBack, 0);
-            segment = segment.slice(held.length);
-            if (segment.length === 0) continue;
-          }
-          const phase: Promise<void>[] = [];
-          for (const s of sessions) {
-            const idx = sessions.length === 1 && segment === ALL ? null : Int32Array.from(indexesFor(batch, segment, s));
-            const work = new Work(batch, result, idx, stopOnError);
-            const sub = this.#sessions[s]!.submitter;
-            works.push({ work, sub });
-            sub.enqueue(work);
-            phase.push(work.settled);
-          }
-          await Promise.all(phase);
-        }
-      } finally {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.#active.delete(stop);
-        for (const reg of batch.regs) reg.settle();
-      }
-      // Success only when every descriptor ran whole; anything else rejects with the report.
-      const counts = result.counts;
-      if (counts.done === batch.length) return result;
-      if (counts.failed > 0) {
-        const first = result.firstError();
-        throw withResult(datamoverError(ErrorCode.BATCH_FAILED, `${counts.failed} of ${batch.length} descriptors failed${first ? `; first: ${first.message}` : ''}`, { cause: first }), result);
-      }
-      if (!cancel) {
-        // Nothing cancelled, yet work did not run (the engine refused a doorbell, or skipped
-        // descriptors on its own): an engine fault, never a success.
-        const e = works.find((w) => w.work.error)?.work.error ?? datamoverError(ErrorCode.DEVICE_ERROR, `backend skipped ${counts.notRun} descriptor(s) that nobody cancelled`);
-        throw withResult(datamoverError(ErrorCode.BATCH_FAILED, `${counts.notRun} of ${batch.length} descriptors did not run: ${e.message}`, { cause: e }), result);
-      }
-      const why = cancel;
-      throw cancelled(why.code, `${why.code === 'ABORTED' ? 'aborted' : 'deadline exceeded'}: ${counts.done} of ${batch.length} descriptors ran, ${counts.notRun} did not`, result, why.reason);
-    })();
-    this.#inFlight.add(run);
-    void run.then(
-      () => this.#inFlight.delete(run),
-      () => this.#inFlight.delete(run),
-    );
-    return run;
-  }
-
-  #ensureRegistered(session: Session, batch: Batch): void {
-    for (const reg of batch.regs) {
-      // A backend learns only regions of kinds it claims (a gpu region means nothing to soft).
-      if (session.registered.has(reg) || !session.kinds.has(reg.space.kind)) continue;
-      if (session.registered.size >= session.caps.maxRegions) {
-        throw datamoverError(ErrorCode.TOO_MANY_REGIONS, `backend ${session.backend.name} holds at most ${session.caps.maxRegions} regions at once`);
-      }
-      const t0 = performance.now();
-      engineCall(session.backend.name, 'register', () => session.engine.register({ index: reg.index, memory: reg.memory, length: reg.length, writable: reg.writable }));
-      this.#registrationMs += performance.now() - t0;
-      session.registered.add(reg);
-    }
-  }
-
-  *#fallbacksOf(batch: Batch): Iterable<Fallback> {
-    if (this.#fallbacks.size === 0) return;
-    const names = new Set([...batch.sessions].map((s) => this.#sessions[s]!.backend.name));
-    for (const f of this.#fallbacks.values()) if (names.has(f.to)) yield f;
-  }
-
   // ---------------------------------------------------------------- lifecycle
 
   stats(): MoverStats {
@@ -600,9 +387,9 @@ export class Mover {
       regions: this.#table.size,
       registeredBytes: this.#table.registeredBytes,
       collected: { regions: this.#table.collected, movers: moversCollected },
-      registrationMs: this.#registrationMs,
-      batches: this.#batches,
-      fallbacks: [...this.#fallbacks.values()].map((f) => ({ ...f })),
+      registrationMs: this.#submission.registrationMs,
+      batches: this.#submission.batches,
+      fallbacks: this.#router.fallbacks(),
       unavailable: this.#unavailable,
     };
   }
@@ -616,8 +403,8 @@ export class Mover {
     if (this.#closed) return;
     this.#closed = true;
     unclosed.unregister(this);
-    if (options.abort) for (const stop of this.#active) stop('ABORTED', new Error('the Mover was closed'));
-    await Promise.allSettled([...this.#inFlight]);
+    if (options.abort) this.#submission.abortAll(new Error('the Mover was closed'));
+    await this.#submission.drain();
     this.#table.shutdown();
   }
 
@@ -626,14 +413,6 @@ export class Mover {
   }
 }
 
-/** Runs an engine call; anything it throws becomes a DatamoverError (DEVICE_ERROR if it is none). */
-function engineCall<T>(backend: string, what: string, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    throw engineError(backend, what, e);
-  }
-}
 
 function gpuDevice(device: unknown): number {
   if (device === undefined) return 0;
@@ -652,51 +431,3 @@ async function probeOne(b: Backend): Promise<BackendReport> {
   }
 }
 
-function cancelled(code: 'ABORTED' | 'DEADLINE_EXCEEDED', message: string, result: BatchResult, cause: unknown): CancelledError {
-  return withResult(datamoverError(code, message, cause === undefined ? undefined : { cause }), result) as CancelledError;
-}
-
-function withResult(e: DatamoverError, result: BatchResult): DatamoverError {
-  e.result = result;
-  return e;
-}
-
-/** Marker for "the whole batch in one segment". */
-const ALL: readonly number[] = [];
-
-/**
- * Splits a batch at fences when it spans several sessions: each engine honours fences on its
- * own ring, but ordering across engines needs the Mover to wait between segments. With
- * stopOnError also where the session changes, so no engine starts a descriptor before the
- * outcome of every earlier one is known.
- */
-function* segments(batch: Batch, multi: boolean, stopOnError: boolean): Iterable<readonly number[]> {
-  if (!multi) {
-    yield ALL;
-    return;
-  }
-  let seg: number[] = [];
-  for (let d = 0; d < batch.length; d++) {
-    const split = fenced(batch, d) || (stopOnError && d > 0 && batch.route[d] !== batch.route[d - 1]);
-    if (split && seg.length > 0) {
-      yield seg;
-      seg = [];
-    }
-    seg.push(d);
-  }
-  if (seg.length > 0) yield seg;
-}
-
-function fenced(batch: Batch, d: number): boolean {
-  return (batch.words[d * 16]! & FENCE) !== 0;
-}
-
-function* range(n: number): Iterable<number> {
-  for (let i = 0; i < n; i++) yield i;
-}
-
-function* indexesFor(batch: Batch, segment: readonly number[], session: number): Iterable<number> {
-  if (segment === ALL) {
-    for (let d = 0; d < batch.length; d++) if (batch.route[d] === session) yield d;
-  } else for (const d of segment) if (batch.route[d] === session) yield d;
-}

@@ -1,5 +1,6 @@
-// The Engine class: the kit's ring consumer (datamover/ring_consumer.h) over the soft executor,
-// with host memory and files as regions.
+// The host engine: the kit's ring consumer (datamover/ring_consumer.h) over the kit's executor,
+// with host memory and files as regions — the soft backend's native engine, and the CPU path of
+// any other backend that needs one (sdxi's). Declared in host_engine.h.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -9,31 +10,31 @@
 #include <cstring>
 #include <string>
 
-#include <datamover/memory_address.h>
 #include <datamover/ring_consumer.h>
 
 #include "executor.h"
+#include "host_engine.h"
 #include "memops.h"
 #include "stripes.h"
 
 namespace dm {
 
-class Engine : public Napi::ObjectWrap<Engine>, public RingConsumer, public LiveEngine {
+class HostEngine : public Napi::ObjectWrap<HostEngine>, public RingConsumer, public LiveEngine {
  public:
-  static Napi::Function Define(Napi::Env env) {
-    return defineEngine<Engine>(env, "Engine",
+  static Napi::Function Define(Napi::Env env, const char* name) {
+    return defineEngine<HostEngine>(env, name,
                                 {
-                                    InstanceMethod<&Engine::RegisterHost>("registerHost"),
-                                    InstanceMethod<&Engine::RegisterFile>("registerFile"),
-                                    InstanceMethod<&Engine::Deregister>("deregister"),
-                                    InstanceMethod<&Engine::Stats>("stats"),
-                                    StaticMethod<&Engine::Info>("info"),
-                                    StaticMethod<&Engine::AbiOffsets>("abiOffsets"),
+                                    InstanceMethod<&HostEngine::RegisterHost>("registerHost"),
+                                    InstanceMethod<&HostEngine::RegisterFile>("registerFile"),
+                                    InstanceMethod<&HostEngine::Deregister>("deregister"),
+                                    InstanceMethod<&HostEngine::Stats>("stats"),
+                                    StaticMethod<&HostEngine::Info>("info"),
+                                    StaticMethod<&HostEngine::AbiOffsets>("abiOffsets"),
                                 });
   }
 
-  explicit Engine(const Napi::CallbackInfo& info);
-  ~Engine() override { shutdown(false); }
+  explicit HostEngine(const Napi::CallbackInfo& info);
+  ~HostEngine() override { shutdown(false); }
 
  private:
   void RegisterHost(const Napi::CallbackInfo& info);
@@ -58,7 +59,7 @@ class Engine : public Napi::ObjectWrap<Engine>, public RingConsumer, public Live
   RegionTable table_;
 };
 
-Engine::Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) {
+HostEngine::HostEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HostEngine>(info) {
   Napi::Env env = info.Env();
   Napi::Uint8Array ring = ringArg(info);
   const Napi::Object options = optionsArg(info, true);
@@ -66,11 +67,11 @@ Engine::Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) 
   const Napi::Value nt = options.Get("ntThreshold");
   if (!nt.IsUndefined()) nt_ = static_cast<size_t>(intArg(env, nt, 0, kMaxSafeInteger, "ntThreshold"));
   attach(env, ring);
-  start(env, info[1], "datamover-soft-progress", spinMicros);
+  start(env, info[1], "datamover-host-engine-progress", spinMicros);
   addLiveEngine(this);
 }
 
-void Engine::RegisterHost(const Napi::CallbackInfo& info) {
+void HostEngine::RegisterHost(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   checkOpen(env);
   const uint16_t index = indexArg(env, info[0]);
@@ -83,7 +84,7 @@ void Engine::RegisterHost(const Napi::CallbackInfo& info) {
   if (!table_.add(index, std::move(r))) fail(env, "INVALID_ARGUMENT", "region index already registered");
 }
 
-void Engine::RegisterFile(const Napi::CallbackInfo& info) {
+void HostEngine::RegisterFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   checkOpen(env);
   const uint16_t index = indexArg(env, info[0]);
@@ -121,7 +122,7 @@ void Engine::RegisterFile(const Napi::CallbackInfo& info) {
   if (!table_.add(index, std::move(r))) fail(env, "INVALID_ARGUMENT", "region index already registered");
 }
 
-Napi::Value Engine::Info(const Napi::CallbackInfo& info) {
+Napi::Value HostEngine::Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const CpuInfo& c = cpu();
   Napi::Object o = Napi::Object::New(env);
@@ -134,7 +135,7 @@ Napi::Value Engine::Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
-Napi::Value Engine::AbiOffsets(const Napi::CallbackInfo& info) {
+Napi::Value HostEngine::AbiOffsets(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto obj = [&](std::initializer_list<std::pair<const char*, size_t>> fields) {
     Napi::Object o = Napi::Object::New(env);
@@ -197,13 +198,6 @@ Napi::Value AllocateAligned(const Napi::CallbackInfo& info) {
       new Mapping{base, length});
 }
 
+Napi::Function defineHostEngine(Napi::Env env, const char* name) { return HostEngine::Define(env, name); }
+
 }  // namespace dm
-
-static Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("Engine", dm::Engine::Define(env));
-  exports.Set("allocateAligned", Napi::Function::New<dm::AllocateAligned>(env, "allocateAligned"));
-  exports.Set("memoryAddress", Napi::Function::New<dm::MemoryAddress>(env, "memoryAddress"));
-  return exports;
-}
-
-NODE_API_MODULE(datamover_soft, Init)

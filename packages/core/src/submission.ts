@@ -1,0 +1,215 @@
+/**
+ * Submission: turns a batch into work on the engine sessions it is routed to — registering its
+ * regions with them first, pinning the regions, splitting it into segments across engines, keeping
+ * cancellation (signal, timeout, deadline) and the failure rule — and settles it into a
+ * BatchResult or the error that carries one.
+ */
+import { StatusCode, type BatchResult } from './batch-result.js';
+import type { Batch, SubmitOptions } from './batch.js';
+import { OPCODE_BITS } from './descriptor/schema.js';
+import { datamoverError, engineError, ErrorCode, type CancelledError, type DatamoverError } from './errors.js';
+import type { Router } from './router.js';
+import type { Session } from './session.js';
+import { Work, type Submitter } from './submitter.js';
+
+const FENCE = 1 << OPCODE_BITS.fence;
+
+type Cancel = (code: 'ABORTED' | 'DEADLINE_EXCEEDED', reason: unknown) => void;
+
+export class Submission {
+  #registrationMs = 0;
+  #batches = 0;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  /** Cancel functions of the batches in flight. */
+  readonly #active = new Set<Cancel>();
+
+  constructor(
+    readonly sessions: readonly Session[],
+    readonly router: Router,
+  ) {}
+
+  /** Batches submitted. */
+  get batches(): number {
+    return this.#batches;
+  }
+  /** Time spent registering regions with engines, ms. */
+  get registrationMs(): number {
+    return this.#registrationMs;
+  }
+
+  /** Cancels every batch in flight (close({ abort: true })). */
+  abortAll(reason: unknown): void {
+    for (const stop of this.#active) stop('ABORTED', reason);
+  }
+
+  /** Settles once every batch in flight has. */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  async submit(batch: Batch, options: SubmitOptions): Promise<BatchResult> {
+    const { signal, timeout, deadline, stopOnError = false } = options;
+    if (typeof stopOnError !== 'boolean') throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'stopOnError must be a boolean');
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'signal must be an AbortSignal');
+    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'timeout must be a non-negative number of milliseconds');
+    if (deadline !== undefined && (typeof deadline !== 'number' || Number.isNaN(deadline))) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'deadline must be a time in milliseconds since the epoch');
+    const result = batch.newResult();
+    if (signal?.aborted) {
+      for (let i = 0; i < batch.length; i++) result.record(i, StatusCode.notRun, 0);
+      throw cancelled('ABORTED', 'aborted before submission', result, signal.reason);
+    }
+    // Every region must still be usable now; then pin them until the batch settles.
+    for (const reg of batch.regs) {
+      if (reg.releasing || reg.freed) throw datamoverError(ErrorCode.REGION_RELEASED, 'a region of this batch was released after the descriptor was added');
+      if (reg.memory.kind === 'host' && reg.memory.view.byteLength !== reg.length) throw datamoverError(ErrorCode.DETACHED_BUFFER, 'the ArrayBuffer behind a region of this batch was detached');
+    }
+    const sessions = [...batch.sessions];
+    for (const s of sessions) this.#ensureRegistered(this.sessions[s]!, batch);
+    for (const reg of batch.regs) reg.inFlight++;
+    this.#batches++;
+    for (const f of this.router.fallbacksTo(batch.sessions)) f.count++;
+
+    const works: { work: Work; sub: Submitter }[] = [];
+    let cancel: { code: 'ABORTED' | 'DEADLINE_EXCEEDED'; reason: unknown } | undefined;
+    const stop = (code: 'ABORTED' | 'DEADLINE_EXCEEDED', reason: unknown) => {
+      if (cancel) return;
+      cancel = { code, reason };
+      for (const { work, sub } of works) sub.cancel(work);
+    };
+    const onAbort = () => stop('ABORTED', signal!.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const ms = Math.min(timeout ?? Infinity, deadline === undefined ? Infinity : deadline - Date.now());
+    // A deadline already past cancels before anything is queued, as an aborted signal does.
+    if (ms <= 0) stop('DEADLINE_EXCEEDED', undefined);
+    const timer = Number.isFinite(ms) && ms > 0 ? setTimeout(() => stop('DEADLINE_EXCEEDED', undefined), ms) : undefined;
+    this.#active.add(stop);
+
+    const run = (async () => {
+      try {
+        for (let segment of segments(batch, sessions.length > 1, stopOnError)) {
+          if (cancel) {
+            for (const d of segment === ALL ? range(batch.length) : segment) result.record(d, StatusCode.notRun, 0);
+            continue;
+          }
+          // The failure rule across engines (each engine keeps it on its own ring): after a failure
+          // in an earlier segment, the fenced descriptor that begins this one is held back, and with
+          // stopOnError all of it.
+          if (result.counts.failed > 0) {
+            const held = stopOnError ? segment : fenced(batch, segment[0]!) ? segment.slice(0, 1) : [];
+            for (const d of held) result.record(d, StatusCode.heldBack, 0);
+            segment = segment.slice(held.length);
+            if (segment.length === 0) continue;
+          }
+          const phase: Promise<void>[] = [];
+          for (const s of sessions) {
+            const idx = sessions.length === 1 && segment === ALL ? null : Int32Array.from(indexesFor(batch, segment, s));
+            const work = new Work(batch, result, idx, stopOnError);
+            const sub = this.sessions[s]!.submitter;
+            works.push({ work, sub });
+            sub.enqueue(work);
+            phase.push(work.settled);
+          }
+          await Promise.all(phase);
+        }
+      } finally {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.#active.delete(stop);
+        for (const reg of batch.regs) reg.settle();
+      }
+      // Success only when every descriptor ran whole; anything else rejects with the report.
+      const counts = result.counts;
+      if (counts.done === batch.length) return result;
+      if (counts.failed > 0) {
+        const first = result.firstError();
+        throw withResult(datamoverError(ErrorCode.BATCH_FAILED, `${counts.failed} of ${batch.length} descriptors failed${first ? `; first: ${first.message}` : ''}`, { cause: first }), result);
+      }
+      if (!cancel) {
+        // Nothing cancelled, yet work did not run (the engine refused a doorbell, or skipped
+        // descriptors on its own): an engine fault, never a success.
+        const e = works.find((w) => w.work.error)?.work.error ?? datamoverError(ErrorCode.DEVICE_ERROR, `backend skipped ${counts.notRun} descriptor(s) that nobody cancelled`);
+        throw withResult(datamoverError(ErrorCode.BATCH_FAILED, `${counts.notRun} of ${batch.length} descriptors did not run: ${e.message}`, { cause: e }), result);
+      }
+      const why = cancel;
+      throw cancelled(why.code, `${why.code === 'ABORTED' ? 'aborted' : 'deadline exceeded'}: ${counts.done} of ${batch.length} descriptors ran, ${counts.notRun} did not`, result, why.reason);
+    })();
+    this.#inFlight.add(run);
+    void run.then(
+      () => this.#inFlight.delete(run),
+      () => this.#inFlight.delete(run),
+    );
+    return run;
+  }
+
+  #ensureRegistered(session: Session, batch: Batch): void {
+    for (const reg of batch.regs) {
+      // A backend learns only regions of kinds it claims (a gpu region means nothing to soft).
+      if (session.registered.has(reg) || !session.kinds.has(reg.space.kind)) continue;
+      if (session.registered.size >= session.caps.maxRegions) {
+        throw datamoverError(ErrorCode.TOO_MANY_REGIONS, `backend ${session.backend.name} holds at most ${session.caps.maxRegions} regions at once`);
+      }
+      const t0 = performance.now();
+      engineCall(session.backend.name, 'register', () => session.engine.register({ index: reg.index, memory: reg.memory, length: reg.length, writable: reg.writable }));
+      this.#registrationMs += performance.now() - t0;
+      session.registered.add(reg);
+    }
+  }
+}
+
+/** Runs an engine call; anything it throws becomes a DatamoverError (DEVICE_ERROR if it is none). */
+function engineCall<T>(backend: string, what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw engineError(backend, what, e);
+  }
+}
+
+function cancelled(code: 'ABORTED' | 'DEADLINE_EXCEEDED', message: string, result: BatchResult, cause: unknown): CancelledError {
+  return withResult(datamoverError(code, message, cause === undefined ? undefined : { cause }), result) as CancelledError;
+}
+
+function withResult(e: DatamoverError, result: BatchResult): DatamoverError {
+  e.result = result;
+  return e;
+}
+
+/** Marker for "the whole batch in one segment". */
+const ALL: readonly number[] = [];
+
+/**
+ * Splits a batch at fences when it spans several sessions: each engine honours fences on its
+ * own ring, but ordering across engines needs the Mover to wait between segments. With
+ * stopOnError also where the session changes, so no engine starts a descriptor before the
+ * outcome of every earlier one is known.
+ */
+function* segments(batch: Batch, multi: boolean, stopOnError: boolean): Iterable<readonly number[]> {
+  if (!multi) {
+    yield ALL;
+    return;
+  }
+  let seg: number[] = [];
+  for (let d = 0; d < batch.length; d++) {
+    const split = fenced(batch, d) || (stopOnError && d > 0 && batch.route[d] !== batch.route[d - 1]);
+    if (split && seg.length > 0) {
+      yield seg;
+      seg = [];
+    }
+    seg.push(d);
+  }
+  if (seg.length > 0) yield seg;
+}
+
+function fenced(batch: Batch, d: number): boolean {
+  return (batch.words[d * 16]! & FENCE) !== 0;
+}
+
+function* range(n: number): Iterable<number> {
+  for (let i = 0; i < n; i++) yield i;
+}
+
+function* indexesFor(batch: Batch, segment: readonly number[], session: number): Iterable<number> {
+  if (segment === ALL) {
+    for (let d = 0; d < batch.length; d++) if (batch.route[d] === session) yield d;
+  } else for (const d of segment) if (batch.route[d] === session) yield d;
+}
