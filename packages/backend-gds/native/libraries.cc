@@ -2,42 +2,22 @@
 // described for JavaScript.
 #include <climits>
 #include <cstring>
+#include <string>
+#include <utility>
 
 #include "addon.h"
 
 namespace gds {
 
-// A library's own error: code names the library ("CUDART_ERROR", "CUFILE_ERROR", "CUDA_ERROR"),
-// `libraryCode` its number, `cuErr` the CUresult inside a CU_FILE_CUDA_DRIVER_ERROR, `nativeText`
-// the library's own text where it offers one.
-[[noreturn]] void failLibrary(Napi::Env env, const Api& api, const char* library, int code, int cuErr,
-                              const std::string& what) {
-  std::string name, text;
-  if (std::strcmp(library, "cudart") == 0) {
-    name = api.cudaErrorName(code);
-    text = api.cudaErrorText(code);
-  } else if (std::strcmp(library, "cuda") == 0) {
-    name = api.cuResultName(code);
-    text = api.cuResultText(code);
-  } else {
-    text = api.cufileErrorText(code);
-  }
-  std::string message = what + ": " + library + " error " + std::to_string(code);
-  if (!name.empty()) message += " " + name;
-  if (!text.empty()) message += " (" + text + ")";
-  Napi::Error e = Napi::Error::New(env, message);
-  const char* code_ = std::strcmp(library, "cudart") == 0 ? "CUDART_ERROR" : std::strcmp(library, "cuda") == 0 ? "CUDA_ERROR" : "CUFILE_ERROR";
-  e.Set("code", Napi::String::New(env, code_));
-  e.Set("library", Napi::String::New(env, library));
-  e.Set("libraryCode", Napi::Number::New(env, code));
-  if (cuErr != 0) e.Set("cuErr", Napi::Number::New(env, cuErr));
-  if (!name.empty()) e.Set("nativeName", Napi::String::New(env, name));
-  if (!text.empty()) e.Set("nativeText", Napi::String::New(env, text));
-  if (api.cudaGetLastError != nullptr) api.cudaGetLastError();
-  throw e;
-}
-
 namespace {
+
+// The library's own name and text for one of its codes (empty where it offers none; cuFile
+// offers only a text).
+std::pair<std::string, std::string> nativeText(const Api& api, const char* library, int code) {
+  if (std::strcmp(library, "cudart") == 0) return {api.cudaErrorName(code), api.cudaErrorText(code)};
+  if (std::strcmp(library, "cuda") == 0) return {api.cuResultName(code), api.cuResultText(code)};
+  return {"", api.cufileErrorText(code)};
+}
 
 std::vector<std::string> namesArg(Napi::Env env, const Napi::Object& o, const char* key, std::vector<std::string> fallback) {
   Napi::Value v = o.Get(key);
@@ -54,6 +34,27 @@ std::vector<std::string> namesArg(Napi::Env env, const Napi::Object& o, const ch
 }
 
 }  // namespace
+
+// A library's own error: code names the library ("CUDART_ERROR", "CUFILE_ERROR", "CUDA_ERROR"),
+// `libraryCode` its number, `cuErr` the CUresult inside a CU_FILE_CUDA_DRIVER_ERROR, `nativeText`
+// the library's own text where it offers one.
+[[noreturn]] void failLibrary(Napi::Env env, const Api& api, const char* library, int code, int cuErr,
+                              const std::string& what) {
+  const auto [name, text] = nativeText(api, library, code);
+  std::string message = what + ": " + library + " error " + std::to_string(code);
+  if (!name.empty()) message += " " + name;
+  if (!text.empty()) message += " (" + text + ")";
+  Napi::Error e = Napi::Error::New(env, message);
+  const char* code_ = std::strcmp(library, "cudart") == 0 ? "CUDART_ERROR" : std::strcmp(library, "cuda") == 0 ? "CUDA_ERROR" : "CUFILE_ERROR";
+  e.Set("code", Napi::String::New(env, code_));
+  e.Set("library", Napi::String::New(env, library));
+  e.Set("libraryCode", Napi::Number::New(env, code));
+  if (cuErr != 0) e.Set("cuErr", Napi::Number::New(env, cuErr));
+  if (!name.empty()) e.Set("nativeName", Napi::String::New(env, name));
+  if (!text.empty()) e.Set("nativeText", Napi::String::New(env, text));
+  if (api.cudaGetLastError != nullptr) api.cudaGetLastError();
+  throw e;
+}
 
 // { cufile?: string[], cudart?: string[], cuda?: string[] } -> the (cached) API table.
 const Api& apiArg(Napi::Env env, const Napi::Value& v) {
@@ -85,16 +86,7 @@ Napi::Object libraryError(Napi::Env env, const Api& api, const char* library, in
   o.Set("library", Napi::String::New(env, library));
   o.Set("code", Napi::Number::New(env, code));
   if (cuErr != 0) o.Set("cuErr", Napi::Number::New(env, cuErr));
-  std::string name, text;
-  if (std::strcmp(library, "cudart") == 0) {
-    name = api.cudaErrorName(code);
-    text = api.cudaErrorText(code);
-  } else if (std::strcmp(library, "cuda") == 0) {
-    name = api.cuResultName(code);
-    text = api.cuResultText(code);
-  } else {
-    text = api.cufileErrorText(code);
-  }
+  const auto [name, text] = nativeText(api, library, code);
   if (!name.empty()) o.Set("nativeName", Napi::String::New(env, name));
   if (!text.empty()) o.Set("nativeText", Napi::String::New(env, text));
   return o;
