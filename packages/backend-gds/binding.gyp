@@ -9,7 +9,10 @@
       "target_name": "datamover_gds",
       # No CUDA header or library is needed to build: native/cuda_abi.h declares what is used and
       # native/loader.cc loads libcufile / libcudart / libcuda with dlopen at run time.
-      "sources": ["native/addon.cc", "native/loader.cc", "native/executor.cc"],
+      "sources": [
+        "native/module.cc", "native/libraries.cc", "native/probe.cc", "native/memory.cc", "native/abi_info.cc",
+        "native/engine.cc", "native/regions.cc", "native/stats.cc", "native/loader.cc", "native/executor.cc"
+      ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!(node -p \"require('path').join(require('path').dirname(require.resolve('@datamover/core/package.json')), 'include')\")"

@@ -9,7 +9,10 @@
   "targets": [
     {
       "target_name": "datamover_rdma",
-      "sources": ["native/rdma.cc"],
+      "sources": [
+        "native/module.cc", "native/verbs.cc", "native/probe.cc", "native/engine.cc", "native/regions.cc",
+        "native/consumer.cc", "native/queue_pairs.cc", "native/connections.cc"
+      ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!(node -p \"require('path').join(require('path').dirname(require.resolve('@datamover/core/package.json')), 'include')\")"

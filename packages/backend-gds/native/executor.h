@@ -1,5 +1,5 @@
 // The gds engine's region table and executor: what one descriptor (or one cuFile batch of them)
-// does to host, file and GPU regions. Runs on the engine's consumer thread (addon.cc), plus an
+// does to host, file and GPU regions. Runs on the engine's consumer thread (engine.cc), plus an
 // I/O pool that splits large cuFile reads and writes into parallel chunks.
 #pragma once
 

@@ -1,6 +1,6 @@
 /**
  * The cuFile batch API's limits, and which descriptors the engine gathers into one batch. Pure;
- * native/addon.cc (Engine::tryBatch) and native/executor.cc (eligible / hazard) apply the same
+ * native/engine.cc (Engine::tryBatch) and native/executor.cc (eligible / hazard) apply the same
  * rules to the descriptors ready on the ring.
  *
  * Limits (sources in docs/gds.md):

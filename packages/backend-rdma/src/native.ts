@@ -32,7 +32,7 @@ export interface EngineOptions {
   retryCount?: number;
 }
 
-/** The native engine class (native/rdma.cc). */
+/** The native engine class (native/engine.h). */
 export interface NativeEngine {
   /** ibv_reg_mr: remote 0 local only, 1 + remote read, 2 + remote read/write. → [id, lkey, rkey, address]. */
   regMr(view: Uint8Array, remote: 0 | 1 | 2): [number, number, number, bigint];

@@ -6,7 +6,7 @@ import { BACKEND_STATUS_BASE, datamoverError, ErrorCode, threadCallback, type En
 import { native, type EngineOptions, type NativeAddon, type NativeEngine, type NativeEvent } from './native.js';
 import { RegistrationCache, type CacheEntry } from './reg-cache.js';
 
-/** Backend completion statuses (native/rdma.cc). */
+/** Backend completion statuses (native/consumer.cc). */
 export const STATUS_WC = BACKEND_STATUS_BASE;
 export const STATUS_DISCONNECT = BACKEND_STATUS_BASE + 1;
 export const STATUS_REVOKED = BACKEND_STATUS_BASE + 2;
