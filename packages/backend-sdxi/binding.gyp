@@ -1,8 +1,5 @@
 {
   "variables": {
-    # scripts/build-native.mjs --asan sets DATAMOVER_ASAN=1 (not named "asan": node's common.gypi
-    # defines that one, and its value wins).
-    "datamover_asan%": "<!(node -p \"process.env.DATAMOVER_ASAN === '1' ? 1 : 0\")",
     # The soft backend's executor and memory primitives are compiled in from its package, so
     # vendor operations run through exactly the code the soft engine runs (a relative path: gyp
     # mangles absolute source paths).
@@ -31,13 +28,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-O3", "-Wall", "-Wextra"],
-      "conditions": [
-        ["datamover_asan == 1", {
-          "cflags_cc": ["-fsanitize=address", "-fno-omit-frame-pointer"],
-          "ldflags": ["-fsanitize=address"]
-        }]
-      ]
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-O3", "-Wall", "-Wextra"]
     }
   ]
 }
