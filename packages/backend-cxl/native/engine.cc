@@ -1,13 +1,15 @@
 // The cxl engine: one consumer thread per ring, executing descriptors in ring order with the soft
 // backend's Executor (compiled in from @datamover/backend-soft). A dax region is registered with
 // that executor as a plain pointer range into a mapping this addon made; on top the engine adds
-// the Datamover `durable` flag (write-back + fence, or msync) and the alias check between two
-// mappings of one device or file.
+// the Datamover `durable` flag (write-back + fence, or msync), the alias check between two
+// mappings of one device or file, and the fault watch that turns a SIGBUS on a mapping into
+// IO_ERROR (fault_guard.h).
 #include "engine.h"
 
 #include <string>
 
 #include "common.h"
+#include "fault_guard.h"
 #include "memops.h"
 #include "persist.h"
 
@@ -23,7 +25,7 @@ bool inBounds(const dm::Region& r, uint64_t addr, uint64_t n) { return addr <= r
 // Pins a region-table entry for the span of one descriptor (the table refuses to drop it meanwhile).
 class Pin {
  public:
-  Pin(dm::RegionTable& t, uint16_t index) : t_(t), r_(t.acquire(index)) {}
+  Pin(dm::RegionTable& t, int index) : t_(t), r_(index < 0 ? nullptr : t.acquire(static_cast<uint16_t>(index))) {}
   ~Pin() {
     if (r_ != nullptr) t_.release(r_);
   }
@@ -36,6 +38,19 @@ class Pin {
   dm::RegionTable& t_;
   dm::Region* r_;
 };
+
+// The region indexes a descriptor's operands name (-1: no such operand).
+void operandKeys(const dm::Descriptor& d, int keys[2]) {
+  keys[0] = keys[1] = -1;
+  switch (d.nop.opcode & DM_OPCODE_KIND_MASK) {
+    case DM_OPCODE_COPY: keys[0] = d.copy.akey0, keys[1] = d.copy.akey1; break;
+    case DM_OPCODE_COMPARE: keys[0] = d.compare.akey0, keys[1] = d.compare.akey1; break;
+    case DM_OPCODE_FILL: keys[0] = d.fill.akey1; break;
+    case DM_OPCODE_CRC32C: keys[0] = d.crc32c.akey0; break;
+    case DM_OPCODE_WRITE_IMM: keys[0] = d.writeImm.akey1; break;
+    default: break;
+  }
+}
 
 }  // namespace
 
@@ -74,20 +89,49 @@ Engine::Engine(const Napi::CallbackInfo& info)
 Engine::~Engine() { shutdown(false); }
 
 dm::Outcome Engine::execute(dm::Executor& exec, const dm::Descriptor& in) {
+  // Reserved bits first, as soft's executor: the fault, alias and persistence checks come later.
+  if ((in.nop.opcode & ~(dm::kAllowedOpcodeBits | kDurable)) != 0) return status(DM_STATUS_BAD_DESCRIPTOR);
+  // A SIGBUS on one of the descriptor's mappings (the file was truncated, the media is poisoned)
+  // ends the memory operation early (fault_guard.h): the descriptor fails IO_ERROR, and so does
+  // every later one naming that mapping, whose bytes are no longer all there. Host operands are
+  // not watched: a fault there is not ours and still kills the process.
+  int keys[2];
+  operandKeys(in, keys);
+  const Pin pins[2] = {Pin(table_, keys[0]), Pin(table_, keys[1])};  // meta_ holds still while pinned
+  dm::Region* const regions[2] = {pins[0].get(), pins[1].get()};
+  dm::fault::Watch watch;
+  MapState* watched[2] = {nullptr, nullptr};
+  for (int i = 0; i < 2; ++i) {
+    MapState* m = regions[i] != nullptr ? meta_[keys[i]].map.get() : nullptr;
+    if (m == nullptr) continue;
+    if (const int e = m->fault.load(std::memory_order_acquire)) return status(DM_STATUS_IO_ERROR, e);
+    watched[watch.count] = m;
+    watch.add(m->base, m->length);
+  }
+  dm::Outcome o;
+  {
+    const dm::fault::Armed armed(watch);
+    o = run(exec, in, regions);
+  }
+  const int hit = watch.hit.load(std::memory_order_acquire);
+  if (hit < 0) return o;
+  const int e = watch.err.load(std::memory_order_relaxed);
+  watched[hit]->fault.store(e, std::memory_order_release);
+  return status(DM_STATUS_IO_ERROR, e);
+}
+
+dm::Outcome Engine::run(dm::Executor& exec, const dm::Descriptor& in, dm::Region* const regions[2]) {
   dm::Descriptor d = in;
   const uint32_t op = in.nop.opcode;
   const uint32_t kind = op & DM_OPCODE_KIND_MASK;
   d.nop.opcode = op & ~kDurable;  // the executor knows only SDXI's flags
-  // Reserved bits first, as soft's executor: the alias and persistence checks below come later.
-  if ((d.nop.opcode & ~dm::kAllowedOpcodeBits) != 0) return status(DM_STATUS_BAD_DESCRIPTOR);
 
   if (kind == DM_OPCODE_COPY) {
     // Two mappings of the same device or file alias at different addresses: compare file offsets.
     const uint64_t n = uint64_t{d.copy.size} + 1;
-    Pin a(table_, d.copy.akey0), b(table_, d.copy.akey1);
-    if (a.get() != nullptr && b.get() != nullptr && meta_[d.copy.akey0].map && meta_[d.copy.akey1].map &&
-        inBounds(*a.get(), d.copy.addr0, n) && inBounds(*b.get(), d.copy.addr1, n) && b->writable && a->dev == b->dev &&
-        a->ino == b->ino) {
+    const dm::Region *a = regions[0], *b = regions[1];
+    if (a != nullptr && b != nullptr && meta_[d.copy.akey0].map && meta_[d.copy.akey1].map && inBounds(*a, d.copy.addr0, n) &&
+        inBounds(*b, d.copy.addr1, n) && b->writable && a->dev == b->dev && a->ino == b->ino) {
       const uint64_t x = a->fileOffset + d.copy.addr0, y = b->fileOffset + d.copy.addr1;
       if (x < y + n && y < x + n) return status(DM_STATUS_OVERLAP);
     }
@@ -102,14 +146,14 @@ dm::Outcome Engine::execute(dm::Executor& exec, const dm::Descriptor& in) {
     case DM_OPCODE_WRITE_IMM: key = d.writeImm.akey1, addr = d.writeImm.addr1, n = d.writeImm.width; break;
     default: return status(DM_STATUS_BAD_DESCRIPTOR);  // durable is a flag of writes only
   }
-  Pin dst(table_, key);  // held across the write and the flush
-  if (dst.get() != nullptr && inBounds(*dst.get(), addr, n) && dst->writable && meta_[key].persist == Persist::None)
+  const dm::Region* dst = regions[kind == DM_OPCODE_COPY ? 1 : 0];
+  if (dst != nullptr && inBounds(*dst, addr, n) && dst->writable && meta_[key].persist == Persist::None)
     return status(DM_STATUS_NOT_PERSISTENT);  // refused before anything is written
   const dm::Outcome o = exec.run(d);
   if (o.status != DM_STATUS_OK) return o;
   const Persist how = meta_[key].persist;
   if (how == Persist::WriteBack) {
-    writeBack(dst->base + addr, n);
+    dm::fault::guarded([&] { writeBack(dst->base + addr, n); });
   } else if (how == Persist::Msync) {
     if (const int e = syncRange(dst->base + addr, n)) return status(DM_STATUS_IO_ERROR, e);
   }
@@ -152,6 +196,7 @@ void Engine::RegisterHost(const Napi::CallbackInfo& info) {
 void Engine::RegisterDax(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const uint16_t index = freeIndex(env, info[0]);
+  dm::fault::install();  // before the consumer can touch a mapping
   Mapping* m = Mapping::from(env, info[1]);
   if (m == nullptr) fail(env, "INVALID_ARGUMENT", "mapping must be a Mapping made by this addon");
   std::shared_ptr<MapState> s = m->state();

@@ -37,7 +37,10 @@ class Engine : public Napi::ObjectWrap<Engine>, public dm::RingConsumer, public 
   Napi::Value Stats(const Napi::CallbackInfo& info);
 
   uint16_t freeIndex(Napi::Env env, const Napi::Value& v);
+  // Pins the operands' regions and runs the descriptor under the fault watch (fault_guard.h).
   dm::Outcome execute(dm::Executor& exec, const dm::Descriptor& d);
+  // The descriptor itself; `regions` are its operands' (operandKeys' order), pinned by execute.
+  dm::Outcome run(dm::Executor& exec, const dm::Descriptor& d, dm::Region* const regions[2]);
   void consume() override;
   void release() override;
   bool holds(const void* p, size_t n) override { return table_.holds(p, n); }

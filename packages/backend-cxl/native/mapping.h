@@ -5,6 +5,7 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -26,6 +27,9 @@ struct MapState {
   uint64_t ino = 0;
   Persist persist = Persist::None;
   bool writable = false;
+  // errno of the first SIGBUS an engine caught on it (EFAULT: a page past the file's end, EIO:
+  // poisoned media), or 0. Once set, engines fail every descriptor naming the mapping.
+  std::atomic<int> fault{0};
 
   MapState() = default;
   MapState(const MapState&) = delete;

@@ -589,6 +589,7 @@ uint64_t Engine::tryBatch(Executor& exec, uint64_t r) {
     Descriptor d;
     if (!load(i, d)) break;
     if (i != r && (d.nop.opcode & (1u << DM_OPCODE_FENCE)) != 0) break;
+    if (heldBack(i, d) || stopsOnError(i)) break;  // the failure rule: these run one by one
     BatchEntry e;
     if (!exec.eligible(d, e)) break;
     if (Executor::hazard(e, group)) {

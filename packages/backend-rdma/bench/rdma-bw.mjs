@@ -4,6 +4,7 @@
 // Prints one line per (op, size) and a JSON summary. Both sides keep ~128 work requests in flight
 // (perftest's default tx depth) and move the same number of messages.
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { Mover } from '@datamover/core';
 import { soft } from '@datamover/backend-soft';
 import { rdma } from '@datamover/backend-rdma';
@@ -37,8 +38,10 @@ async function perftest(tool, size, iters) {
 }
 
 async function ours(op, size, iters) {
-  const a = await Mover.open({ backends: [rdma(), soft()] });
-  const b = await Mover.open({ backends: [rdma(), soft()] });
+  // a listens on the device's address, so both authenticate (a secret of this run); b may import from it.
+  const options = { peerAuth: { secret: randomBytes(32).toString('hex') }, allowHosts: [SELF] };
+  const a = await Mover.open({ backends: [rdma(options), soft()] });
+  const b = await Mover.open({ backends: [rdma(options), soft()] });
   try {
     await rdma.listen(a, { host: SELF, port: 0 });
     const target = a.alloc(16 * size, { alignment: 4096 });

@@ -7,15 +7,22 @@
 //         WRITE_WITH_IMM arrives, writes back into the client's export, revokes on request,
 //         and finally kills itself (SIGKILL) on request, mid-transfer.
 // client: imports, READs and checks, WRITEs + WRITE_WITH_IMM, exports a region for the server,
-//         tries malformed / forged tokens and forbidden access, checks revocation and recovery,
-//         then has the server killed while a large batch is in flight.
+//         tries malformed / forged / resealed / replayed tokens, a wrong secret, no secret and a
+//         host outside allowHosts, and forbidden access, checks revocation and recovery, then has
+//         the server killed while a large batch is in flight.
+// Both authenticate with the shared secret in RDMA_LAB_SECRET (the test makes one per run).
 import { createConnection, createServer } from 'node:net';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { Mover } from '@datamover/core';
 import { soft } from '@datamover/backend-soft';
-import { decodeToken, rdma } from '@datamover/backend-rdma';
+import { decodeToken, encodeToken, rdma, tokenKey } from '@datamover/backend-rdma';
 
 const [role, serverHost = process.env.LAB_PEER ?? process.env.LAB_SELF ?? '127.0.0.1'] = process.argv.slice(2);
+const SECRET = process.env.RDMA_LAB_SECRET;
+if (!SECRET) {
+  console.log('FAIL setup: RDMA_LAB_SECRET is not set (the shared peerAuth secret)');
+  process.exit(2);
+}
 const PORT = Number(process.env.RDMA_LAB_PORT ?? 18600);
 const SIZE = 4 << 20;
 const t0 = Date.now();
@@ -92,7 +99,8 @@ async function ask(host, port, m, tries = 240) {
   }
 }
 
-const mover = await Mover.open({ backends: [rdma(), soft()] });
+const options = { peerAuth: { secret: SECRET }, allowHosts: [serverHost] };
+const mover = await Mover.open({ backends: [rdma(options), soft()] });
 if (!mover.backends.includes('rdma')) {
   console.log(`rdma unavailable: ${JSON.stringify(mover.stats().unavailable)}`);
   process.exit(3);
@@ -118,7 +126,7 @@ if (role === 'server') {
       if (m.t === 'revoke') {
         rdma.revoke(mover, roToken);
         ok('revoke (exporter, importers notified)');
-        return {};
+        return { roTokenAgain: rdma.export(mover, src, { access: 'read-only' }) };
       }
       if (m.t === 'revoke-silently') {
         rdma.revoke(mover, rwToken2, { notify: false });
@@ -164,7 +172,7 @@ if (role === 'server') {
   const { roToken, rwToken, rwToken2 } = await ask(serverHost, PORT + 1, { t: 'tokens' });
   log(`tokens: ${roToken.length} and ${rwToken.length} characters`);
   let src, sink;
-  await check('import (connects, nonce checked by exporter)', async () => {
+  await check('import (connects, authenticates, token checked by exporter)', async () => {
     src = await rdma.import(mover, roToken);
     sink = await rdma.import(mover, rwToken);
     return `${src.kind} ${src.length} bytes ${src.writable ? 'rw' : 'ro'}, ${sink.kind} ${sink.writable ? 'rw' : 'ro'}`;
@@ -210,21 +218,65 @@ if (role === 'server') {
   await expectCode('access past the export is refused', 'OUT_OF_BOUNDS', () => mover.copy(local.slice(0, 32), src, { srcOffset: SIZE - 16, length: 32 }));
   await expectCode('malformed token', 'INVALID_TOKEN', () => rdma.import(mover, 'AAAA' + roToken.slice(4, -3)));
   await expectCode('garbage token', 'INVALID_TOKEN', () => rdma.import(mover, 'hello world'));
+  // A reader of a token knows all its bytes but not the exporter's key: an edited field with the
+  // v1 token's unkeyed check recomputed, or a token minted under another key, is refused.
   const reseal = (edit) => {
     const b = Buffer.from(roToken, 'base64url');
     edit(b);
-    createHash('sha256').update(b.subarray(0, 88)).digest().subarray(0, 4).copy(b, 88);
+    createHash('sha256').update(b.subarray(0, 67)).digest().subarray(0, 16).copy(b, 67);
     return b.toString('base64url');
   };
-  await expectCode('forged token: wrong nonce (refused by exporter)', 'INVALID_TOKEN', () => rdma.import(mover, reseal((b) => (b[70] ^= 0xff))));
-  await expectCode('forged token: other rkey (refused by exporter)', 'INVALID_TOKEN', () => rdma.import(mover, reseal((b) => b.writeUInt32BE((b.readUInt32BE(59) + 1) >>> 0, 59))));
+  await expectCode('forged token: minted under another key (refused by exporter)', 'INVALID_TOKEN', () => rdma.import(mover, encodeToken(decodeToken(roToken), tokenKey())));
+  await expectCode('forged token: other rkey, resealed (refused by exporter)', 'INVALID_TOKEN', () => rdma.import(mover, reseal((b) => b.writeUInt32BE((b.readUInt32BE(59) + 1) >>> 0, 59))));
   await expectCode('forged token: read-only made read-write (refused)', 'INVALID_TOKEN', () => rdma.import(mover, reseal((b) => b.writeUInt8(2, 5))));
   await expectCode('forged token: longer length (refused)', 'INVALID_TOKEN', () => rdma.import(mover, reseal((b) => b.writeBigUInt64BE(BigInt(SIZE * 2), 51))));
+  // Peer authentication and allowHosts, each from a fresh Mover (not yet connected to the server).
+  const stranger = async (name, code, opts) => {
+    const m = await Mover.open({ backends: [rdma(opts), soft()] });
+    try {
+      await expectCode(name, code, () => rdma.import(m, rwToken));
+    } finally {
+      await m.close();
+    }
+  };
+  await stranger('wrong secret: refused before any connection key', 'ACCESS_DENIED', { peerAuth: { secret: randomBytes(32).toString('hex') }, allowHosts: [serverHost] });
+  await stranger('no secret (unauthenticated hello): refused', 'ACCESS_DENIED', { allowHosts: [serverHost] });
+  await stranger('token host outside allowHosts: refused before connecting', 'ACCESS_DENIED', { peerAuth: { secret: SECRET } });
+  await check('a raw hello with a bad response gets no connection key', async () => {
+    const reply = await new Promise((resolve, reject) => {
+      const c = createConnection(PORT, serverHost);
+      const lines = [];
+      let buf = '';
+      c.on('data', (d) => {
+        buf += d;
+        let nl;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const m = JSON.parse(buf.slice(0, nl));
+          buf = buf.slice(nl + 1);
+          lines.push(m.t);
+          if (m.t === 'challenge') c.write(`${JSON.stringify({ t: 'auth', proof: createHmac('sha256', 'guess guess guess').update('x').digest('hex') })}\n`);
+        }
+      });
+      c.on('connect', () => c.write(`${JSON.stringify({ t: 'hello', nodeId: 'ab'.repeat(16), host: '', port: 0, challenge: 'cd'.repeat(32) })}\n`));
+      c.on('close', () => resolve(lines));
+      c.on('error', reject);
+    });
+    if (reply.join() !== 'challenge,refused') throw new Error(`the listener answered ${reply.join()}`);
+    return reply.join(' → ');
+  });
   // Revocation: later READs fail with a typed error, the connection recovers for other work.
-  await ask(serverHost, PORT + 1, { t: 'revoke' });
+  const { roTokenAgain } = await ask(serverHost, PORT + 1, { t: 'revoke' });
   await expectCode('READ after revocation', 'ACCESS_REVOKED', () => mover.copy(local, src));
   await new Promise((r) => setTimeout(r, 300));
   await expectCode('READ after revocation (notice received)', 'ACCESS_REVOKED', () => mover.copy(local, src));
+  await expectCode('replayed token after revocation and re-export', 'ACCESS_REVOKED', () => rdma.import(mover, roToken));
+  await check('the re-exported token reads (content check)', async () => {
+    const again = await rdma.import(mover, roTokenAgain);
+    const part = local.slice(0, 65536);
+    await mover.copy(part, again, { length: 65536 });
+    if (!same(part.bytes(), pattern(0xa, 65536))) throw new Error('content differs from pattern A');
+    await again.release();
+  });
   // Revocation the importer is not told about: the NIC refuses the rkey (IBV_WC_REM_ACCESS_ERR),
   // the QPs go to error and are re-established, and other work goes on.
   const doomed = await rdma.import(mover, rwToken2);

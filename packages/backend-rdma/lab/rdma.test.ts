@@ -1,12 +1,15 @@
+import { randomBytes } from 'node:crypto';
 import { expect, it } from 'vitest';
 import { describeLab, lab } from '@datamover/lab/testing';
 
 // The rdma backend on Soft-RoCE: lab/peer.mjs runs the whole scenario (import, READ/WRITE with
 // content checks both ways, WRITE_WITH_IMM notifications, forbidden access, malformed and forged
-// tokens, revocation with and without notice, recovery, a peer SIGKILLed mid-transfer).
+// tokens, a wrong secret, no secret, a host outside allowHosts, a raw unauthenticated hello,
+// revocation with and without notice, a replayed token after re-export, recovery, a peer SIGKILLed
+// mid-transfer). Both sides authenticate with a secret made per run (RDMA_LAB_SECRET).
 // Runs against packages/backend-rdma/dist and build/: `pnpm build` first (.ci/run does).
 const CHECKS = [
-  'import (connects, nonce checked by exporter)',
+  'import (connects, authenticates, token checked by exporter)',
   'RDMA READ 4 MiB (content check)',
   'RDMA READ of a sub-range reuses the registration',
   'RDMA WRITE 4 MiB + fenced WRITE_WITH_IMM',
@@ -15,12 +18,18 @@ const CHECKS = [
   'access past the export is refused',
   'malformed token',
   'garbage token',
-  'forged token: wrong nonce (refused by exporter)',
-  'forged token: other rkey (refused by exporter)',
+  'forged token: minted under another key (refused by exporter)',
+  'forged token: other rkey, resealed (refused by exporter)',
   'forged token: read-only made read-write (refused)',
   'forged token: longer length (refused)',
+  'wrong secret: refused before any connection key',
+  'no secret (unauthenticated hello): refused',
+  'token host outside allowHosts: refused before connecting',
+  'a raw hello with a bad response gets no connection key',
   'READ after revocation',
   'READ after revocation (notice received)',
+  'replayed token after revocation and re-export',
+  'the re-exported token reads (content check)',
   'WRITE after a silent revocation (refused by the NIC)',
   'connection recovers: WRITE to the other export after revocation',
   'peer killed mid-transfer → REMOTE_DISCONNECT',
@@ -35,10 +44,12 @@ function expectAll(stdout: string, output: string, prefix = ''): void {
   for (const c of SERVER_CHECKS) expect(stdout.includes(`OK ${c}`), `missing server check "${c}"\n${output}`).toBe(true);
 }
 
+const secret = `export RDMA_LAB_SECRET=${randomBytes(32).toString('hex')}`;
+
 describeLab('rdma backend (Soft-RoCE)', () => {
   it('two processes in one guest: READ/WRITE/IMM both ways, security, revocation, peer killed', async () => {
     const r = await lab(['--rdma', '--timeout', '240', '--', [
-      'cd packages/backend-rdma && ulimit -l unlimited',
+      'cd packages/backend-rdma && ulimit -l unlimited', secret,
       'node lab/peer.mjs server & sleep 1',
       'node lab/peer.mjs client; c=$?',
       'echo "client exit $c"; exit $c',
@@ -49,7 +60,7 @@ describeLab('rdma backend (Soft-RoCE)', () => {
 
   it('two guests (--peers 2): the same scenario across the emulated wire', async () => {
     const r = await lab(['--peers', '2', '--timeout', '300', '--', [
-      'cd packages/backend-rdma && ulimit -l unlimited',
+      'cd packages/backend-rdma && ulimit -l unlimited', secret,
       'if [ "$LAB_ROLE" = server ]; then node lab/peer.mjs server; exit 0; fi',
       'node lab/peer.mjs client "$LAB_PEER"',
     ].join('\n')]);

@@ -26,6 +26,8 @@
 #include <vector>
 
 #include <datamover/abi.h>
+#include <datamover/descriptor.h>
+#include <datamover/failure_rule.h>
 #include <datamover/napi_args.h>
 #include <napi.h>
 
@@ -241,13 +243,6 @@ struct Pending {
   uint16_t remoteKey = 0;  // the remote region's AKey, reported in `result` on failure
 };
 
-union Descriptor {
-  uint8_t bytes[DM_DESCRIPTOR_BYTES];
-  dm_desc_nop_t nop;
-  dm_desc_copy_t copy;
-  dm_desc_write_imm_t writeImm;
-};
-
 struct Event {
   std::string type;
   uint32_t peer = 0;
@@ -371,6 +366,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
   // engine thread state
   std::vector<Pending> pend_;
   int outstandingWrs_ = 0;
+  dm::FailureRule failures_;  // consumer thread only
   std::thread thread_, cmThread_, recvThread_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -622,11 +618,11 @@ void Engine::finish(uint64_t i, uint32_t status, int32_t detail, uint64_t result
   Pending& p = pend_[i & mask_];
   releasePins(p);
   uint8_t* cb = ring_ + completions_ + (i & mask_) * DM_CB_BYTES;
+  failures_.settle(__atomic_load_n(reinterpret_cast<const uint64_t*>(cb + DM_CB_RESULT_OFFSET), __ATOMIC_RELAXED), status);
   __atomic_store_n(reinterpret_cast<uint64_t*>(cb + DM_CB_RESULT_OFFSET), result, __ATOMIC_RELAXED);
   __atomic_store_n(reinterpret_cast<uint32_t*>(cb + DM_CB_STATUS_OFFSET), status, __ATOMIC_RELAXED);
   __atomic_store_n(reinterpret_cast<int32_t*>(cb + DM_CB_DETAIL_OFFSET), detail, __ATOMIC_RELAXED);
-  const bool error = status != DM_STATUS_OK && status != DM_STATUS_NOT_RUN;
-  __atomic_store_n(reinterpret_cast<uint32_t*>(cb + DM_CB_FLAGS_OFFSET), error ? DM_CB_FLAG_ERROR : 0u, __ATOMIC_RELAXED);
+  __atomic_store_n(reinterpret_cast<uint32_t*>(cb + DM_CB_FLAGS_OFFSET), dm::FailureRule::failed(status) ? DM_CB_FLAG_ERROR : 0u, __ATOMIC_RELAXED);
   __atomic_store_n(reinterpret_cast<uint64_t*>(cb + DM_CB_SIGNAL_OFFSET), uint64_t{0}, __ATOMIC_RELEASE);
   p.done = true;
 }
@@ -657,14 +653,24 @@ bool Engine::postOne(uint64_t i) {
   };
   p = Pending{};
   p.active = true;
-  if ((op & (1u << DM_OPCODE_FENCE)) != 0 && outstandingWrs_ > 0) return false;  // earlier work must finish first
+  // The work tag the producer armed the completion block with (the failure rule).
+  const uint64_t tag = __atomic_load_n(reinterpret_cast<const uint64_t*>(cb + DM_CB_RESULT_OFFSET), __ATOMIC_RELAXED);
+  // Earlier work must finish first: before a fence, and before each descriptor of a work that
+  // stops on error (it must not start until the outcome of the one before it is known).
+  if (((op & (1u << DM_OPCODE_FENCE)) != 0 || dm::FailureRule::stopsOnError(tag)) && outstandingWrs_ > 0) return false;
   const uint64_t csb = d.nop.csb_ptr;
   if ((csb & 1) != 0 || (csb & ~uint64_t{0x1f}) != cbOffset) {
     finish(i, DM_STATUS_BAD_DESCRIPTOR, 0, 0);
     return true;
   }
+  if (failures_.heldBack(tag, op)) {
+    const dm::Outcome& held = dm::FailureRule::kHeldBack;
+    if (!claim()) finish(i, DM_STATUS_NOT_RUN, 0, 0);
+    else finish(i, held.status, held.detail, held.result);
+    return true;
+  }
   const uint32_t kind = op & DM_OPCODE_KIND_MASK;
-  if ((op & ~0x07ffff05u) != 0) {
+  if ((op & ~kAllowedOpcodeBits) != 0) {
     if (!claim()) finish(i, DM_STATUS_NOT_RUN, 0, 0);
     else finish(i, DM_STATUS_BAD_DESCRIPTOR, 0, 0);
     return true;

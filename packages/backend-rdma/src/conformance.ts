@@ -5,7 +5,8 @@
  * Remote regions are made by looping back over the RDMA device inside one process: a second Mover
  * (the exporter, opened once, listening on the device's IPv4 address) exports host memory of the
  * requested size — read-write, or read-only when asked — and the Mover under test imports the
- * token. The fixture's out-of-band `read` / `write` / `guards` use the exporter's own JS view of
+ * token (it first connects the Mover under test to the exporter itself, so no allowHosts is needed;
+ * both authenticate with the `peerAuth` secret the target's args carry). The fixture's out-of-band `read` / `write` / `guards` use the exporter's own JS view of
  * that memory, so the suite seeds sources and checks destinations without going through the
  * backend under test; the guard bands are bytes of the same allocation just outside the export
  * (outside its memory registration), so a transfer that strays past the range is caught there.
@@ -135,23 +136,22 @@ function releaseQuietly(r: Region | undefined): Promise<void> {
  */
 export function rdmaConformanceKinds(options: RdmaOptions & { host?: string } = {}): { remote: RemoteKindProvider } {
   const { host: hostOption, ...backendOptions } = options;
-  let exporter: Promise<Mover> | undefined;
+  let exporter: Promise<{ ex: Mover; at: { host: string; port: number } }> | undefined;
   let live = 0;
   let serial = 0;
 
-  const open = async (): Promise<Mover> => {
+  const open = async (): Promise<{ ex: Mover; at: { host: string; port: number } }> => {
     const host = hostOption ?? rdmaHostAddress(backendOptions.device);
     if (!host) throw new Error('rdma conformance: cannot tell which IPv4 address reaches the RDMA device; set DATAMOVER_RDMA_HOST');
     const m = await Mover.open({ backends: [rdma(backendOptions)] });
     try {
-      await rdma.listen(m, { host, port: 0, advertise: host });
+      return { ex: m, at: await rdma.listen(m, { host, port: 0, advertise: host }) };
     } catch (e) {
       await m.close();
       throw e;
     }
-    return m;
   };
-  const exporterMover = (): Promise<Mover> => {
+  const exporterMover = (): Promise<{ ex: Mover; at: { host: string; port: number } }> => {
     exporter ??= open().catch((e: unknown) => {
       exporter = undefined;
       throw e;
@@ -167,7 +167,7 @@ export function rdmaConformanceKinds(options: RdmaOptions & { host?: string } = 
       return live;
     },
     async create(mover, size, fo) {
-      const ex = await exporterMover();
+      const { ex, at } = await exporterMover();
       const guard = fo.guard ?? 0;
       const shared = fo.shared ?? (serial++ & 1) === 0;
       // Aligned: one spare page, and the export starts at the first page boundary past the guard.
@@ -197,6 +197,7 @@ export function rdmaConformanceKinds(options: RdmaOptions & { host?: string } = 
           await slice.release();
         }
         live++;
+        if (!rdma.peer(mover, rdma.nodeId(ex))) await rdma.connect(mover, at);
         region = await rdma.import(mover, token);
         const exported = token;
         const imported = region;
@@ -244,7 +245,7 @@ export function rdmaConformanceKinds(options: RdmaOptions & { host?: string } = 
     async close() {
       const m = exporter;
       exporter = undefined;
-      if (m) await (await m.catch(() => undefined))?.close();
+      if (m) await (await m.catch(() => undefined))?.ex.close();
     },
   };
   return { remote: provider };

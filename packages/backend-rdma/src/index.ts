@@ -7,9 +7,11 @@
  * WRITE_WITH_IMM the receiver can await. Importing this package makes rdma a default backend;
  * where RDMA is missing its probe says exactly what, and Mover.open() goes on without it.
  */
+import { randomBytes } from 'node:crypto';
 import { datamoverError, ErrorCode, packageInfo, registerDefaultBackend, type Backend, type Capabilities, type Mover, type ProbeResult, type Region, type Ring } from '@datamover/core';
 import { loadNative, type EngineOptions } from './native.js';
 import { type AwaitImmediateOptions, type ImmediateEvent, type Peer, RdmaNode } from './node.js';
+import { HostList, LOOPBACK, peerAuthOf, type PeerAuthOption } from './peer-auth.js';
 import { RdmaSession } from './session.js';
 import type { Access } from './token.js';
 import { rdmaConformanceTrim } from './conformance.js';
@@ -20,7 +22,9 @@ export type { AwaitImmediateOptions, ImmediateEvent } from './node.js';
 export { RegistrationCache } from './reg-cache.js';
 export type { CacheEntry, CacheOptions, CacheStats } from './reg-cache.js';
 export { STATUS_DISCONNECT, STATUS_REVOKED, STATUS_WC, WC_STATUS } from './session.js';
-export { decodeToken, encodeToken, TOKEN_BYTES, TOKEN_VERSION } from './token.js';
+export { decodeToken, encodeToken, TOKEN_BYTES, TOKEN_VERSION, tokenKey, verifyToken } from './token.js';
+export { sharedSecretAuth } from './peer-auth.js';
+export type { PeerAuth, PeerAuthOption } from './peer-auth.js';
 export type { Access, ExportToken } from './token.js';
 export { rdmaConformanceKinds, rdmaConformanceTrim, rdmaHostAddress, softwareRdmaOnly } from './conformance.js';
 export type { RemoteFixture, RemoteFixtureOptions, RemoteKindProvider } from './conformance.js';
@@ -28,6 +32,17 @@ export type { RemoteFixture, RemoteFixtureOptions, RemoteKindProvider } from './
 export interface RdmaOptions extends EngineOptions {
   /** Ring slots (a power of two, default 4096). */
   ringEntries?: number;
+  /**
+   * How peers authenticate on the control channel: `{ secret }` (shared by every node, at least
+   * 16 bytes) or a PeerAuth. Without it the node listens on loopback only and can connect only to
+   * nodes without it.
+   */
+  peerAuth?: PeerAuthOption;
+  /**
+   * Hosts `import()` may connect to when a token names a node this one is not connected to: IP
+   * addresses and CIDR subnets (default: loopback only). `connect()` is not limited by it.
+   */
+  allowHosts?: readonly string[];
 }
 
 const VERSION = packageInfo(new URL('..', import.meta.url)).version;
@@ -53,7 +68,10 @@ export async function probeRdma(): Promise<ProbeResult> {
 
 /** Creates the rdma backend. */
 function createRdma(options: RdmaOptions = {}): Backend {
-  const { ringEntries, ...engine } = options;
+  const { ringEntries, peerAuth: authOption, allowHosts: hosts, ...engine } = options;
+  // Checked here, so a bad option fails at rdma(…), not at Mover.open().
+  const peerAuth = peerAuthOf(authOption);
+  const allowHosts = hosts === undefined ? LOOPBACK : new HostList(hosts);
   return {
     name: 'rdma',
     version: VERSION,
@@ -65,7 +83,7 @@ function createRdma(options: RdmaOptions = {}): Backend {
       const n = loadNative();
       if ('error' in n) throw datamoverError(ErrorCode.BACKEND_UNAVAILABLE, n.error);
       const session = new RdmaSession(n.addon, ring, onProgress, engine);
-      const node = new RdmaNode(session, engine.qpsPerPeer ?? 2);
+      const node = new RdmaNode(session, { qpsPerPeer: engine.qpsPerPeer ?? 2, allowHosts, ...(peerAuth ? { peerAuth } : {}) });
       nodes.set(session, node);
       liveNodes.set(node.nodeId, node);
       const closeNode = session.onClose;
@@ -117,10 +135,11 @@ export const rdmaApi = {
   },
   /**
    * Listens for peers on host:port (0 picks a port): the TCP control channel and rdma_cm use the
-   * same port number. `advertise` is the address tokens carry (default: `host`).
+   * same port number. `advertise` is the address tokens carry (default: `host`). Without peerAuth
+   * only a loopback host is allowed (default 127.0.0.1); with it any (default 0.0.0.0).
    */
   listen(mover: Mover, options: { host?: string; port?: number; advertise?: string } = {}): Promise<{ host: string; port: number }> {
-    return nodeOf(mover).listen(options.host ?? '0.0.0.0', options.port ?? 0, options.advertise);
+    return nodeOf(mover).listen(options.host, options.port ?? 0, options.advertise);
   },
   /** Connects to a listening node (several RC QPs); imports from it then need no address. */
   async connect(mover: Mover, options: { host: string; port: number }): Promise<PeerInfo> {
@@ -145,7 +164,11 @@ export const rdmaApi = {
   revoke(mover: Mover, token: string | number, options: { notify?: boolean } = {}): void {
     nodeOf(mover).revoke(token, options.notify ?? true);
   },
-  /** Imports a token: a region of kind 'remote' (INVALID_TOKEN when malformed, forged or refused). */
+  /**
+   * Imports a token: a region of kind 'remote'. INVALID_TOKEN when malformed or forged,
+   * ACCESS_REVOKED when its export was withdrawn, ACCESS_DENIED when its host is not in allowHosts
+   * or peer authentication fails.
+   */
   import(mover: Mover, token: string): Promise<Region> {
     return nodeOf(mover).import(mover, token);
   },
@@ -168,7 +191,9 @@ registerDefaultBackend('rdma', () => createRdma());
  * down where the only RDMA devices are software ones (Soft-RoCE), with the reason printed.
  */
 export const conformanceTargets: readonly { name: string; export: string; args: unknown[]; kinds: string; trim?: ReturnType<typeof rdmaConformanceTrim> }[] = [
-  { name: 'rdma', export: 'rdma', args: [], kinds: 'rdmaConformanceKinds', ...optionalTrim() },
+  // The exporter listens on the device's address, so both Movers authenticate: a secret made per
+  // run (the runner hands these args to its child, which opens both Movers with them).
+  { name: 'rdma', export: 'rdma', args: [{ peerAuth: { secret: randomBytes(32).toString('hex') } }], kinds: 'rdmaConformanceKinds', ...optionalTrim() },
 ];
 
 function optionalTrim(): { trim?: NonNullable<ReturnType<typeof rdmaConformanceTrim>> } {

@@ -1,35 +1,33 @@
 /**
  * The control plane of one rdma session: a TCP side channel per peer (newline-delimited JSON)
- * next to the RDMA connections. It carries the handshake (node ids and the key the peer's QPs
- * present in their rdma_cm private data), import checks (export id + nonce, answered by the
- * exporter), and revocation notices. Its closing is how a peer's departure is noticed first.
+ * next to the RDMA connections. It carries the handshake (node ids, peer authentication, and the
+ * key the peer's QPs present in their rdma_cm private data), import checks (the token itself,
+ * verified by the exporter), and revocation notices. Its closing is how a peer's departure is
+ * noticed first.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, Socket, type Server } from 'node:net';
 import { datamoverError, ErrorCode, type Mover, type Region } from '@datamover/core';
-import { native, type NativeEvent } from './native.js';
+import { Channel } from './channel.js';
+import { native, type NativeEngine, type NativeEvent } from './native.js';
+import { challenge, CHALLENGE, HEX32, type Handshake, type HostList, LOOPBACK, type PeerAuth, transcript } from './peer-auth.js';
 import type { ImportRecord, RdmaSession } from './session.js';
-import { type Access, decodeToken, encodeToken, nonceEqual } from './token.js';
+import { type Access, decodeToken, encodeToken, tokenKey, verifyToken } from './token.js';
 
 interface Export {
-  readonly id: number;
-  readonly address: bigint;
-  readonly rkey: number;
-  readonly nonce: string;
   readonly mrId: number;
-  readonly access: Access;
-  readonly length: number;
-  readonly token: string;
   readonly importers: Set<Peer>;
-  revoked: boolean;
 }
 
 type Message =
-  | { t: 'hello'; nodeId: string; host: string; port: number }
+  | { t: 'hello'; nodeId: string; host: string; port: number; challenge: string }
+  | { t: 'challenge'; nodeId: string; challenge: string; proof: string }
+  | { t: 'auth'; proof: string }
   | { t: 'welcome'; nodeId: string; connKey: string; host: string; port: number }
-  | { t: 'import'; req: number; exportId: number; nonce: string; address: string; length: number; rkey: number; access: Access }
-  | { t: 'import-ok'; req: number; length: number; access: Access }
-  | { t: 'import-refused'; req: number; reason: string }
+  | { t: 'refused'; reason: string }
+  | { t: 'import'; req: number; token: string }
+  | { t: 'import-ok'; req: number }
+  | { t: 'import-refused'; req: number; code: string; reason: string }
   | { t: 'revoked'; exportId: number };
 
 /** A connected peer node. */
@@ -42,7 +40,7 @@ export class Peer {
   constructor(
     readonly id: number,
     readonly nodeId: string,
-    readonly socket: Socket,
+    readonly channel: Channel<Message>,
     /** 'client': this side connected and re-connects QPs that go down. */
     readonly role: 'client' | 'server',
     readonly host: string,
@@ -50,7 +48,7 @@ export class Peer {
     readonly connKey: bigint,
   ) {}
   send(m: Message): void {
-    if (!this.closed) this.socket.write(`${JSON.stringify(m)}\n`);
+    if (!this.closed) this.channel.send(m);
   }
   get name(): string {
     return `${this.nodeId}@${this.host}:${this.port}`;
@@ -73,20 +71,49 @@ export interface AwaitImmediateOptions {
   signal?: AbortSignal;
 }
 
+/** What the control plane uses of the engine session (an RdmaSession; a stand-in in host tests, which have no RDMA device). */
+export type ControlSession = Pick<RdmaSession, 'onEvents' | 'extraStats' | 'onClose' | 'revokeImport'> & {
+  readonly native: Pick<NativeEngine, 'listen' | 'expectPeer' | 'connectQp' | 'dropPeer' | 'regMr' | 'deregMr'>;
+};
+
+export interface NodeOptions {
+  readonly qpsPerPeer: number;
+  /** Without it the node listens on loopback only and connects only to nodes without it. */
+  readonly peerAuth?: PeerAuth;
+  /** Hosts import() may connect to, from a token. */
+  readonly allowHosts: HostList;
+}
+
 const CONNECT_TIMEOUT_MS = 20_000;
+/** How long a handshake may take before the other side is dropped. */
+const HANDSHAKE_MS = 10_000;
 const DEBUG = process.env['DATAMOVER_RDMA_DEBUG'] === '1';
 const debug = (...a: unknown[]) => {
   if (DEBUG) console.error('[rdma]', ...a);
 };
 
+/** A handshake refusal: ACCESS_DENIED, and what the other side is told. */
+function denied(message: string): Error {
+  return datamoverError(ErrorCode.ACCESS_DENIED, message);
+}
+
 export class RdmaNode {
   readonly nodeId = randomBytes(16).toString('hex');
   host = '';
   port = 0;
+  readonly qpsPerPeer: number;
+  /** Tags this node's tokens; never leaves the process. */
+  readonly #tokenKey = tokenKey();
+  readonly #auth: PeerAuth | undefined;
+  readonly #allowHosts: HostList;
   #server: Server | undefined;
   readonly #peers = new Map<number, Peer>();
+  /** Accepted sockets still in the handshake. */
+  readonly #greeting = new Set<Socket>();
   readonly #byNode = new Map<string, Peer>();
   readonly #exports = new Map<number, Export>();
+  /** The next export id: ids are never reused while #tokenKey lives, so a withdrawn export's token stays dead. */
+  #nextExport = 1;
   #nextPeer = 1;
   #nextReq = 1;
   readonly #waiters = new Set<{ match: (e: ImmediateEvent) => boolean; resolve: (e: ImmediateEvent) => void; reject: (e: Error) => void }>();
@@ -95,9 +122,12 @@ export class RdmaNode {
   #closed = false;
   /** A ref'd timer while anyone awaits an immediate: a pending await keeps the process alive. */
   #keepAlive: NodeJS.Timeout | undefined;
-  stats = { exports: 0, revocations: 0, importsAccepted: 0, importsRefused: 0, reconnects: 0 };
+  stats = { exports: 0, revocations: 0, importsAccepted: 0, importsRefused: 0, reconnects: 0, handshakesRefused: 0 };
 
-  constructor(readonly session: RdmaSession, readonly qpsPerPeer: number) {
+  constructor(readonly session: ControlSession, options: NodeOptions) {
+    this.qpsPerPeer = options.qpsPerPeer;
+    this.#auth = options.peerAuth;
+    this.#allowHosts = options.allowHosts;
     session.onEvents = (evts) => this.#onEvents(evts);
     session.extraStats = () => ({ nodeId: this.nodeId, peers: this.#peers.size, ...this.stats });
     session.onClose = () => this.close();
@@ -105,24 +135,31 @@ export class RdmaNode {
 
   // ------------------------------------------------------------------ connections
 
-  /** Listens for peers on host:port (TCP control channel and rdma_cm, same port number). */
-  async listen(host: string, port: number, advertise?: string): Promise<{ host: string; port: number }> {
+  /**
+   * Listens for peers on host:port (TCP control channel and rdma_cm, same port number). Without
+   * peerAuth only on a loopback address (default 127.0.0.1); with it anywhere (default 0.0.0.0).
+   */
+  async listen(host: string | undefined, port: number, advertise?: string): Promise<{ host: string; port: number }> {
     if (this.#server) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'rdma: this Mover already listens');
-    const server = createServer((s) => this.#accept(s));
+    const at = host ?? (this.#auth ? '0.0.0.0' : '127.0.0.1');
+    if (!this.#auth && !LOOPBACK.has(at)) {
+      throw datamoverError(ErrorCode.INVALID_ARGUMENT, `rdma.listen: ${at} is not a loopback address; listening where other machines reach needs peerAuth (e.g. rdma({ peerAuth: { secret } })) so peers are authenticated`);
+    }
+    const server = createServer((s) => void this.#accept(s));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, host, () => resolve());
+      server.listen(port, at, () => resolve());
     });
     const bound = (server.address() as { port: number }).port;
     try {
-      native(() => this.session.native.listen(host, bound));
+      native(() => this.session.native.listen(at, bound));
     } catch (e) {
       server.close();
       throw e;
     }
     server.unref();
     this.#server = server;
-    this.host = advertise ?? (host === '0.0.0.0' ? '' : host);
+    this.host = advertise ?? (at === '0.0.0.0' ? '' : at);
     this.port = bound;
     return { host: this.host, port: bound };
   }
@@ -131,7 +168,10 @@ export class RdmaNode {
   async connect(host: string, port: number): Promise<Peer> {
     const socket = new Socket();
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(datamoverError(ErrorCode.REMOTE_DISCONNECT, `rdma: connecting to ${host}:${port} timed out`)), CONNECT_TIMEOUT_MS);
+      const t = setTimeout(() => {
+        socket.destroy();
+        reject(datamoverError(ErrorCode.REMOTE_DISCONNECT, `rdma: connecting to ${host}:${port} timed out`));
+      }, CONNECT_TIMEOUT_MS);
       socket.once('error', (e) => {
         clearTimeout(t);
         reject(datamoverError(ErrorCode.REMOTE_DISCONNECT, `rdma: cannot reach ${host}:${port}: ${e.message}`, { cause: e }));
@@ -143,21 +183,43 @@ export class RdmaNode {
     });
     debug('control channel up to', host, port);
     socket.setNoDelay(true);
-    const welcome = await new Promise<Extract<Message, { t: 'welcome' }>>((resolve, reject) => {
-      const lines = lineReader(socket, (m) => {
-        if (m.t === 'welcome') {
-          socket.off('data', lines);
-          resolve(m);
-        }
-      });
-      socket.once('close', () => reject(datamoverError(ErrorCode.REMOTE_DISCONNECT, `rdma: ${host}:${port} closed the control channel during the handshake`)));
-      socket.write(`${JSON.stringify({ t: 'hello', nodeId: this.nodeId, host: this.host, port: this.port } satisfies Message)}\n`);
-    });
-    debug('welcome', welcome.nodeId, welcome.connKey);
-    const peer = new Peer(this.#nextPeer++, welcome.nodeId, socket, 'client', host, port, BigInt(welcome.connKey));
+    const channel = new Channel<Message>(socket, `${host}:${port}`);
+    let welcome: Extract<Message, { t: 'welcome' }>;
+    try {
+      welcome = await this.#greet(channel);
+    } catch (e) {
+      socket.destroy();
+      throw e;
+    }
+    debug('welcome', welcome.nodeId);
+    const peer = new Peer(this.#nextPeer++, welcome.nodeId, channel, 'client', host, port, BigInt(welcome.connKey));
     this.#adopt(peer);
     await this.#connectQps(peer);
     return peer;
+  }
+
+  /** The connecting side of the handshake: hello, then (with peerAuth) both proofs, then the welcome. */
+  async #greet(ch: Channel<Message>): Promise<Extract<Message, { t: 'welcome' }>> {
+    const mine = challenge();
+    ch.send({ t: 'hello', nodeId: this.nodeId, host: this.host, port: this.port, challenge: mine });
+    let m = await ch.next(HANDSHAKE_MS);
+    let server: string | undefined;
+    if (m.t === 'challenge') {
+      if (!this.#auth) throw denied(`rdma: ${ch.name} requires peer authentication; open rdma with peerAuth (e.g. rdma({ peerAuth: { secret } }))`);
+      if (!HEX32.test(String(m.nodeId)) || !CHALLENGE.test(String(m.challenge))) throw denied(`rdma: ${ch.name} sent a malformed challenge`);
+      const h: Handshake = { client: this.nodeId, server: m.nodeId, clientChallenge: mine, serverChallenge: m.challenge };
+      if (!(await proves(this.#auth, m.nodeId, transcript('server', h), m.proof))) throw denied(`rdma: ${ch.name} failed peer authentication (a different secret?)`);
+      server = m.nodeId;
+      ch.send({ t: 'auth', proof: Buffer.from(await this.#auth.sign(this.nodeId, transcript('client', h))).toString('hex') });
+      m = await ch.next(HANDSHAKE_MS);
+    } else if (this.#auth && m.t === 'welcome') {
+      throw denied(`rdma: ${ch.name} did not authenticate itself (it runs without peerAuth)`);
+    }
+    if (m.t === 'refused') throw denied(`rdma: ${ch.name} refused this node: ${String(m.reason)}`);
+    if (m.t !== 'welcome' || !HEX32.test(String(m.nodeId)) || !/^[0-9]{1,20}$/.test(String(m.connKey)) || (server !== undefined && m.nodeId !== server)) {
+      throw datamoverError(ErrorCode.REMOTE_DISCONNECT, `rdma: ${ch.name} broke the handshake protocol`);
+    }
+    return m;
   }
 
   async #connectQps(peer: Peer): Promise<void> {
@@ -183,31 +245,48 @@ export class RdmaNode {
     await done;
   }
 
-  #accept(socket: Socket): void {
+  /** The listening side of the handshake: no connection key (so no QP) before the peer is authenticated. */
+  async #accept(socket: Socket): Promise<void> {
     debug('control connection from', socket.remoteAddress);
     socket.setNoDelay(true);
-    const lines = lineReader(socket, (m) => {
-      if (m.t !== 'hello' || typeof m.nodeId !== 'string' || !/^[0-9a-f]{32}$/.test(m.nodeId)) {
-        socket.destroy();
-        return;
+    const host = socket.remoteAddress?.replace(/^::ffff:/, '') ?? '';
+    const ch = new Channel<Message>(socket, `${host}:${socket.remotePort ?? 0}`);
+    this.#greeting.add(socket);
+    let hello: Extract<Message, { t: 'hello' }>;
+    try {
+      const m = await ch.next(HANDSHAKE_MS);
+      if (m.t !== 'hello' || !HEX32.test(String(m.nodeId)) || !CHALLENGE.test(String(m.challenge)) || !Number.isInteger(m.port)) throw denied('expected a hello');
+      hello = m;
+      if (this.#auth) {
+        const h: Handshake = { client: hello.nodeId, server: this.nodeId, clientChallenge: hello.challenge, serverChallenge: challenge() };
+        const proof = Buffer.from(await this.#auth.sign(this.nodeId, transcript('server', h))).toString('hex');
+        ch.send({ t: 'challenge', nodeId: this.nodeId, challenge: h.serverChallenge, proof });
+        const reply = await ch.next(HANDSHAKE_MS);
+        if (reply.t !== 'auth' || !(await proves(this.#auth, hello.nodeId, transcript('client', h), reply.proof))) throw denied('peer authentication failed');
       }
-      socket.off('data', lines);
-      const connKey = randomBytes(8).readBigUInt64BE();
-      const peer = new Peer(this.#nextPeer++, m.nodeId, socket, 'server', socket.remoteAddress?.replace(/^::ffff:/, '') ?? '', m.port, connKey);
-      this.session.native.expectPeer(connKey, peer.id);
-      this.#adopt(peer);
-      peer.send({ t: 'welcome', nodeId: this.nodeId, connKey: connKey.toString(), host: this.host, port: this.port });
-    });
-    socket.on('error', () => socket.destroy());
+    } catch (e) {
+      this.stats.handshakesRefused++;
+      debug('handshake refused:', (e as Error).message);
+      ch.send({ t: 'refused', reason: (e as Error).message });
+      socket.end(() => socket.destroy());
+      return;
+    } finally {
+      this.#greeting.delete(socket);
+    }
+    if (this.#closed) return void socket.destroy();
+    const connKey = randomBytes(8).readBigUInt64BE();
+    const peer = new Peer(this.#nextPeer++, hello.nodeId, ch, 'server', host, hello.port, connKey);
+    this.session.native.expectPeer(connKey, peer.id);
+    this.#adopt(peer);
+    peer.send({ t: 'welcome', nodeId: this.nodeId, connKey: connKey.toString(), host: this.host, port: this.port });
   }
 
   #adopt(peer: Peer): void {
     this.#peers.set(peer.id, peer);
     this.#byNode.set(peer.nodeId, peer);
-    lineReader(peer.socket, (m) => this.#onMessage(peer, m));
-    peer.socket.on('error', () => peer.socket.destroy());
-    peer.socket.on('close', () => this.#lost(peer));
-    peer.socket.unref();
+    peer.channel.handle((m) => this.#onMessage(peer, m));
+    peer.channel.socket.on('close', () => this.#lost(peer));
+    peer.channel.socket.unref();
   }
 
   #lost(peer: Peer): void {
@@ -288,38 +367,40 @@ export class RdmaNode {
     if (reg.memory.kind !== 'host') throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `rdma.export: only host regions can be exported (got ${reg.memory.kind})`);
     if (access === 'read-write' && !reg.writable) throw datamoverError(ErrorCode.ACCESS_DENIED, 'rdma.export: a read-only region cannot be exported read-write');
     if (region.length === 0) throw datamoverError(ErrorCode.INVALID_SIZE, 'rdma.export: cannot export an empty region');
+    if (this.#nextExport > 0xffff_ffff) throw datamoverError(ErrorCode.TOO_MANY_REGIONS, 'rdma.export: this node has made 2^32 exports; open a new Mover');
     const view = reg.memory.view.subarray(base, base + region.length);
     // One memory registration per export: revoking it (ibv_dereg_mr) kills exactly this rkey.
     const [mrId, , rkey, address] = native(() => this.session.native.regMr(view, access === 'read-only' ? 1 : 2));
-    let id: number;
-    do id = randomBytes(4).readUInt32BE();
-    while (this.#exports.has(id) || id === 0);
-    const nonce = randomBytes(16).toString('hex');
-    const token = encodeToken({ nodeId: this.nodeId, host: this.host, port: this.port, address, length: region.length, rkey, access, exportId: id, nonce });
-    this.#exports.set(id, { id, address, rkey, nonce, mrId, access, length: region.length, token, importers: new Set(), revoked: false });
+    const id = this.#nextExport++;
+    const token = encodeToken({ nodeId: this.nodeId, host: this.host, port: this.port, address, length: region.length, rkey, access, exportId: id }, this.#tokenKey);
+    this.#exports.set(id, { mrId, importers: new Set() });
     this.stats.exports++;
     return token;
   }
 
   /** Revokes an export: deregisters its memory registration and tells every importer. */
   revoke(tokenOrId: string | number, notify = true): void {
-    const id = typeof tokenOrId === 'number' ? tokenOrId : decodeToken(tokenOrId).exportId;
-    const e = this.#exports.get(id);
-    if (!e || (typeof tokenOrId === 'string' && e.token !== tokenOrId)) throw datamoverError(ErrorCode.INVALID_TOKEN, `rdma.revoke: no export ${id} on this node`);
-    if (e.revoked) return;
-    e.revoked = true;
+    const id = typeof tokenOrId === 'number' ? tokenOrId : verifyToken(tokenOrId, this.#tokenKey).exportId;
+    const e = this.#live(id, 'rdma.revoke');
     this.session.native.deregMr(e.mrId);
     if (notify) for (const p of e.importers) p.send({ t: 'revoked', exportId: id });
-    e.importers.clear();
     this.#exports.delete(id);
     this.stats.revocations++;
   }
 
+  /**
+   * Imports a token. A token from a node this one is not connected to names where to reach it:
+   * only a host in allowHosts is connected to. The exporter checks the token's tag and that the
+   * export is live before anything is registered here.
+   */
   async import(mover: Mover, token: string): Promise<Region> {
     const t = decodeToken(token);
     let peer = this.#byNode.get(t.nodeId);
     if (!peer) {
       if (!t.host || !t.port) throw datamoverError(ErrorCode.INVALID_TOKEN, `rdma.import: not connected to node ${t.nodeId} and the token names no address to reach it`);
+      if (!this.#allowHosts.has(t.host)) {
+        throw datamoverError(ErrorCode.ACCESS_DENIED, `rdma.import: the token's exporter is at ${t.host}, which is not in allowHosts (${this.#allowHosts.entries.join(', ') || 'none'}); allow it, or rdma.connect() to it first`);
+      }
       peer = await this.connect(t.host, t.port);
       if (peer.nodeId !== t.nodeId) {
         throw datamoverError(ErrorCode.INVALID_TOKEN, `rdma.import: ${t.host}:${t.port} is node ${peer.nodeId}, not the token's ${t.nodeId}`);
@@ -342,11 +423,11 @@ export class RdmaNode {
           reject(e);
         },
       });
-      p.send({ t: 'import', req, exportId: t.exportId, nonce: t.nonce, address: t.address.toString(), length: t.length, rkey: t.rkey, access: t.access });
+      p.send({ t: 'import', req, token });
     });
-    if (reply.t === 'import-refused') throw datamoverError(ErrorCode.INVALID_TOKEN, `rdma.import: node ${t.nodeId.slice(0, 8)}… refused the token: ${reply.reason}`);
-    if (reply.t !== 'import-ok' || reply.length !== t.length || reply.access !== t.access) {
-      throw datamoverError(ErrorCode.INVALID_TOKEN, 'rdma.import: the exporter describes the export differently than the token does');
+    if (reply.t === 'import-refused') {
+      const code = reply.code === ErrorCode.ACCESS_REVOKED ? ErrorCode.ACCESS_REVOKED : ErrorCode.INVALID_TOKEN;
+      throw datamoverError(code, `rdma.import: node ${t.nodeId.slice(0, 8)}… refused the token: ${String(reply.reason)}`);
     }
     const rec: ImportRecord = { peer: p.id, nodeId: p.nodeId, exportId: t.exportId, revoked: false, indexes: new Set() };
     p.imports.set(t.exportId, rec);
@@ -357,25 +438,30 @@ export class RdmaNode {
     );
   }
 
+  /** Export `id` while it is live: ACCESS_REVOKED once it was withdrawn, INVALID_TOKEN when this node never made it. */
+  #live(id: number, call: string): Export {
+    const e = this.#exports.get(id);
+    if (e) return e;
+    if (Number.isInteger(id) && id >= 1 && id < this.#nextExport) throw datamoverError(ErrorCode.ACCESS_REVOKED, `${call}: export ${id} was revoked`);
+    throw datamoverError(ErrorCode.INVALID_TOKEN, `${call}: this node has no export ${id}`);
+  }
+
   #onMessage(peer: Peer, m: Message): void {
     switch (m.t) {
       case 'import': {
-        const e = this.#exports.get(m.exportId);
-        const reason = !e || e.revoked
-          ? 'no such export (never made, or revoked)'
-          : !nonceEqual(String(m.nonce), e.nonce)
-            ? 'the nonce does not match the export'
-            : m.address !== e.address.toString() || m.length !== e.length || m.rkey !== e.rkey || m.access !== e.access
-              ? 'the token\'s address, length, rkey or access differ from the export'
-              : '';
-        if (!e || reason) {
+        let e: Export;
+        try {
+          // Only a token this node minted (its tag verifies under #tokenKey) of a live export.
+          e = this.#live(verifyToken(m.token, this.#tokenKey).exportId, 'import');
+        } catch (err) {
           this.stats.importsRefused++;
-          peer.send({ t: 'import-refused', req: m.req, reason });
+          const { code, message } = err as { code: string; message: string };
+          peer.send({ t: 'import-refused', req: m.req, code, reason: message });
           return;
         }
         e.importers.add(peer);
         this.stats.importsAccepted++;
-        peer.send({ t: 'import-ok', req: m.req, length: e.length, access: e.access });
+        peer.send({ t: 'import-ok', req: m.req });
         return;
       }
       case 'import-ok':
@@ -462,35 +548,16 @@ export class RdmaNode {
     if (this.#closed) return;
     this.#closed = true;
     this.#server?.close();
-    for (const p of this.#peers.values()) p.socket.destroy();
+    for (const p of this.#peers.values()) p.channel.socket.destroy();
+    for (const s of this.#greeting) s.destroy();
     for (const w of this.#waiters) w.reject(datamoverError(ErrorCode.MOVER_CLOSED, 'awaitImmediate: the Mover was closed'));
     this.#waiters.clear();
     clearInterval(this.#keepAlive);
   }
 }
 
-function lineReader(socket: Socket, onMessage: (m: Message) => void): (chunk: Buffer) => void {
-  let buf = '';
-  const handler = (chunk: Buffer) => {
-    buf += chunk.toString('utf8');
-    if (buf.length > 1 << 20) {
-      socket.destroy();
-      return;
-    }
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      let m: Message;
-      try {
-        m = JSON.parse(line) as Message;
-      } catch {
-        socket.destroy();
-        return;
-      }
-      if (m && typeof m === 'object') onMessage(m);
-    }
-  };
-  socket.on('data', handler);
-  return handler;
+/** Whether `proof` (hex, from the wire) is `nodeId`'s over `t`. */
+async function proves(auth: PeerAuth, nodeId: string, t: Buffer, proof: unknown): Promise<boolean> {
+  if (typeof proof !== 'string' || !/^(?:[0-9a-f]{2}){1,256}$/.test(proof)) return false;
+  return (await auth.verify(nodeId, t, Buffer.from(proof, 'hex'))) === true;
 }

@@ -2,18 +2,21 @@
  * Export tokens: what one node hands another so it can reach an exported region. A token is a
  * versioned binary record, base64url-encoded. It names the exporter (a random 128-bit node id and
  * the address:port it listens on), the remote virtual address, length, rkey and access of the
- * export's own memory registration, the export id, and a per-export random nonce. The importer
- * presents export id + nonce to the exporter on the control channel; the exporter refuses any
- * import whose nonce does not match a live export (forged, stale or revoked tokens).
+ * export's own memory registration, and the export id, and ends in a tag: HMAC-SHA-256 over every
+ * other byte under the exporter's secret 32-byte key (created with its node, never sent), cut to
+ * its first 16 bytes (128 bits: RFC 2104 advises keeping at least half of the hash). Anyone can parse a
+ * token (decodeToken); only the exporter can check the tag (verifyToken), so a token's reader cannot
+ * mint another or edit one. Export ids count up per node and are never reused while its key lives:
+ * a token of a withdrawn export stays dead even when the same memory is exported again.
  *
- * Layout (big-endian, 92 bytes):
- *   0  magic "DMRT"        4  version u8 (1)     5  access u8 (1 read-only, 2 read-write)
+ * Layout (big-endian, 83 bytes):
+ *   0  magic "DMRT"        4  version u8 (2)     5  access u8 (1 read-only, 2 read-write)
  *   6  flags u16 (0)       8  node id (16)      24  address family u8 (4 or 6)
  *   25 address (16; IPv4 in the first 4 bytes)  41  port u16
  *   43 remote address u64 51  length u64        59  rkey u32      63  export id u32
- *   67 nonce (16)          83  reserved (5, zero) 88 check: first 4 bytes of SHA-256 of bytes 0–87
+ *   67 tag: the first 16 bytes of HMAC-SHA-256(key, bytes 0–66)
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import { datamoverError, ErrorCode } from '@datamover/core';
 
@@ -30,25 +33,28 @@ export interface ExportToken {
   readonly length: number;
   readonly rkey: number;
   readonly access: Access;
+  /** Counts up per exporter: never reused while the exporter's key lives. */
   readonly exportId: number;
-  /** 16 random bytes, 32 hex digits: the exporter checks it when the token is imported. */
-  readonly nonce: string;
 }
 
 export const TOKEN_MAGIC = 0x444d5254; // "DMRT"
-export const TOKEN_VERSION = 1;
-export const TOKEN_BYTES = 92;
-const CHECKED = 88;
+export const TOKEN_VERSION = 2;
+export const TOKEN_BYTES = 83;
+const TAGGED = 67;
 const HEX32 = /^[0-9a-f]{32}$/;
+
+/** A new random token key (32 bytes): one per exporting node, kept in memory only. */
+export function tokenKey(): Buffer {
+  return randomBytes(32);
+}
 
 function invalid(message: string): Error {
   return datamoverError(ErrorCode.INVALID_TOKEN, `invalid export token: ${message}`);
 }
 
-/** Encodes a token as a base64url string. */
-export function encodeToken(t: ExportToken): string {
+/** Encodes a token as a base64url string, tagged under `key` (the exporter's). */
+export function encodeToken(t: ExportToken, key: Uint8Array): string {
   if (!HEX32.test(t.nodeId)) throw invalid('node id must be 32 hex digits');
-  if (!HEX32.test(t.nonce)) throw invalid('nonce must be 32 hex digits');
   if (!Number.isSafeInteger(t.length) || t.length <= 0) throw invalid('length must be a positive safe integer');
   if (typeof t.address !== 'bigint' || t.address < 0n || t.address + BigInt(t.length) > 2n ** 64n) throw invalid('address range does not fit in 64 bits');
   if (!Number.isInteger(t.rkey) || t.rkey < 0 || t.rkey > 0xffff_ffff) throw invalid('rkey must be a u32');
@@ -72,13 +78,27 @@ export function encodeToken(t: ExportToken): string {
   b.writeBigUInt64BE(BigInt(t.length), 51);
   b.writeUInt32BE(t.rkey, 59);
   b.writeUInt32BE(t.exportId, 63);
-  Buffer.from(t.nonce, 'hex').copy(b, 67);
-  check(b).copy(b, CHECKED);
+  tag(b, key).copy(b, TAGGED);
   return b.toString('base64url');
 }
 
-/** Decodes and validates a token string; throws INVALID_TOKEN on anything malformed. */
+/**
+ * Decodes and validates a token string; throws INVALID_TOKEN on anything malformed. It cannot
+ * tell a forged token from a real one: only the exporter can (verifyToken).
+ */
 export function decodeToken(s: unknown): ExportToken {
+  return fields(bytes(s));
+}
+
+/** Decodes a token and checks its tag under `key`: INVALID_TOKEN unless this key minted exactly these bytes. */
+export function verifyToken(s: unknown, key: Uint8Array): ExportToken {
+  const b = bytes(s);
+  const t = fields(b);
+  if (!timingSafeEqual(tag(b, key), b.subarray(TAGGED))) throw invalid('bad tag (not minted by this node, or edited)');
+  return t;
+}
+
+function bytes(s: unknown): Buffer {
   if (typeof s !== 'string') throw invalid(`expected a string, got ${typeof s}`);
   if (!/^[A-Za-z0-9_-]+$/.test(s)) throw invalid('not base64url');
   const b = Buffer.from(s, 'base64url');
@@ -86,10 +106,13 @@ export function decodeToken(s: unknown): ExportToken {
   if (b.readUInt32BE(0) !== TOKEN_MAGIC) throw invalid('bad magic');
   const version = b.readUInt8(4);
   if (version !== TOKEN_VERSION) throw invalid(`unsupported version ${version}`);
-  if (!timingSafeEqual(check(b), b.subarray(CHECKED))) throw invalid('checksum mismatch (corrupted or edited)');
+  return b;
+}
+
+function fields(b: Buffer): ExportToken {
   const accessByte = b.readUInt8(5);
   if (accessByte !== 1 && accessByte !== 2) throw invalid(`bad access ${accessByte}`);
-  if (b.readUInt16BE(6) !== 0 || b.subarray(83, 88).some((x) => x !== 0)) throw invalid('reserved bits set');
+  if (b.readUInt16BE(6) !== 0) throw invalid('reserved bits set');
   const family = b.readUInt8(24);
   let host: string;
   if (family === 4) {
@@ -111,18 +134,11 @@ export function decodeToken(s: unknown): ExportToken {
     rkey: b.readUInt32BE(59),
     access: accessByte === 1 ? 'read-only' : 'read-write',
     exportId: b.readUInt32BE(63),
-    nonce: b.subarray(67, 83).toString('hex'),
   });
 }
 
-/** Constant-time comparison of two 32-hex-digit nonces. */
-export function nonceEqual(a: string, b: string): boolean {
-  if (!HEX32.test(a) || !HEX32.test(b)) return false;
-  return timingSafeEqual(Buffer.from(a, 'hex'), Buffer.from(b, 'hex'));
-}
-
-function check(b: Buffer): Buffer {
-  return createHash('sha256').update(b.subarray(0, CHECKED)).digest().subarray(0, 4);
+function tag(b: Buffer, key: Uint8Array): Buffer {
+  return createHmac('sha256', key).update(b.subarray(0, TAGGED)).digest().subarray(0, TOKEN_BYTES - TAGGED);
 }
 
 /** The 16 bytes of an IPv6 address (validated by isIPv6), including a dotted IPv4 tail (`::ffff:1.2.3.4`). */

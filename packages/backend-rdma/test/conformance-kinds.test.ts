@@ -26,7 +26,13 @@ describe('rdma conformance target', () => {
   it('is listed for `pnpm conformance` with its region factory for the remote kind', () => {
     expect(pkg.conformanceTargets).toHaveLength(1);
     const t = pkg.conformanceTargets[0]!;
-    expect(t).toMatchObject({ name: 'rdma', export: 'rdma', args: [], kinds: 'rdmaConformanceKinds' });
+    expect(t).toMatchObject({ name: 'rdma', export: 'rdma', kinds: 'rdmaConformanceKinds' });
+    // The exporter listens beyond loopback, so both Movers get a per-run shared secret (JSON, for the runner's child).
+    expect(t.args).toHaveLength(1);
+    const secret = (t.args[0] as { peerAuth: { secret: string } }).peerAuth.secret;
+    expect(secret).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.parse(JSON.stringify(t.args))).toEqual(t.args);
+    expect(() => pkg.rdma(...(t.args as [pkg.RdmaOptions]))).not.toThrow();
     expect(typeof (pkg as Record<string, unknown>)[t.export]).toBe('function');
     expect(typeof (pkg as Record<string, unknown>)[t.kinds]).toBe('function');
     const kinds = rdmaConformanceKinds();

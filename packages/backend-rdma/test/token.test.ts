@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { decodeToken, encodeToken, TOKEN_BYTES, type ExportToken } from '../src/token.js';
-import { nonceEqual } from '../src/token.js';
+import { decodeToken, encodeToken, TOKEN_BYTES, tokenKey, verifyToken, type ExportToken } from '../src/token.js';
 
 const base: ExportToken = {
   nodeId: '00112233445566778899aabbccddeeff',
@@ -12,8 +11,8 @@ const base: ExportToken = {
   rkey: 0x1234_5678,
   access: 'read-write',
   exportId: 0xdead_beef,
-  nonce: 'ffeeddccbbaa99887766554433221100',
 };
+const key = tokenKey();
 
 function expectInvalid(f: () => unknown, match?: RegExp): void {
   try {
@@ -28,11 +27,12 @@ function expectInvalid(f: () => unknown, match?: RegExp): void {
 
 describe('export tokens', () => {
   it('round-trips every field, compactly', () => {
-    const s = encodeToken(base);
+    const s = encodeToken(base, key);
     expect(s).toMatch(/^[A-Za-z0-9_-]+$/);
     expect(Buffer.from(s, 'base64url').length).toBe(TOKEN_BYTES);
-    expect(s.length).toBeLessThanOrEqual(124);
+    expect(s.length).toBe(111);
     expect(decodeToken(s)).toEqual(base);
+    expect(verifyToken(s, key)).toEqual(base);
   });
 
   it('round-trips read-only, IPv6, no listener, and extreme values', () => {
@@ -42,11 +42,11 @@ describe('export tokens', () => {
       { ...base, host: '', port: 0 },
       { ...base, address: 2n ** 64n - 1n, length: 1, rkey: 0xffff_ffff, exportId: 0 },
       { ...base, address: 0n, length: Number.MAX_SAFE_INTEGER },
-    ]) expect(decodeToken(encodeToken(t))).toEqual(t);
+    ]) expect(verifyToken(encodeToken(t, key), key)).toEqual(t);
   });
 
   it('keeps an IPv4-mapped or IPv4-embedded IPv6 host intact', () => {
-    const host = (h: string) => decodeToken(encodeToken({ ...base, host: h })).host;
+    const host = (h: string) => decodeToken(encodeToken({ ...base, host: h }, key)).host;
     expect(host('::ffff:1.2.3.4')).toBe('::ffff:1.2.3.4');
     expect(host('::ffff:0102:0304')).toBe('::ffff:1.2.3.4');
     expect(host('64:ff9b::192.0.2.33')).toBe('64:ff9b:0:0:0:0:c000:221');
@@ -54,7 +54,7 @@ describe('export tokens', () => {
   });
 
   it('refuses malformed input with INVALID_TOKEN', () => {
-    const s = encodeToken(base);
+    const s = encodeToken(base, key);
     expectInvalid(() => decodeToken(42), /string/);
     expectInvalid(() => decodeToken(''), /base64url/);
     expectInvalid(() => decodeToken('not a token!'), /base64url/);
@@ -63,43 +63,59 @@ describe('export tokens', () => {
     expectInvalid(() => decodeToken(randomBytes(TOKEN_BYTES).toString('base64url')));
   });
 
-  it('detects every single-byte edit (forged rkey, address, length, access, export id, nonce)', () => {
-    const raw = Buffer.from(encodeToken(base), 'base64url');
+  it('verifies only under the key that minted it: every single-byte edit is refused', () => {
+    const raw = Buffer.from(encodeToken(base, key), 'base64url');
     for (let i = 0; i < TOKEN_BYTES; i++) {
       const b = Buffer.from(raw);
       b[i] = b[i]! ^ 0x01;
-      expectInvalid(() => decodeToken(b.toString('base64url')));
+      expectInvalid(() => verifyToken(b.toString('base64url'), key));
+    }
+    expectInvalid(() => verifyToken(raw.toString('base64url'), tokenKey()), /bad tag/);
+  });
+
+  it('cannot be resealed by a reader of the token: an edited field with a recomputed hash or another key\'s HMAC fails', () => {
+    // What the v1 token allowed: edit a field (here the host, rkey, length, access), recompute the
+    // unkeyed check. A reader knows every byte of the token but not the exporter's key.
+    const raw = Buffer.from(encodeToken(base, key), 'base64url');
+    const edits: ((b: Buffer) => void)[] = [
+      (b) => b.writeUInt32BE(0x0a000063, 25), // host 10.0.0.99
+      (b) => b.writeUInt32BE(0x1234_5679, 59), // rkey
+      (b) => b.writeBigUInt64BE(BigInt(base.length * 2), 51), // length
+      (b) => b.writeUInt8(2, 5), // read-write
+    ];
+    for (const edit of edits) {
+      const b = Buffer.from(raw);
+      edit(b);
+      createHash('sha256').update(b.subarray(0, 67)).digest().subarray(0, 16).copy(b, 67);
+      expect(() => decodeToken(b.toString('base64url'))).not.toThrow(); // parses: only the exporter can tell
+      expectInvalid(() => verifyToken(b.toString('base64url'), key), /bad tag/);
+      createHmac('sha256', randomBytes(32)).update(b.subarray(0, 67)).digest().subarray(0, 16).copy(b, 67);
+      expectInvalid(() => verifyToken(b.toString('base64url'), key), /bad tag/);
     }
   });
 
-  it('refuses a bad version, bad access, bad family and overflowing ranges even with a valid checksum', async () => {
-    const { createHash } = await import('node:crypto');
+  it('refuses a bad version, bad access, bad family and overflowing ranges even with a valid tag', () => {
     const reseal = (edit: (b: Buffer) => void) => {
-      const b = Buffer.from(encodeToken(base), 'base64url');
+      const b = Buffer.from(encodeToken(base, key), 'base64url');
       edit(b);
-      createHash('sha256').update(b.subarray(0, 88)).digest().subarray(0, 4).copy(b, 88);
+      createHmac('sha256', key).update(b.subarray(0, 67)).digest().subarray(0, 16).copy(b, 67);
       return b.toString('base64url');
     };
-    expectInvalid(() => decodeToken(reseal((b) => b.writeUInt8(2, 4))), /version/);
-    expectInvalid(() => decodeToken(reseal((b) => b.writeUInt8(3, 5))), /access/);
-    expectInvalid(() => decodeToken(reseal((b) => b.writeUInt8(5, 24))), /family/);
-    expectInvalid(() => decodeToken(reseal((b) => b.writeBigUInt64BE(0n, 51))), /length/);
-    expectInvalid(() => decodeToken(reseal((b) => b.writeBigUInt64BE(2n ** 64n - 1n, 43))), /overflow/);
-    expectInvalid(() => decodeToken(reseal((b) => b.writeUInt16BE(1, 6))), /reserved/);
-    expectInvalid(() => decodeToken(reseal((b) => b.writeUInt32BE(0x41414141, 0))), /magic/);
+    expect(verifyToken(reseal(() => {}), key)).toEqual(base); // the resealing itself is right
+    expectInvalid(() => verifyToken(reseal((b) => b.writeUInt8(1, 4)), key), /version/);
+    expectInvalid(() => verifyToken(reseal((b) => b.writeUInt8(3, 5)), key), /access/);
+    expectInvalid(() => verifyToken(reseal((b) => b.writeUInt8(5, 24)), key), /family/);
+    expectInvalid(() => verifyToken(reseal((b) => b.writeBigUInt64BE(0n, 51)), key), /length/);
+    expectInvalid(() => verifyToken(reseal((b) => b.writeBigUInt64BE(2n ** 64n - 1n, 43)), key), /overflow/);
+    expectInvalid(() => verifyToken(reseal((b) => b.writeUInt16BE(1, 6)), key), /reserved/);
+    expectInvalid(() => verifyToken(reseal((b) => b.writeUInt32BE(0x41414141, 0)), key), /magic/);
   });
 
   it('refuses to encode impossible fields', () => {
-    expectInvalid(() => encodeToken({ ...base, nodeId: 'xyz' }));
-    expectInvalid(() => encodeToken({ ...base, length: 0 }));
-    expectInvalid(() => encodeToken({ ...base, rkey: -1 }));
-    expectInvalid(() => encodeToken({ ...base, host: 'example.com' }));
-    expectInvalid(() => encodeToken({ ...base, access: 'write' as never }));
-  });
-
-  it('compares nonces in constant time and rejects garbage', () => {
-    expect(nonceEqual(base.nonce, base.nonce)).toBe(true);
-    expect(nonceEqual(base.nonce, base.nodeId)).toBe(false);
-    expect(nonceEqual(base.nonce, 'short')).toBe(false);
+    expectInvalid(() => encodeToken({ ...base, nodeId: 'xyz' }, key));
+    expectInvalid(() => encodeToken({ ...base, length: 0 }, key));
+    expectInvalid(() => encodeToken({ ...base, rkey: -1 }, key));
+    expectInvalid(() => encodeToken({ ...base, host: 'example.com' }, key));
+    expectInvalid(() => encodeToken({ ...base, access: 'write' as never }, key));
   });
 });

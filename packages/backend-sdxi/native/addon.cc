@@ -200,11 +200,12 @@ void SoftwareFunction::shutdown(bool fromEnvCleanup) {
   signalsRef_.Reset();
 }
 
-// bind(pasid, view, writable): makes host memory the address space PASID `pasid`.
+// bind(pasid, view, writable): makes host memory the address space PASID `pasid` (below the
+// function's own slot, kFunctionSpace).
 void SoftwareFunction::Bind(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   checkOpen(env);
-  const auto pasid = static_cast<uint16_t>(intArg(env, info[0], 0, dm::RegionTable::kSize - 1, "pasid"));
+  const auto pasid = static_cast<uint16_t>(intArg(env, info[0], 0, kFunctionSpace - 1, "pasid"));
   auto view = typedArg<napi_uint8_array, Napi::Uint8Array>(env, info[1], "view");
   if (!info[2].IsBoolean()) fail(env, "INVALID_ARGUMENT", "writable must be a boolean");
   auto r = std::make_unique<dm::Region>();
@@ -218,7 +219,7 @@ void SoftwareFunction::Bind(const Napi::CallbackInfo& info) {
 void SoftwareFunction::Unbind(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   checkOpen(env);
-  const auto pasid = static_cast<uint16_t>(intArg(env, info[0], 0, dm::RegionTable::kSize - 1, "pasid"));
+  const auto pasid = static_cast<uint16_t>(intArg(env, info[0], 0, kFunctionSpace - 1, "pasid"));
   const int removed = spaces_.remove(pasid);
   if (removed < 0) fail(env, "REGION_BUSY", "a descriptor using PASID " + std::to_string(pasid) + " is executing");
   if (removed == 0) fail(env, "INVALID_ARGUMENT", "PASID " + std::to_string(pasid) + " is not bound");

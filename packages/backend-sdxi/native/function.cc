@@ -15,9 +15,15 @@ Function::Function(uint8_t* bar0, DeviceMemory mem, dm::RegionTable& spaces, Int
     : regs_(bar0), mem_(mem), spaces_(spaces), irq_(irq), log_(regs_, mem_) {
   // The function's identity and limits (read-only registers), then STOP.
   regs_.write(kRegCap0, kDbStrideCode << 20 | kMaxRingCode << 24);
-  regs_.write(kRegCap1, kMaxBufferCode | kMaxErrlogCode << 8 | kMaxAkeyCode << 12 | uint64_t{kMaxCxt} << 16 |
+  regs_.write(kRegCap1, kMaxBufferCode | kCap1Mmio64 | kMaxErrlogCode << 8 | kMaxAkeyCode << 12 | uint64_t{kMaxCxt} << 16 |
                             uint64_t{kOpbCap} << 32);
   regs_.write(kRegVersion, kVersionMajor << 16 | kVersionMinor);
+  // Accesses without a PASID reach device memory (spec.h, kFunctionSpace).
+  auto own = std::make_unique<dm::Region>();
+  own->writable = true;
+  own->base = mem_.host();
+  own->length = mem_.size();
+  spaces_.add(kFunctionSpace, std::move(own));
   setGsv(kGsvStop);
 }
 
@@ -213,6 +219,22 @@ bool Function::startContext(uint16_t id, Fault& fault) {
   c->setState(kCxtRun);  // resumes at the Read_Index in its CXT_STS
   contexts_[id] = std::move(c);
   running_.push_back(id);
+  return true;
+}
+
+bool Function::reloadContext(uint16_t id, Fault& fault) {
+  if (std::find(running_.begin(), running_.end(), id) == running_.end()) return true;
+  auto c = std::make_unique<Context>();
+  Context& old = *contexts_[id];
+  if (!loadContext(mem_, regs_.read(kRegCxtL2), id, *c, fault)) {
+    // Its configuration is gone while it runs: the context stops in error.
+    old.setState(kCxtErrFn);
+    detach(old);
+    contexts_[id].reset();
+    return false;
+  }
+  c->read = old.read;  // Read_Index is the function's while the context runs
+  contexts_[id] = std::move(c);
   return true;
 }
 

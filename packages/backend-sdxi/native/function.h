@@ -62,9 +62,11 @@ class Function {
   Outcome vendorOp(Context& c, const uint8_t* d, uint8_t subtype, dm::Executor& exec);
   Outcome interrupt(Context& c, const uint8_t* d);
   Outcome admin(const uint8_t* d, uint8_t subtype);
-  Outcome resolve(const Context& c, uint16_t akey, uint8_t buffer, uint16_t& space) const;
+  Outcome resolve(const Context& c, uint16_t akey, uint8_t b, Operand& op) const;
   Outcome run(const dm::Descriptor& x, dm::Executor& exec, const Operand (&ops)[2]);
   bool startContext(uint16_t id, Fault& fault);
+  // CXT_UPD: a running context re-reads its L2 → L1 → CXT_CTL chain (false: it stopped in error).
+  bool reloadContext(uint16_t id, Fault& fault);
   void stopContext(uint16_t id);
   void report(const ErrorRecord& r);
 

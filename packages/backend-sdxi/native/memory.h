@@ -45,6 +45,8 @@ class DeviceMemory {
     if (off > size_ || len > size_ - off) return nullptr;
     return host_ + off;
   }
+  uint8_t* host() const { return host_; }
+  uint64_t size() const { return size_; }
 
  private:
   uint8_t* host_;

@@ -2,6 +2,7 @@
 // and execution. Data movement runs through the soft backend's Executor (executor.cc), which
 // checks every byte range against the bound address space it names; admin descriptors start,
 // stop and synchronise contexts; DSC_INTR raises an interrupt.
+#include <algorithm>
 #include <cstring>
 #include <initializer_list>
 #include <utility>
@@ -30,14 +31,27 @@ using Outcome = Function::Outcome;
 
 Outcome invalid(uint8_t step = kStepDescriptor) { return Outcome::fail(step, kSubValidation, DM_STATUS_BAD_DESCRIPTOR); }
 
+// A target context of an admin command whose structures are unusable: the admin context
+// carries on (re = 0). The entry names the admin descriptor (cxt_num 0, its dsc_index); the
+// target's number is in the detail word.
+Outcome targetFault(uint16_t id, const Fault& f) {
+  Outcome o = Outcome::fail(f.step, f.subStep, DM_STATUS_BAD_DESCRIPTOR);
+  o.error.reaction = kReInformative;
+  o.error.detail = id;
+  return o;
+}
+
 }  // namespace
 
 Outcome Function::execute(Context& c, const uint8_t* d, dm::Executor& exec) {
   const uint32_t op = field<uint32_t>(d, 0);
   const auto subtype = static_cast<uint8_t>(op >> kSubtypeShift);
   const auto group = static_cast<uint16_t>((op >> kTypeShift) & 0x7FF);
-  // se and csr only ask for ordering this function always gives (one descriptor at a time, in
-  // ring order, which also honours fe); ch and rb are not implemented, so they are refused.
+  // se asks for ordering this function always gives (one descriptor at a time, in ring order,
+  // which also honours fe). csr selects the completion-status mode, atomic or simple (issue 18,
+  // from the driver sources): both are accepted and retire() decrements signal either way,
+  // which for a block armed with 1, as the driver arms it, is the value both modes leave.
+  // ch and rb are not implemented, so they are refused.
   if ((op & (kOpReserved | kOpCh | kOpRb)) != 0) return invalid();
   if (group == kGrpVendor) return vendorOp(c, d, subtype, exec);
   if (group >= 32 || (c.opb & opbAvailable_ & (1u << group)) == 0) return invalid();
@@ -49,9 +63,12 @@ Outcome Function::execute(Context& c, const uint8_t* d, dm::Executor& exec) {
   }
 }
 
-// Maps an AKey of context `c` to the address space (PASID) a buffer is reached through.
-Outcome Function::resolve(const Context& c, uint16_t akey, uint8_t buffer, uint16_t& space) const {
-  if (akey >= c.akeyEntries) return Outcome::fail(kStepAkey, kSubTranslation, DM_STATUS_BAD_AKEY).at(buffer);
+// Maps an AKey of context `c` to the address space buffer `b` is reached through (Table 3-7):
+// the AKey's PASID when pv = 1, else the context's default: L1.cxt_pasid when L1.pv = 1, else
+// no PASID, the function's own address space (what the Linux driver's transfer AKey, vl only,
+// asks for). Without a PASID the address is a device address, rebased here to device memory.
+Outcome Function::resolve(const Context& c, uint16_t akey, uint8_t b, Operand& op) const {
+  if (akey >= c.akeyEntries) return Outcome::fail(kStepAkey, kSubTranslation, DM_STATUS_BAD_AKEY).at(b);
   const uint8_t* e = c.akeys + size_t{akey} * kAkeyBytes;
   const uint64_t lo = load<uint64_t>(e), hi = load<uint64_t>(e + 8);
   const auto flags = static_cast<uint16_t>(lo);
@@ -62,14 +79,18 @@ Outcome Function::resolve(const Context& c, uint16_t akey, uint8_t buffer, uint1
   const bool valid = (flags & kAkeyVl) != 0 && (flags & kAkeyRsvd) == 0 && tgtSfunc == 0 &&
                      (pasidWord & 0x1FF00000u) == 0 && static_cast<uint16_t>(hi >> 16) == 0 &&
                      static_cast<uint16_t>(hi >> 48) == 0;
-  if (!valid) return Outcome::fail(kStepAkey, kSubValidation, DM_STATUS_BAD_AKEY).at(buffer);
-  uint32_t pasid;
-  if ((flags & kAkeyPv) != 0) pasid = pasidWord & kAkeyPasidMask;
-  else if (c.pasidValid) pasid = c.pasid;  // the context's default address space
-  else return Outcome::fail(kStepAkey, kSubValidation, DM_STATUS_BAD_AKEY).at(buffer);
-  // Only PASIDs inside the address-space table can ever be bound.
-  if (pasid >= dm::RegionTable::kSize) return Outcome::fail(kStepDataBuffer, kSubTranslation, DM_STATUS_BAD_AKEY).at(buffer);
-  space = static_cast<uint16_t>(pasid);
+  if (!valid) return Outcome::fail(kStepAkey, kSubValidation, DM_STATUS_BAD_AKEY).at(b);
+  const bool hasPasid = (flags & kAkeyPv) != 0 || c.pasidValid;
+  if (!hasPasid) {
+    if (op.addr < DeviceMemory::kBase) return Outcome::fail(kStepDataBuffer, kSubTranslation, DM_STATUS_OUT_OF_BOUNDS).at(b);
+    op.space = kFunctionSpace;
+    op.addr -= DeviceMemory::kBase;
+    return Outcome{};
+  }
+  const uint32_t pasid = (flags & kAkeyPv) != 0 ? pasidWord & kAkeyPasidMask : c.pasid;
+  // Only PASIDs inside the address-space table, below the function's own slot, are ever bound.
+  if (pasid >= kFunctionSpace) return Outcome::fail(kStepDataBuffer, kSubTranslation, DM_STATUS_BAD_AKEY).at(b);
+  op.space = static_cast<uint16_t>(pasid);
   return Outcome{};
 }
 
@@ -119,7 +140,7 @@ Outcome Function::dataOp(Context& c, const uint8_t* d, uint8_t subtype, dm::Exec
       ops[0] = Operand{true, 0, field<uint64_t>(d, 16), n, false};
       ops[1] = Operand{true, 0, field<uint64_t>(d, 24), n, true};
       for (uint8_t b = 0; b < 2; ++b) {
-        Outcome o = resolve(c, field<uint16_t>(d, 12 + 2 * b), b, ops[b].space);
+        Outcome o = resolve(c, field<uint16_t>(d, 12 + 2 * b), b, ops[b]);
         if (!o.ok) return o;
       }
       x.copy.opcode = DM_OPCODE_COPY | kOpVl;
@@ -135,7 +156,7 @@ Outcome Function::dataOp(Context& c, const uint8_t* d, uint8_t subtype, dm::Exec
       const uint64_t n = uint64_t{field<uint32_t>(d, 4)} + 1;
       if (n != 1 && n != 2 && n != 4 && n != 8) return invalid();
       ops[0] = Operand{true, 0, field<uint64_t>(d, 16), n, true};
-      Outcome o = resolve(c, field<uint16_t>(d, 12), 0, ops[0].space);
+      Outcome o = resolve(c, field<uint16_t>(d, 12), 0, ops[0]);
       if (!o.ok) return o;
       x.writeImm.opcode = DM_OPCODE_WRITE_IMM | kOpVl;
       x.writeImm.width = static_cast<uint8_t>(n);
@@ -180,12 +201,12 @@ Outcome Function::vendorOp(Context& c, const uint8_t* d, uint8_t subtype, dm::Ex
   if (!reservedClear) return invalid();
   for (uint8_t b = 0; b < 2; ++b) {
     if (!ops[b].used) continue;
-    Outcome o = resolve(c, field<uint16_t>(d, 12 + 2 * b), b, ops[b].space);
+    Outcome o = resolve(c, field<uint16_t>(d, 12 + 2 * b), b, ops[b]);
     if (!o.ok) return o;
   }
-  // akey0 / akey1 sit at the same offsets in every vendor layout.
-  if (ops[0].used) x.copy.akey0 = ops[0].space;
-  if (ops[1].used) x.copy.akey1 = ops[1].space;
+  // akey0 / akey1 and addr0 / addr1 sit at the same offsets in every vendor layout.
+  if (ops[0].used) x.copy.akey0 = ops[0].space, x.copy.addr0 = ops[0].addr;
+  if (ops[1].used) x.copy.akey1 = ops[1].space, x.copy.addr1 = ops[1].addr;
   Outcome o = run(x, exec, ops);
   o.hasResult = o.ok;
   return o;
@@ -210,40 +231,45 @@ Outcome Function::interrupt(Context& c, const uint8_t* d) {
 Outcome Function::admin(const uint8_t* d, uint8_t subtype) {
   const uint8_t vflags = d[5];
   const uint16_t first = field<uint16_t>(d, 8), last = field<uint16_t>(d, 10);
-  // No SR-IOV: vf must be clear and vf_num zero. Context 0 is started by activation and is
-  // never a target.
-  const bool range = (vflags & kVflagVf) == 0 && field<uint16_t>(d, 6) == 0 && first >= 1 && first <= last && last <= maxCxt_;
+  // No SR-IOV: vf must be clear and vf_num zero. Context 0 is started and stopped by the
+  // function's state, never by CXT_START / CXT_STOP; CXT_UPD and SYNC may name it.
+  const bool span = (vflags & kVflagVf) == 0 && field<uint16_t>(d, 6) == 0 && first <= last && last <= maxCxt_;
+  const bool clients = span && first >= 1;
   switch (subtype) {
     case kAdmCxtStart:
     case kAdmCxtStartRs: {  // Table 6-14; the "RS" start is treated as a normal start [?]
-      if (!range || d[4] != 0 || (vflags & ~(kVflagVf | kVflagDv)) != 0 || !clear(d, {{12, 16}, {24, 56}})) return invalid();
+      if (!clients || d[4] != 0 || (vflags & ~(kVflagVf | kVflagDv)) != 0 || !clear(d, {{12, 16}, {24, 56}})) return invalid();
       for (uint32_t id = first; id <= last; ++id) {
         Fault f;
-        if (startContext(static_cast<uint16_t>(id), f)) continue;
-        // The target stays stopped and the admin context carries on. The entry names the
-        // admin descriptor (cxt_num 0, its dsc_index); the target's number is in the detail word.
-        Outcome o = Outcome::fail(f.step, f.subStep, DM_STATUS_BAD_DESCRIPTOR);
-        o.error.reaction = kReInformative;
-        o.error.detail = static_cast<int32_t>(id);
-        return o;
+        if (!startContext(static_cast<uint16_t>(id), f)) return targetFault(static_cast<uint16_t>(id), f);
       }
       return Outcome{};
     }
     case kAdmCxtStop:  // Table 6-15
-      if (!range || d[4] != 0 || (vflags & ~(kVflagVf | kVflagHs)) != 0 || !clear(d, {{12, 56}})) return invalid();
+      if (!clients || d[4] != 0 || (vflags & ~(kVflagVf | kVflagHs)) != 0 || !clear(d, {{12, 56}})) return invalid();
       for (uint32_t id = first; id <= last; ++id) stopContext(static_cast<uint16_t>(id));
       return Outcome{};
+    case kAdmCxtUpd: {  // the 2022 driver's layout: v2 / v1 / ct in byte 4, the context range
+      if (!span || (d[4] & ~kCxtUpdFlags) != 0 || (vflags & ~kVflagVf) != 0 || !clear(d, {{12, 56}})) return invalid();
+      // A stopped context is read afresh at its CXT_START, so only running client contexts
+      // hold copies to drop. The admin context's own tables are read once, at activation.
+      for (uint32_t id = std::max<uint32_t>(first, 1); id <= last; ++id) {
+        Fault f;
+        if (!reloadContext(static_cast<uint16_t>(id), f)) return targetFault(static_cast<uint16_t>(id), f);
+      }
+      return Outcome{};
+    }
     case kAdmSync: {  // Table 6-22
       const uint8_t filter = d[4] & 7;
       const bool keys = field<uint16_t>(d, 12) <= field<uint16_t>(d, 14);
-      if (!range || (d[4] & ~7) != 0 || filter > kSyncFilterMax || (vflags & ~kVflagVf) != 0 || !keys || !clear(d, {{16, 56}}))
+      if (!span || (d[4] & ~7) != 0 || filter > kSyncFilterMax || (vflags & ~kVflagVf) != 0 || !keys || !clear(d, {{16, 56}}))
         return invalid();
       // Nothing is cached that a SYNC must flush: AKey entries are read for every descriptor, a
-      // context's configuration is read at its CXT_START, and a stop finishes within CXT_STOP.
-      // Being processed in ring order is what makes it a barrier.
+      // context's configuration at its CXT_START or CXT_UPD, and a stop finishes within
+      // CXT_STOP. Being processed in ring order is what makes it a barrier.
       return Outcome{};
     }
-    default: return invalid();  // FN_UPD, CXT_UPD, AKEY_UPD, admin INTR: layouts unknown
+    default: return invalid();  // FN_UPD, AKEY_UPD, admin INTR: layouts unknown
   }
 }
 

@@ -12,7 +12,7 @@ constexpr uint32_t kRegCtl0 = 0x00000;     // [1:0] fn_gsr, [2] fn_pasid_vl, [4]
 constexpr uint32_t kRegCtl2 = 0x00010;     // [3:0] max_buffer, [15:12] max_akey_sz, [31:16] max_cxt, [63:32] opb_000_avl
 constexpr uint32_t kRegSts0 = 0x00100;     // [2:0] fn_gsv
 constexpr uint32_t kRegCap0 = 0x00200;     // [15:0] sfunc, [22:20] db_stride, [28:24] max_ds_ring_sz
-constexpr uint32_t kRegCap1 = 0x00208;     // [3:0] max_buffer, [4] rkey_cap, [11:8] max_errlog_sz, [15:12] max_akey_sz, [31:16] max_cxt, [63:32] opb_000_cap
+constexpr uint32_t kRegCap1 = 0x00208;     // [3:0] max_buffer, [4] rkey_cap, [5] rm, [6] mmio64, [11:8] max_errlog_sz, [15:12] max_akey_sz, [31:16] max_cxt, [63:32] opb_000_cap
 constexpr uint32_t kRegVersion = 0x00210;  // [7:0] minor, [23:16] major
 constexpr uint32_t kRegCxtL2 = 0x10000;    // [63:12] L2 table pointer
 constexpr uint32_t kRegRkey = 0x10100;     // [0] en, [4:1] sz, [63:12] ptr
@@ -37,6 +37,10 @@ constexpr uint64_t kMinRingEntries = 1024;  // Table 3-1: a ring is at least 64 
 constexpr uint64_t kMaxRingEntries = kMinRingEntries << kMaxRingCode;
 constexpr uint64_t kMaxBufferCode = 11;   // 2^(21+11) = 4 GiB, all a 32-bit size field can say
 constexpr uint64_t kMaxAkeyCode = 8;      // AKey tables of up to 256 << 8 entries [I: 4 KiB << n]
+// CAP1.mmio64 (bit 6) = 1: BAR0 takes 64-bit accesses only (the TypeScript accessor refuses
+// others). CAP1.rm (bit 5) stays 0: no source seen gives its meaning (the driver's mmio.h names
+// the bit only), so the function claims nothing there.
+constexpr uint64_t kCap1Mmio64 = uint64_t{1} << 6;
 constexpr uint64_t kMaxErrlogCode = 4;    // [?] encoding unconfirmed; informative only
 constexpr uint16_t kMaxCxt = 255;         // highest context number (two L1 tables)
 // opb_000 bitmaps: bit n = operation group n [? §3.2]: DMAB (1), Admin (2), Intr (4).
@@ -63,6 +67,10 @@ enum CxtState : uint8_t {
 constexpr uint32_t kAkeyBytes = 16;
 constexpr uint16_t kAkeyVl = 1, kAkeyIv = 2, kAkeyPv = 4, kAkeyRsvd = 0x8000;
 constexpr uint32_t kAkeyPasidMask = 0xFFFFF;
+// The address space an access without a PASID reaches (AKey pv = 0 and L1 pv = 0): the
+// function's own, where the driver DMA-maps its buffers. Here that is device memory, bound as
+// this reserved slot of the address-space table; descriptor addresses are device addresses.
+constexpr uint16_t kFunctionSpace = 0xFFFF;
 
 // ---- Descriptors (§3) ----
 constexpr uint32_t kDescBytes = 64;
@@ -72,7 +80,7 @@ constexpr uint32_t kSubtypeShift = 8, kTypeShift = 16;
 constexpr uint16_t kGrpDmab = 0x001, kGrpAdmin = 0x002, kGrpIntr = 0x004;
 constexpr uint16_t kGrpVendor = 0x700;  // Datamover's vendor group (core's DMV)
 constexpr uint8_t kDmabNop = 0x01, kDmabWrtImm = 0x02, kDmabCopy = 0x03;
-constexpr uint8_t kAdmCxtStart = 0x03, kAdmCxtStop = 0x04, kAdmSync = 0x06, kAdmCxtStartRs = 0x08;
+constexpr uint8_t kAdmCxtUpd = 0x01, kAdmCxtStart = 0x03, kAdmCxtStop = 0x04, kAdmSync = 0x06, kAdmCxtStartRs = 0x08;
 constexpr uint8_t kIntr = 0x00;
 // csb_ptr (bytes 56–63): bit 0 np, bits 4:1 reserved, bits 63:5 address >> 5
 constexpr uint32_t kCsbOffset = 56;
@@ -80,6 +88,8 @@ constexpr uint64_t kCsbNp = 1, kCsbRsvd = 0x1E;
 // Admin prefix: byte 5 vflags (bit 47 vf, bit 46 dv in CXT_START, bit 45 hs in CXT_STOP [? OLD])
 constexpr uint8_t kVflagVf = 0x80, kVflagDv = 0x40, kVflagHs = 0x20;
 constexpr uint8_t kSyncFilterMax = 4;  // CXT, STOP, AKEY, RKEY, FN
+// DSC_CXT_UPD cflags (byte 4, the 2022 driver's bits 32–34): v2, v1, ct (L2 / L1 / CXT_CTL changed).
+constexpr uint8_t kCxtUpdFlags = 0x07;
 
 // ---- CST_BLK (Table 6-4, 32 bytes) ----
 constexpr uint32_t kCstBytes = 32, kCstFlagsOffset = 8;

@@ -24,16 +24,23 @@ export class CpuPath {
   #outstanding = 0;
   #published = 0;
 
-  private constructor(outer: Ring, onDone: (outerIndex: number) => void) {
+  private constructor(
+    outer: Ring,
+    readonly failures: abi.FailureRule,
+    onDone: (outerIndex: number) => void,
+  ) {
     this.#outer = outer;
     this.#ring = new Ring(outer.entries);
     this.#origin = new Float64Array(outer.entries);
     this.#onDone = onDone;
   }
 
-  /** Opens the soft engine; `onDone(i)` is told when the Mover's ring index `i` has completed. */
-  static async open(outer: Ring, onDone: (outerIndex: number) => void): Promise<CpuPath> {
-    const path = new CpuPath(outer, onDone);
+  /**
+   * Opens the soft engine; `onDone(i)` is told when the Mover's ring index `i` has completed, and
+   * `failures` (the session's failure rule) sees each outcome first.
+   */
+  static async open(outer: Ring, failures: abi.FailureRule, onDone: (outerIndex: number) => void): Promise<CpuPath> {
+    const path = new CpuPath(outer, failures, onDone);
     path.#engine = await soft({ engine: 'native' }).open(path.#ring, () => path.#progress());
     return path;
   }
@@ -83,6 +90,7 @@ export class CpuPath {
       const i = this.#origin[j & (ring.entries - 1)]!;
       const from = ring.completionWord(j);
       const to = this.#outer.completionWord(i);
+      this.failures.settle(ou, to, iu[from + CB_STATUS]!);
       ou[to + CB_RESULT] = iu[from + CB_RESULT]!;
       ou[to + CB_RESULT + 1] = iu[from + CB_RESULT + 1]!;
       ou[to + CB_STATUS] = iu[from + CB_STATUS]!;

@@ -6,7 +6,7 @@
  * this package makes it a default backend of `Mover.open()`. See docs/sdxi.md.
  */
 import { loadNative as loadSoft } from '@datamover/backend-soft';
-import { datamoverError, ErrorCode, HOST_SPACE, OPERATIONS, packageInfo, registerDefaultBackend, type Backend, type Capabilities, type EngineSession, type Operation, type OperationSupport, type ProbeResult, type Ring } from '@datamover/core';
+import { abi, datamoverError, ErrorCode, HOST_SPACE, OPERATIONS, packageInfo, registerDefaultBackend, type Backend, type Capabilities, type EngineSession, type Operation, type OperationSupport, type ProbeResult, type Ring } from '@datamover/core';
 import { CpuPath } from './cpu-path.js';
 import type { SdxiFunction } from './function.js';
 import { loadNative } from './native.js';
@@ -91,11 +91,14 @@ export function sdxi(options: SdxiOptions = {}): Backend {
         await device.start(context);
         const p = plan(fn);
         let session: SdxiSession | undefined;
-        if (needsCpu(p)) cpu = await CpuPath.open(ring, (i) => session!.cpuDone(i));
+        // One failure rule over both paths: the session holds descriptors back, seeing every outcome.
+        const failures = new abi.FailureRule();
+        if (needsCpu(p)) cpu = await CpuPath.open(ring, failures, (i) => session!.cpuDone(i));
         // Mover.alloc: the soft addon's aligned allocator, when it is built.
         const soft = loadSoft();
         const allocateHost = 'addon' in soft ? (size: number, alignment: number) => new Uint8Array(soft.addon.allocateAligned(size, alignment)) : undefined;
-        session = new SdxiSession({ device, context, policy: path, plan: p, cpu, allocateHost }, ring, onProgress);
+        const memoryAddress = 'addon' in soft ? soft.addon.memoryAddress : undefined;
+        session = new SdxiSession({ device, context, policy: path, plan: p, cpu, failures, allocateHost, memoryAddress }, ring, onProgress);
         return session;
       } catch (e) {
         cpu?.close();

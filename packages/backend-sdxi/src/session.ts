@@ -24,7 +24,7 @@ import { Producer } from './producer/producer.js';
 import { GROUP, SUBTYPE } from './spec/descriptors.js';
 import { CST_VENDOR_RESULT, CXT_STATE, STEP, SUB_STEP } from './spec/structures.js';
 
-const { CLAIM, COMPLETION, COMPLETION_FLAG_ERROR, CompletionStatus: S, OPCODE, OPCODE_BITS, RESERVED_OPCODE_BITS, RING_HEADER } = abi;
+const { CLAIM, COMPLETION, COMPLETION_FLAG_ERROR, CompletionStatus: S, NOT_RUN_DETAIL, OPCODE, OPCODE_BITS, RESERVED_OPCODE_BITS, RING_HEADER } = abi;
 
 const VALID = 1 << OPCODE_BITS.valid;
 const FENCE = 1 << OPCODE_BITS.fence;
@@ -89,14 +89,19 @@ export interface SessionParts {
   readonly policy: ExecutionPath;
   readonly plan: Readonly<Record<Operation, OperationPlan>>;
   readonly cpu: CpuPath | undefined;
+  /** The failure rule over both paths (the CPU path's completions feed it too). */
+  readonly failures: abi.FailureRule;
   /** Host allocation for Mover.alloc (the soft addon's aligned allocator), when available. */
   readonly allocateHost: ((size: number, alignment: number) => Uint8Array) | undefined;
+  /** Host addresses for overlap checks (the soft addon's memoryAddress), when available. */
+  readonly memoryAddress: ((view: Uint8Array) => number) | undefined;
 }
 
 export class SdxiSession implements EngineSession {
   /** Not polled by the Submitter: this session polls its own CST_BLKs (see #enqueue). */
   readonly concurrent = false;
   readonly allocateHost: ((size: number, alignment: number) => Uint8Array) | undefined;
+  readonly memoryAddress: ((view: Uint8Array) => number) | undefined;
   readonly #fn: SdxiFunction;
   readonly #device: SdxiDevice;
   readonly #cxt: ContextMemory;
@@ -104,6 +109,7 @@ export class SdxiSession implements EngineSession {
   readonly #policy: ExecutionPath;
   readonly #plan: Readonly<Record<Operation, OperationPlan>>;
   readonly #cpu: CpuPath | undefined;
+  readonly #failures: abi.FailureRule;
   readonly #core: Ring;
   readonly #coreHeader: BigUint64Array;
   readonly #coreMask: number;
@@ -151,7 +157,9 @@ export class SdxiSession implements EngineSession {
     this.#policy = parts.policy;
     this.#plan = parts.plan;
     this.#cpu = parts.cpu;
+    this.#failures = parts.failures;
     this.allocateHost = parts.allocateHost;
+    this.memoryAddress = parts.memoryAddress;
     this.#core = core;
     this.#coreHeader = new BigUint64Array(core.sab, 0, RING_HEADER.bytes / 8);
     this.#coreMask = core.entries - 1;
@@ -284,10 +292,17 @@ export class SdxiSession implements EngineSession {
       const op = opIndex(word0 & KIND_MASK);
       const route = this.#abandoned ? ROUTE.unsupported : op < 0 ? ROUTE.function : this.#routes[op]!;
       if (route === ROUTE.function && n >= room) break;
-      // A fence orders across the two paths too: wait until the other one has drained.
-      if ((word0 & FENCE) !== 0 && (route === ROUTE.cpu ? this.#pending + n > 0 : (this.#cpu?.outstanding ?? 0) > 0)) break;
+      // A fenced descriptor, and each of a work that stops on error, waits until everything
+      // before it on both paths has completed: the failure rule needs their outcomes.
+      const cb = this.#coreCb0 + k * 8;
+      if (((word0 & FENCE) !== 0 || this.#failures.stopsOnError(cu, cb)) && this.#pending + n + (this.#cpu?.outstanding ?? 0) > 0) break;
       if (Atomics.compareExchange(cu, claim0 + k * 8, CLAIM.pending, CLAIM.claimed) !== CLAIM.pending) {
         this.#finish(i, S.NOT_RUN); // cancelled by the Mover
+        completedHere = true;
+        continue;
+      }
+      if (this.#failures.heldBack(cu, cb, word0)) {
+        this.#finish(i, S.NOT_RUN, NOT_RUN_DETAIL.afterFailure);
         completedHere = true;
         continue;
       }
@@ -438,13 +453,14 @@ export class SdxiSession implements EngineSession {
   // ---------------------------------------------------------------- completion
 
   /** Writes core's completion block of ring index `i` for a descriptor that never reached the function. */
-  #finish(i: number, status: number): void {
+  #finish(i: number, status: number, detail = 0): void {
     const cu = this.#core.u32;
     const cb = this.#core.completionWord(i);
+    this.#failures.settle(cu, cb, status);
     cu[cb + CB.result] = 0;
     cu[cb + CB.result + 1] = 0;
     cu[cb + CB.status] = status;
-    cu[cb + CB.detail] = 0;
+    cu[cb + CB.detail] = detail;
     cu[cb + CB.flags] = status === S.NOT_RUN ? 0 : COMPLETION_FLAG_ERROR;
     Atomics.store(cu, cb + CB.signal, 0);
     this.#slot[i & this.#coreMask] = DONE;
@@ -482,6 +498,7 @@ export class SdxiSession implements EngineSession {
         }
       } else {
         const { status, detail } = statusOf(this.#errorEntry(s), this.#fn.kind === 'software');
+        this.#failures.settle(cu, cb, status);
         cu[cb + CB.status] = status;
         cu[cb + CB.detail] = detail;
         cu[cb + CB.result] = 0;

@@ -18,7 +18,8 @@ const MAX_CXT = 255;
 /** Words of the signals buffer (native/addon.cc). */
 const WAKE = 0;
 const SLEEPING = 1;
-const MAX_PASIDS = 1 << 16;
+/** PASIDs 0 … 65534; 65535 is the function's own address space (native/spec.h kFunctionSpace). */
+const MAX_PASIDS = 0xffff;
 
 /** Registers software writes; ERR_STS is write-1-to-clear; the rest are the function's. */
 const WRITABLE = new Set<number>([REG.CTL0, REG.CTL2, REG.CXT_L2, REG.RKEY, REG.ERR_CTL, REG.ERR_CFG, REG.ERR_WRT, REG.ERR_RD]);

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { crc32c, soft } from '@datamover/backend-soft';
 import { defaultBackends, Mover, type Backend } from '@datamover/core';
 import { sdxi, SoftwareSdxiFunction, type ExecutionPath, type SdxiFunction } from '../src/index.js';
+import { aliasingFunction } from './aliasing-function.js';
 
 const movers: Mover[] = [];
 afterEach(async () => {
@@ -118,11 +119,12 @@ describe('through the Mover', () => {
     expect([...r.bytes().subarray(0, 24)]).toEqual([0, 0, 1, 0, 1, 2, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
-  it('a fault only the function sees (two views of one memory overlapping) fails its descriptor; the context restarts and the batch runs on', async () => {
-    const m = await open(sdxi());
+  it('a fault only the function sees (two regions aliasing inside it) fails its descriptor; the context restarts and the batch runs on', async () => {
     const memory = new SharedArrayBuffer(4096);
+    const other = new SharedArrayBuffer(4096);
+    const m = await open(sdxi({ createFunction: aliasingFunction(other, memory) }));
     const a = m.wrap(memory);
-    const alias = m.wrap(structuredClone(memory)); // another SharedArrayBuffer object, the same bytes
+    const alias = m.wrap(other); // bound as `memory` inside the function (a test double)
     const out = m.wrap(new Uint8Array(4096));
     new Uint8Array(memory).fill(7, 0, 64);
     const batch = m.batch();

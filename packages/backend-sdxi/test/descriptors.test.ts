@@ -6,6 +6,7 @@
  * leave it 0.
  */
 import { describe, expect, it } from 'vitest';
+import { DatamoverError } from '@datamover/core';
 import { descriptors as D } from '../src/index.js';
 
 /** Bits hi..lo of a little-endian descriptor, read independently of src/spec/bits.ts. */
@@ -54,7 +55,7 @@ function generic(d: Uint8Array) {
 
 describe('SDXI descriptor encodings', () => {
   it('every descriptor is 64 bytes', () => {
-    for (const d of [D.nop(), D.copy({ bytes: 1, akey0: 0, akey1: 0, addr0: 0, addr1: 0 }), D.intr({ akey: 0 }), D.cxtStart({ first: 1, last: 1 }), D.cxtStop({ first: 1, last: 1 }), D.sync({ filter: 0, first: 1, last: 1 })])
+    for (const d of [D.nop(), D.copy({ bytes: 1, akey0: 0, akey1: 1, addr0: 0, addr1: 0 }), D.intr({ akey: 0 }), D.cxtStart({ first: 1, last: 1 }), D.cxtStop({ first: 1, last: 1 }), D.sync({ filter: 0, first: 1, last: 1 })])
       expect(d.byteLength).toBe(64);
   });
 
@@ -79,14 +80,24 @@ describe('SDXI descriptor encodings', () => {
   });
 
   it('COPY sizes: 1 byte encodes 0, 4 KiB encodes 4095, 4 GiB encodes 0xffffffff; 0 and 4 GiB + 1 do not encode', () => {
-    const size = (n: number) => bits(D.copy({ bytes: n, akey0: 0, akey1: 0, addr0: 0, addr1: 0 }), 63, 32);
+    const size = (n: number) => bits(D.copy({ bytes: n, akey0: 0, akey1: 1, addr0: 0, addr1: 0 }), 63, 32);
     expect(size(1)).toBe(0n);
     expect(size(4096)).toBe(4095n);
     expect(size(4 * 2 ** 20)).toBe(4n * 2n ** 20n - 1n);
     expect(size(2 ** 32 - 1)).toBe(2n ** 32n - 2n);
     expect(size(2 ** 32)).toBe(2n ** 32n - 1n);
-    expect(() => size(0)).toThrow(RangeError);
-    expect(() => size(2 ** 32 + 1)).toThrow(RangeError);
+    expect(() => size(0)).toThrow(DatamoverError);
+    expect(() => size(0)).toThrow(expect.objectContaining({ code: 'INVALID_SIZE' }));
+    expect(() => size(2 ** 32 + 1)).toThrow(expect.objectContaining({ code: 'SIZE_TOO_LARGE' }));
+  });
+
+  it('COPY refuses source and destination overlapping under one AKey (SDXI 1.0 memory consistency model, as the driver encoder)', () => {
+    const enc = (addr0: number, addr1: number, akey1 = 3) => () => D.copy({ bytes: 16, akey0: 3, akey1, addr0, addr1 });
+    for (const [a0, a1] of [[0, 8], [8, 0], [0, 0], [100, 115]] as const) expect(enc(a0, a1), `${a0} / ${a1}`).toThrow(expect.objectContaining({ code: 'OVERLAPPING_RANGES' }));
+    // Adjacent ranges, and the same offsets under two AKeys (two address spaces), encode.
+    expect(bits(enc(0, 16)(), 255, 192)).toBe(16n);
+    expect(bits(enc(16, 0)(), 191, 128)).toBe(16n);
+    expect(bits(enc(0, 0, 4)(), 127, 112)).toBe(4n);
   });
 
   it('COPY with 64-bit addresses and a CST_BLK', () => {
@@ -147,6 +158,17 @@ describe('SDXI descriptor encodings', () => {
     expect(bits(akeys, 127, 112)).toBe(20n);
     expect(onlyFields(akeys, [...GENERIC_FIELDS, [34, 32], [79, 64], [95, 80], [111, 96], [127, 112]])).toBe(true);
     expect(D.SYNC_FILTER).toEqual({ CXT: 0, STOP: 1, AKEY: 2, RKEY: 3, FN: 4 });
+  });
+
+  it('DSC_CXT_UPD (2022 driver): type 0x002, subtype 0x01, v2 / v1 / ct at bits 32 / 33 / 34, range', () => {
+    const d = D.cxtUpdate({ first: 1, last: 1, l1: true });
+    expect(generic(d)).toEqual({ vl: 1n, se: 0n, fe: 0n, ch: 0n, csr: 0n, rb: 0n, subtype: 0x01n, type: 0x002n, np: 1n, csbPtr: 0n });
+    expect([bits(d, 32, 32), bits(d, 33, 33), bits(d, 34, 34)]).toEqual([0n, 1n, 0n]);
+    expect(bits(d, 79, 64)).toBe(1n);
+    expect(bits(d, 95, 80)).toBe(1n);
+    expect(onlyFields(d, [...GENERIC_FIELDS, [33, 33], [79, 64], [95, 80]])).toBe(true);
+    const all = D.cxtUpdate({ first: 2, last: 9, l2: true, l1: true, ctl: true });
+    expect(bits(all, 39, 32)).toBe(0b111n);
   });
 
   it('DSC_DMAB_WRT_IMM (assumed layout): subtype 0x02, size − 1 at 63:32, akey at 111:96, address at 191:128, immediate at 255:192', () => {

@@ -1,7 +1,9 @@
 /**
  * Recovery from a descriptor fault only the function sees: an overlapping copy between two
- * SharedArrayBuffer objects over the same memory (a SAB posted through a MessageChannel comes
- * back as a new object), which passes the Mover's identity-based overlap check. The session may
+ * regions that alias only inside the function (aliasing-function.ts binds one's memory as the
+ * other's; the Mover judges overlap by address, so the public API alone cannot reach this
+ * fault — two SharedArrayBuffer objects over one memory are refused before anything is queued,
+ * checked last below). The session may
  * drain the error log from its poll path before the error interrupt arrives; the context must
  * still restart, later work must run, `{ timeout }` and close() must settle, and the process must
  * stay alive while work is in flight.
@@ -11,9 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DatamoverError, Mover, type Region } from '@datamover/core';
 import { sdxi } from '../src/index.js';
+import { aliasingFunction } from './aliasing-function.js';
 import { rig } from './rig.js';
 
-/** The same memory as `sab`, as another SharedArrayBuffer object. */
+/** The same memory as `sab`, as another SharedArrayBuffer object (a SAB posted through a MessageChannel comes back as a new object). */
 async function alias(sab: SharedArrayBuffer): Promise<SharedArrayBuffer> {
   const { port1, port2 } = new MessageChannel();
   port1.postMessage(sab);
@@ -35,14 +38,15 @@ afterEach(async () => {
 });
 
 async function faulting(): Promise<{ m: Mover; a: Region; b: Region; out: Region }> {
-  const m = await Mover.open({ backends: [sdxi()] });
-  movers.push(m);
   const sab = new SharedArrayBuffer(4096);
+  const other = new SharedArrayBuffer(4096);
+  const m = await Mover.open({ backends: [sdxi({ createFunction: aliasingFunction(other, sab) })] });
+  movers.push(m);
   new Uint8Array(sab).fill(7, 0, 64);
-  return { m, a: m.wrap(sab), b: m.wrap(await alias(sab)), out: m.wrap(new Uint8Array(4096)) };
+  return { m, a: m.wrap(sab), b: m.wrap(other), out: m.wrap(new Uint8Array(4096)) };
 }
 
-/** A batch whose second copy overlaps its own source through the alias: BATCH_FAILED, descriptor 1 failed. */
+/** A batch whose second copy overlaps its own source inside the function: BATCH_FAILED, descriptor 1 failed. */
 async function expectFault(m: Mover, a: Region, b: Region, out: Region): Promise<void> {
   const batch = m.batch();
   batch.copy(out, a, { length: 64 });
@@ -64,7 +68,7 @@ describe('sdxi fault recovery', () => {
   // fault of a session rarely loses and later ones nearly always do.
   const ROUNDS = 20;
 
-  it('after each overlapping copy through two SAB objects the context restarts: later copies and { timeout } submits settle, then close()', async () => {
+  it('after each overlapping copy inside the function the context restarts: later copies and { timeout } submits settle, then close()', async () => {
     const { m, a, b, out } = await faulting();
     for (let k = 0; k < ROUNDS; k++) {
       await expectFault(m, a, b, out);
@@ -114,16 +118,17 @@ describe('sdxi fault recovery', () => {
   });
 
   it('a child process awaiting a copy after faults does not exit (13) with the promise pending', () => {
-    // The built package (dist), as an application imports it.
+    // The built package (dist), as an application imports it, with aliasing-function.ts's test double inline.
     const script = `
       import { Mover } from '@datamover/core';
-      import { sdxi } from '@datamover/backend-sdxi';
-      const m = await Mover.open({ backends: [sdxi()] });
-      const sab = new SharedArrayBuffer(4096);
-      const { port1, port2 } = new MessageChannel();
-      port1.postMessage(sab);
-      const sab2 = await new Promise((r) => port2.once('message', r));
-      port1.close();
+      import { sdxi, SoftwareSdxiFunction } from '@datamover/backend-sdxi';
+      const sab = new SharedArrayBuffer(4096), sab2 = new SharedArrayBuffer(4096);
+      class Aliasing extends SoftwareSdxiFunction {
+        bindAddressSpace(memory, writable) {
+          return super.bindAddressSpace(memory.view.buffer === sab2 ? { kind: 'host', view: new Uint8Array(sab) } : memory, writable);
+        }
+      }
+      const m = await Mover.open({ backends: [sdxi({ createFunction: () => new Aliasing() })] });
       const a = m.wrap(sab), b = m.wrap(sab2), out = m.wrap(new Uint8Array(4096));
       for (let k = 0; k < ${ROUNDS}; k++) {
         const e = await m.copy(b, a, { dstOffset: 32, length: 64 }).catch((e) => e);
@@ -135,5 +140,16 @@ describe('sdxi fault recovery', () => {
     const cwd = fileURLToPath(new URL('..', import.meta.url));
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd, encoding: 'utf8', timeout: 20_000 });
     expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ status: 0, stdout: 'settled', stderr: '' });
+  });
+
+  it('two SharedArrayBuffer objects over one memory are refused up front (overlap by address): nothing reaches the function', async () => {
+    const m = await Mover.open({ backends: [sdxi()] });
+    movers.push(m);
+    const sab = new SharedArrayBuffer(4096);
+    const a = m.wrap(sab);
+    const b = m.wrap(await alias(sab));
+    expect(() => m.batch().copy(b, a, { dstOffset: 32, length: 64 })).toThrow(expect.objectContaining({ code: 'OVERLAPPING_RANGES' }));
+    await m.copy(b, a, { dstOffset: 64, length: 64 }); // adjacent, not overlapping: runs
+    expect(m.stats().backends[0]!.engine).toMatchObject({ faults: 0 });
   });
 });

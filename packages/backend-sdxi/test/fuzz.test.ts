@@ -37,7 +37,9 @@ it(`${RECORDS.toLocaleString('en')} random 64-byte records never crash the funct
     cxt.setAkey(1, { pasid: guarded.pasid });
     cxt.setAkey(2, { pasid: readOnly.pasid });
     cxt.setAkey(3, { pasid: 60_000 });
-    cxt.setAkey(INTR_AKEY, { vector: 1000 + k });
+    // The interrupt AKey also names an unbound PASID: with pv = 0 its data accesses would reach
+    // the function's own address space, device memory, whose rings this test needs intact.
+    cxt.setAkey(INTR_AKEY, { vector: 1000 + k, pasid: 60_000 });
     const producer = k === 0 ? r.producer : new Producer(cxt, (v) => fn.doorbell(cxt.context, v));
     return { cxt, producer, status: new Uint32Array(cxt.arena, cxt.statusOffset, 4), target: 0 };
   });
@@ -84,7 +86,13 @@ it(`${RECORDS.toLocaleString('en')} random 64-byte records never crash the funct
   /** Well-formed descriptors of every kind the function runs, with random small fields. */
   const templates: (() => (u32: Uint32Array, w: number) => number)[] = [
     () => encoded(D.nop({ fence: (rnd() & 1) === 1 })),
-    () => encoded(D.copy({ bytes: 1 + size(), akey0: small(), akey1: small(), addr0: address(), addr1: address() })),
+    () => {
+      // The encoder refuses overlap under one AKey; the function must fault on it all the same,
+      // so the destination AKey (bytes 14–15) is written after encoding.
+      const d = D.copy({ bytes: 1 + size(), akey0: small(), akey1: 0xffff, addr0: address(), addr1: address() });
+      new DataView(d.buffer).setUint16(14, small(), true);
+      return encoded(d);
+    },
     () => encoded(D.writeImm({ bytes: pick([1, 2, 4, 8] as const), akey: small(), addr: address(), value: BigInt(rnd()) })),
     () => encoded(D.intr({ akey: small() })),
     () => encoded(D.cxtStart({ first: CONTEXT, last: CONTEXT })),

@@ -38,7 +38,7 @@ describe('BAR0 register file (NOTES §7)', () => {
     expect(R.CTL0).toEqual({ fn_gsr: [1, 0], fn_pasid_vl: [2, 2], fn_err_intr_en: [4, 4], fn_pasid: [27, 8], fn_grp_id: [63, 32] });
     expect(R.CTL2).toEqual({ max_buffer: [3, 0], max_akey_sz: [15, 12], max_cxt: [31, 16], opb_000_avl: [63, 32] });
     expect(R.CAP0).toEqual({ sfunc: [15, 0], db_stride: [22, 20], max_ds_ring_sz: [28, 24] });
-    expect(R.CAP1).toMatchObject({ max_buffer: [3, 0], rkey_cap: [4, 4], max_errlog_sz: [11, 8], max_akey_sz: [15, 12], max_cxt: [31, 16], opb_000_cap: [63, 32] });
+    expect(R.CAP1).toMatchObject({ max_buffer: [3, 0], rkey_cap: [4, 4], rm: [5, 5], mmio64: [6, 6], max_errlog_sz: [11, 8], max_akey_sz: [15, 12], max_cxt: [31, 16], opb_000_cap: [63, 32] });
     expect(R.VERSION).toEqual({ minor: [7, 0], major: [23, 16] });
     expect(R.ERR_STS).toEqual({ sts: [0, 0], ovf: [1, 1], err: [3, 3] });
     expect(R.ERR_CFG).toEqual({ en: [0, 0], sz: [5, 1], ptr: [63, 12] });

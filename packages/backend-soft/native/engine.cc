@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include <datamover/memory_address.h>
 #include <datamover/ring_consumer.h>
 
 #include "executor.h"
@@ -201,6 +202,7 @@ Napi::Value AllocateAligned(const Napi::CallbackInfo& info) {
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", dm::Engine::Define(env));
   exports.Set("allocateAligned", Napi::Function::New<dm::AllocateAligned>(env, "allocateAligned"));
+  exports.Set("memoryAddress", Napi::Function::New<dm::MemoryAddress>(env, "memoryAddress"));
   return exports;
 }
 

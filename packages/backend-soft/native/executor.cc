@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "fault_guard.h"
 #include "memops.h"
 
 namespace dm {
@@ -281,12 +282,14 @@ Outcome Executor::writeImm(const dm_desc_write_imm_t& w) {
     return fileIo(*dst, true, w.addr1, le, n).outcome();
   }
   uint8_t* p = dst->base + w.addr1;
-  switch (n) {
-    case 1: storeImm<uint8_t>(p, w.value); break;
-    case 2: storeImm<uint16_t>(p, w.value); break;
-    case 4: storeImm<uint32_t>(p, w.value); break;
-    default: storeImm<uint64_t>(p, w.value); break;
-  }
+  fault::guarded([&] {  // the one store outside memops (fault_guard.h)
+    switch (n) {
+      case 1: storeImm<uint8_t>(p, w.value); break;
+      case 2: storeImm<uint16_t>(p, w.value); break;
+      case 4: storeImm<uint32_t>(p, w.value); break;
+      default: storeImm<uint64_t>(p, w.value); break;
+    }
+  });
   return ok();
 }
 

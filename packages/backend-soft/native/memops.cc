@@ -1,5 +1,6 @@
 #include "memops.h"
 
+#include "fault_guard.h"
 #include "stripes.h"
 
 #include <unistd.h>
@@ -223,7 +224,10 @@ const CpuInfo& cpu() {
   return info;
 }
 
-void copy(void* dst, const void* src, size_t n, size_t nt) {
+namespace {
+
+// The primitives themselves; the entry points below run them under the thread's fault watch.
+void copyBody(void* dst, const void* src, size_t n, size_t nt) {
 #if DM_X86
   if (n >= nt && n >= kMinStream && cpu().avx2) {
     struct Span {
@@ -242,7 +246,7 @@ void copy(void* dst, const void* src, size_t n, size_t nt) {
   std::memcpy(dst, src, n);
 }
 
-void fill(void* dst, size_t n, uint64_t p, size_t nt) {
+void fillBody(void* dst, size_t n, uint64_t p, size_t nt) {
   auto* d = static_cast<uint8_t*>(dst);
   const bool stream = DM_X86 && n >= nt && n >= kMinStream && cpu().avx2;
   if (!stream && p == (p & 0xff) * 0x0101010101010101ull) {
@@ -275,7 +279,7 @@ void fill(void* dst, size_t n, uint64_t p, size_t nt) {
   for (; i < n; ++i) d[i] = static_cast<uint8_t>(p >> (8 * (i & 7)));
 }
 
-size_t mismatch(const void* a, const void* b, size_t n) {
+size_t mismatchBody(const void* a, const void* b, size_t n) {
   const auto* x = static_cast<const uint8_t*>(a);
   const auto* y = static_cast<const uint8_t*>(b);
   constexpr size_t kBlock = 1024;
@@ -288,12 +292,36 @@ size_t mismatch(const void* a, const void* b, size_t n) {
   return n;
 }
 
-uint32_t crc32cUpdate(uint32_t crc, const void* data, size_t n) {
+uint32_t crc32cBody(uint32_t crc, const void* data, size_t n) {
   const auto* p = static_cast<const uint8_t*>(data);
 #if DM_X86
   if (cpu().sse42) return crcHw(crc, p, n);
 #endif
   return crcTable(crc, p, n);
+}
+
+}  // namespace
+
+// Over a watched mapping (fault_guard.h) a SIGBUS ends the primitive early; the engine that armed
+// the watch fails the descriptor, so what the cut-short call leaves behind is never reported.
+
+void copy(void* dst, const void* src, size_t n, size_t nt) {
+  fault::guarded([&] { copyBody(dst, src, n, nt); });
+}
+
+void fill(void* dst, size_t n, uint64_t p, size_t nt) {
+  fault::guarded([&] { fillBody(dst, n, p, nt); });
+}
+
+size_t mismatch(const void* a, const void* b, size_t n) {
+  size_t at = n;
+  fault::guarded([&] { at = mismatchBody(a, b, n); });
+  return at;
+}
+
+uint32_t crc32cUpdate(uint32_t crc, const void* data, size_t n) {
+  fault::guarded([&] { crc = crc32cBody(crc, data, n); });
+  return crc;
 }
 
 }  // namespace dm

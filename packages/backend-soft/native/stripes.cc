@@ -1,5 +1,7 @@
 #include "stripes.h"
 
+#include "fault_guard.h"
+
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -46,6 +48,7 @@ constexpr int kHelperNice = 10;
 struct Job {
   StripeFn fn;
   void* ctx;
+  fault::Watch* watch;  // the starting thread's: each thread guards its own stripes with it
   size_t n, firstEnd, stripe, count;
   std::atomic<size_t> next{0};  // next unclaimed stripe
   std::atomic<size_t> left;     // stripes not finished yet
@@ -54,7 +57,9 @@ struct Job {
   // Claims and runs stripes until none is left.
   void work() {
     for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < count;) {
-      if (start(i) < start(i + 1)) fn(ctx, start(i), start(i + 1));
+      // Guarded here, on the thread that runs the stripe: a fault jumps back to this frame, so the
+      // stripe is still counted and the job's bookkeeping never unwinds.
+      if (start(i) < start(i + 1)) fault::guarded(watch, [&] { fn(ctx, start(i), start(i + 1)); });
       left.fetch_sub(1, std::memory_order_release);
     }
   }
@@ -151,6 +156,7 @@ void runStriped(size_t n, size_t firstEnd, size_t stripe, StripeFn fn, void* ctx
   Job job;
   job.fn = fn;
   job.ctx = ctx;
+  job.watch = fault::current();
   job.n = n;
   job.firstEnd = firstEnd;
   job.stripe = stripe;

@@ -61,7 +61,7 @@ export function soft(options: SoftOptions = {}): Backend {
         return new NativeEngineSession(n.addon, ring, onProgress, { ...(spinMicros === undefined ? {} : { spinMicros }), ...(ntThreshold === undefined ? {} : { ntThreshold }) });
       }
       if (choice === 'native') throw new Error('error' in n ? n.error : 'native engine unavailable');
-      return new TsEngine(ring, onProgress, 'addon' in n ? n.addon.allocateAligned : undefined);
+      return new TsEngine(ring, onProgress, 'addon' in n ? n.addon : undefined);
     },
   };
 }

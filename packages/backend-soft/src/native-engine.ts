@@ -43,6 +43,9 @@ export class NativeEngineSession implements EngineSession {
     if (active) this.#engine.ref();
     else this.#engine.unref();
   }
+  memoryAddress(view: Uint8Array): number {
+    return native(() => this.#addon.memoryAddress(view));
+  }
   allocateHost(size: number, alignment: number): Uint8Array {
     return new Uint8Array(native(() => this.#addon.allocateAligned(size, alignment)));
   }

@@ -35,6 +35,8 @@ export interface NativeAddon {
   };
   /** Zeroed host memory at an aligned address, freed when the ArrayBuffer is collected. */
   allocateAligned(size: number, alignment: number): ArrayBuffer;
+  /** The address of the view's first byte (core's kit, memory_address.h): compared, never passed back. */
+  memoryAddress(view: Uint8Array): number;
 }
 
 const loader = addonLoader<NativeAddon>({ name: 'soft', packageRoot: new URL('..', import.meta.url) });

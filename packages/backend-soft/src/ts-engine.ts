@@ -5,10 +5,11 @@
  * but one large descriptor runs to its end: use the native engine for real work.
  */
 import { readSync, writeSync } from 'node:fs';
-import { abi, datamoverError, ErrorCode, type EngineSession, type Memory, type RegionInfo, type Ring } from '@datamover/core';
+import { abi, datamoverError, ErrorCode, memoryOverlap, type EngineSession, type Memory, type RegionInfo, type Ring } from '@datamover/core';
 import { crc32c } from './crc32c.js';
+import type { NativeAddon } from './native.js';
 
-const { CLAIM, COMPLETION, COMPLETION_FLAG_ERROR, CompletionStatus: S, OPCODE_BITS, RESERVED_OPCODE_BITS, RING_HEADER } = abi;
+const { CLAIM, COMPLETION, COMPLETION_FLAG_ERROR, CompletionStatus: S, NOT_RUN_DETAIL, OPCODE_BITS, RESERVED_OPCODE_BITS, RING_HEADER } = abi;
 const SLICE_MS = 4;
 const CHUNK = 1 << 20;
 /** Opcode bits that must be clear: se, ch, csr, rb, bits 7:6 and 31:27. */
@@ -78,12 +79,15 @@ export class TsEngine implements EngineSession {
   #scheduled = false;
   #closed = false;
   #executed = 0;
+  readonly #failures = new abi.FailureRule();
 
-  /** Aligned host memory, when the native addon is built (the engine itself needs none). */
+  /** Aligned host memory and host addresses, when the native addon is built (the engine itself needs neither). */
   readonly allocateHost: ((size: number, alignment: number) => Uint8Array) | undefined;
+  readonly memoryAddress: ((view: Uint8Array) => number) | undefined;
 
-  constructor(ring: Ring, onProgress: () => void, allocate?: (size: number, alignment: number) => ArrayBuffer) {
-    this.allocateHost = allocate && ((size, alignment) => new Uint8Array(allocate(size, alignment)));
+  constructor(ring: Ring, onProgress: () => void, addon?: Pick<NativeAddon, 'allocateAligned' | 'memoryAddress'>) {
+    this.allocateHost = addon && ((size, alignment) => new Uint8Array(addon.allocateAligned(size, alignment)));
+    this.memoryAddress = addon?.memoryAddress;
     this.#ring = ring;
     this.#u32 = ring.u32;
     this.#u64 = new BigUint64Array(ring.sab, 0, RING_HEADER.bytes / 8);
@@ -142,7 +146,10 @@ export class TsEngine implements EngineSession {
     let result = 0n;
     if (d.noPointer || d.csbPtr !== cb * 4) status = S.BAD_DESCRIPTOR;
     else if (Atomics.compareExchange(u32, cb + COMPLETION.claim / 4, CLAIM.pending, CLAIM.claimed) !== CLAIM.pending) status = S.NOT_RUN;
-    else {
+    else if (this.#failures.heldBack(u32, cb, u32[w]!)) {
+      status = S.NOT_RUN;
+      detail = NOT_RUN_DETAIL.afterFailure;
+    } else {
       try {
         result = this.#execute(d, u32[w]!);
         this.#executed++;
@@ -153,6 +160,7 @@ export class TsEngine implements EngineSession {
         result = BigInt(e.result);
       }
     }
+    this.#failures.settle(u32, cb, status);
     u32[cb + COMPLETION.status / 4] = status;
     u32[cb + COMPLETION.detail / 4] = detail;
     u32[cb + COMPLETION.result / 4] = Number(result & 0xffff_ffffn);
@@ -185,7 +193,7 @@ export class TsEngine implements EngineSession {
         const n = d.size + 1;
         const src = this.#range(d.akey0, d.addr0, n, false);
         const dst = this.#range(d.akey1, d.addr1, n, true);
-        if (sameMemoryOverlap(src, d.addr0, dst, d.addr1, n)) throw new Refusal(S.OVERLAP);
+        if (memoryOverlap(src.memory, d.addr0, dst.memory, d.addr1, n)) throw new Refusal(S.OVERLAP);
         for (let o = 0; o < n; o += CHUNK) {
           this.#chunkStart = o;
           dst.write(d.addr1 + o, src.read(d.addr0 + o, Math.min(CHUNK, n - o)));
@@ -248,22 +256,4 @@ export class TsEngine implements EngineSession {
     if (write && !r.writable) throw new Refusal(S.ACCESS_DENIED);
     return r;
   }
-}
-
-function sameMemoryOverlap(a: Access, aOff: number, b: Access, bOff: number, n: number): boolean {
-  const ma = a.memory;
-  const mb = b.memory;
-  if (ma.kind === 'host' && mb.kind === 'host') {
-    if (ma.view.buffer !== mb.view.buffer) return false;
-    const x = ma.view.byteOffset + aOff;
-    const y = mb.view.byteOffset + bOff;
-    return x < y + n && y < x + n;
-  }
-  if (ma.kind === 'file' && mb.kind === 'file') {
-    if (ma.dev !== mb.dev || ma.ino !== mb.ino) return false;
-    const x = ma.fileOffset + aOff;
-    const y = mb.fileOffset + bOff;
-    return x < y + n && y < x + n;
-  }
-  return false;
 }

@@ -20,6 +20,10 @@
  *                  before it reaches the engine (a fenced descriptor never moves, nothing crosses it);
  *                  completions still reach the Mover in ring order, as the ring protocol requires.
  *
+ * Descriptors go to the real engine with their work tags, so it keeps the failure rule for the
+ * failures it sees; an injected failure holds nothing back (the suite's fault cases put no fenced
+ * descriptor after one).
+ *
  * `window` limits how many descriptors are handed to the real engine at once, so later ones stay
  * unclaimed in the Mover's ring and can still be cancelled. Every injected fault is logged with the
  * descriptor it hit (operation, region indexes, offsets, size), so a test can predict the exact
@@ -448,6 +452,11 @@ class FaultSession implements EngineSession {
       const src = outer.slotWord(i);
       const dst = inner.slotWord(j);
       inner.arm(j);
+      // The work tag (the failure rule) goes on unchanged, so the real engine keeps that rule.
+      const tagIn = inner.completionWord(j) + CB_RESULT;
+      const tagOut = outer.completionWord(i) + CB_RESULT;
+      iu[tagIn] = ou[tagOut]!;
+      iu[tagIn + 1] = ou[tagOut + 1]!;
       for (let k = 1; k < 14; k++) iu[dst + k] = ou[src + k]!;
       if (this.#after[i & this.#mask] === AFTER_PARTIAL) iu[dst + 1] = this.#partialBytes[i & this.#mask]! - 1; // size field: bytes - 1
       if (this.#after[i & this.#mask] === AFTER_OVERRUN) iu[dst + 1] = iu[dst + 1]! + 1;

@@ -134,6 +134,8 @@ for (const [k, v] of Object.entries(layout.COMPLETION)) h += `#define DM_CB_${sn
 h += `#define DM_CB_FLAG_ERROR ${hex(layout.COMPLETION_FLAG_ERROR, 8)}u\n`;
 for (const [k, v] of Object.entries(layout.CLAIM)) h += `#define DM_CLAIM_${k.toUpperCase()} ${v}\n`;
 for (const [k, v] of Object.entries(layout.CompletionStatus)) h += `#define DM_STATUS_${k} ${v}\n`;
+h += `#define DM_WORK_TAG_WORK_MASK 0x${(2 ** layout.WORK_TAG.workBits - 1).toString(16)}ull\n#define DM_WORK_TAG_STOP_ON_ERROR (1ull << ${layout.WORK_TAG.stopOnError})\n`;
+for (const [k, v] of Object.entries(layout.NOT_RUN_DETAIL)) h += `#define DM_NOT_RUN_${snake(k).toUpperCase()} ${v}\n`;
 h += `\n/* Completion block (SDXI CST_BLK + Datamover result). */\ntypedef struct __attribute__((packed, aligned(32))) dm_completion {\n  uint64_t signal;\n  uint32_t flags;\n  uint32_t claim;\n  uint64_t result;\n  uint32_t status;\n  int32_t detail;\n} dm_completion_t;\nDM_STATIC_ASSERT(sizeof(dm_completion_t) == DM_CB_BYTES, "completion size");\n`;
 for (const k of ['signal', 'flags', 'claim', 'result', 'status', 'detail']) h += `DM_STATIC_ASSERT(offsetof(dm_completion_t, ${k}) == DM_CB_${k.toUpperCase()}_OFFSET, "completion.${k}");\n`;
 h += `\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* DATAMOVER_ABI_H */\n`;

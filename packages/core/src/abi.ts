@@ -5,3 +5,4 @@
 export * from './descriptor/schema.js';
 export * from './descriptor/generated.js';
 export * from './ring/layout.js';
+export { FailureRule } from './ring/failure-rule.js';

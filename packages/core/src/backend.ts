@@ -90,6 +90,11 @@ export interface EngineSession {
    */
   readonly importGpu?: ((pointer: bigint, size: number, device: number) => GpuMemory) | undefined;
   /**
+   * The address of a host view's first byte (HostMemory.address), so overlap is judged by
+   * address before anything is queued. Only compared, never passed back to native code.
+   */
+  readonly memoryAddress?: ((view: Uint8Array) => number) | undefined;
+  /**
    * The error a completion status at or above BACKEND_STATUS_BASE stands for (`detail` and
    * `result` as the engine wrote them); undefined falls back to a generic DEVICE_ERROR.
    */

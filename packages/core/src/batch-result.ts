@@ -4,9 +4,12 @@ import { datamoverError, ErrorCode, type DatamoverError } from './errors.js';
 /** What happened to one descriptor: run whole, never run, or failed. */
 export type DescriptorStatus = 'pending' | 'done' | 'not-run' | 'failed';
 
-const STATUS: readonly DescriptorStatus[] = ['pending', 'done', 'not-run', 'failed'];
-/** @internal */
-export const StatusCode = { pending: 0, done: 1, notRun: 2, failed: 3 } as const;
+/** Why a descriptor did not run: the work was cancelled (abort, deadline, close), or an earlier descriptor failed. */
+export type NotRunReason = 'cancelled' | 'after-failure';
+
+const STATUS: readonly DescriptorStatus[] = ['pending', 'done', 'not-run', 'failed', 'not-run'];
+/** @internal heldBack: not run because an earlier descriptor failed (docs/engine-abi.md, "After a failure"). */
+export const StatusCode = { pending: 0, done: 1, notRun: 2, failed: 3, heldBack: 4 } as const;
 /** @internal */
 export type StatusCode = (typeof StatusCode)[keyof typeof StatusCode];
 
@@ -40,7 +43,7 @@ export class BatchResult {
     this.#status[i] = status;
     this.#value[i] = value;
     if (status === StatusCode.done) this.#done++;
-    else if (status === StatusCode.notRun) this.#notRun++;
+    else if (status === StatusCode.notRun || status === StatusCode.heldBack) this.#notRun++;
     else if (status === StatusCode.failed) {
       this.#failed++;
       if (error) this.#errors.set(i, error);
@@ -52,6 +55,11 @@ export class BatchResult {
   }
   value(i: number): number {
     return this.#value[this.#index(i)]!;
+  }
+  /** For a descriptor that did not run, why; undefined for any other. */
+  notRunReason(i: number): NotRunReason | undefined {
+    const s = this.#status[this.#index(i)];
+    return s === StatusCode.heldBack ? 'after-failure' : s === StatusCode.notRun ? 'cancelled' : undefined;
   }
   error(i: number): DatamoverError | undefined {
     return this.#errors.get(this.#index(i));

@@ -10,6 +10,7 @@ import * as gen from './descriptor/generated.js';
 import { OPCODE_BITS } from './descriptor/schema.js';
 import { datamoverError, ErrorCode } from './errors.js';
 import { assertRegion, checkOptions, NO_OPTIONS, OPTION_KEYS } from './options.js';
+import { memoryOverlap } from './overlap.js';
 import { checkRange, checkSize, type Region, type Registration } from './region.js';
 import type { SpaceKind } from './spaces.js';
 
@@ -64,6 +65,12 @@ export interface SubmitOptions {
   timeout?: number;
   /** Cancel at this time (milliseconds since the epoch, as Date.now()). */
   deadline?: number;
+  /**
+   * After a descriptor fails, run none of the later ones (reported not-run, reason
+   * 'after-failure'). Without it only fenced descriptors after a failure are held back. Each
+   * descriptor then starts only once the one before it has finished, on every engine.
+   */
+  stopOnError?: boolean;
 }
 
 /** What a batch needs from its Mover. @internal */
@@ -123,7 +130,7 @@ export class Batch {
     }
     checkRange(s.offset, length, src.length, 'source');
     checkRange(d.offset, length, dst.length, 'destination');
-    if (length > 0 && overlaps(s.reg, s.abs, d.reg, d.abs, length)) {
+    if (memoryOverlap(s.reg.memory, s.abs, d.reg.memory, d.abs, length)) {
       throw datamoverError(ErrorCode.OVERLAPPING_RANGES, 'source and destination of a copy overlap in the same memory');
     }
     const session = this.#route('copy', s.reg.space.kind, d.reg.space.kind, options, length);
@@ -311,30 +318,3 @@ function unsigned(v: number | bigint, bytes: number, what: string): bigint {
   return b;
 }
 
-/** Whether two byte ranges of the same length overlap in the same underlying memory. */
-function overlaps(a: Registration, aAbs: number, b: Registration, bAbs: number, length: number): boolean {
-  const ma = a.memory;
-  const mb = b.memory;
-  let x: number;
-  let y: number;
-  if (ma.kind === 'host' && mb.kind === 'host') {
-    if (ma.view.buffer !== mb.view.buffer) return false;
-    x = ma.view.byteOffset + aAbs;
-    y = mb.view.byteOffset + bAbs;
-  } else if (ma.kind === 'file' && mb.kind === 'file') {
-    if (ma.dev !== mb.dev || ma.ino !== mb.ino) return false;
-    x = ma.fileOffset + aAbs;
-    y = mb.fileOffset + bAbs;
-  } else if (ma.kind === 'dax' && mb.kind === 'dax') {
-    // Two mappings of one device or file alias whatever their addresses.
-    if (ma.dev !== mb.dev || ma.ino !== mb.ino) return false;
-    x = ma.fileOffset + aAbs;
-    y = mb.fileOffset + bAbs;
-  } else if (ma.kind === 'gpu' && mb.kind === 'gpu') {
-    // Distinct buffers may still alias (two imports of one allocation): engines check addresses.
-    if (ma.buffer !== mb.buffer) return false;
-    x = aAbs;
-    y = bAbs;
-  } else return false;
-  return x < y + length && y < x + length;
-}

@@ -10,7 +10,7 @@ export type { Backend, Capabilities, EngineErrorInfo, EngineSession, Operation, 
 export { Batch } from './batch.js';
 export type { CompareOptions, CopyOptions, Crc32cOptions, DescriptorOptions, DurableOption, FillOptions, SubmitOptions, WriteImmediateOptions } from './batch.js';
 export { BatchResult } from './batch-result.js';
-export type { DescriptorStatus } from './batch-result.js';
+export type { DescriptorStatus, NotRunReason } from './batch-result.js';
 export { BackendError, CancelledError, DatamoverError, datamoverError, ErrorCode, InvalidArgumentError, RegionStateError, TransferError } from './errors.js';
 export type { ErrorDetail } from './errors.js';
 export { DIRECT_ALIGNMENT } from './files.js';
@@ -21,6 +21,7 @@ export { addonLoader, nativeCaller, nativeError, packageInfo, runtimePlatform, t
 export type { AddonLoad, AddonLoader, AddonSpec, NativeErrorMap } from './native-loader.js';
 export type { BackendReport, Fallback, MoverOptions, MoverStats, RoutingPolicy } from './mover.js';
 export { checkAllocationSize, Region } from './region.js';
+export { memoryOverlap } from './overlap.js';
 export { defaultBackends, registerDefaultBackend } from './registry.js';
 export { Ring } from './ring/ring.js';
 export { daxSpace, fileSpace, gpuSpace, HOST_SPACE, remoteSpace, SPACE_KINDS } from './spaces.js';

@@ -4,6 +4,12 @@ export interface HostMemory {
   readonly kind: 'host';
   /** A view covering exactly the registered bytes (what engines are handed). */
   readonly view: Uint8Array;
+  /**
+   * The address of the view's first byte, where an open engine reports one (soft's and sdxi's
+   * native addons): it tells two buffer objects over one memory (two SharedArrayBuffer objects
+   * from postMessage) from two memories. Only ever compared; no call takes an address back.
+   */
+  readonly address?: number;
 }
 
 export interface FileMemory {

@@ -8,7 +8,7 @@ import { BatchResult, StatusCode } from './batch-result.js';
 import { Batch, type BatchHost, type CompareOptions, type CopyOptions, type Crc32cOptions, type DescriptorOptions, type FillOptions, type SubmitOptions, type WriteImmediateOptions } from './batch.js';
 import { CancelledError, datamoverError, engineError, ErrorCode, type DatamoverError } from './errors.js';
 import { closeFileMemory, openFileMemory, type OpenFileOptions } from './files.js';
-import type { DaxMemory, GpuMemory, Memory, RemoteMemory } from './memory.js';
+import type { DaxMemory, GpuMemory, HostMemory, Memory, RemoteMemory } from './memory.js';
 import { checkOptions, NO_OPTIONS, ONE_SHOT_KEYS, OPTION_KEYS } from './options.js';
 import { checkAllocationSize, checkSize, Region, Registration, type RegistrationOwner } from './region.js';
 import { defaultBackends } from './registry.js';
@@ -200,7 +200,7 @@ export class Mover {
     // A registered ArrayBuffer must never be detached under an engine: postMessage and
     // structuredClone then copy it instead of transferring it.
     if (!(view.buffer instanceof SharedArrayBuffer)) markAsUntransferable(view.buffer);
-    return this.#register({ kind: 'host', view }, HOST_SPACE, view.byteLength, !options.readOnly);
+    return this.#register(this.#hostMemory(view), HOST_SPACE, view.byteLength, !options.readOnly);
   }
 
   /** Allocates zeroed host memory aligned to `alignment` bytes (default 4096, the O_DIRECT alignment). */
@@ -224,7 +224,13 @@ export class Mover {
       if (alignment > 16) throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `no open backend can allocate ${alignment}-byte aligned memory`);
       view = new Uint8Array(new SharedArrayBuffer(size));
     }
-    return this.#register({ kind: 'host', view }, HOST_SPACE, size, true);
+    return this.#register(this.#hostMemory(view), HOST_SPACE, size, true);
+  }
+
+  /** Host memory with its address where an open engine can tell it (overlap by address). */
+  #hostMemory(view: Uint8Array): HostMemory {
+    for (const s of this.#sessions) if (s.engine.memoryAddress) return { kind: 'host', view, address: s.engine.memoryAddress(view) };
+    return { kind: 'host', view };
   }
 
   /** Opens a range of a file (or block device) as a region. */
@@ -471,7 +477,8 @@ export class Mover {
   // ---------------------------------------------------------------- submission
 
   async #submit(batch: Batch, options: SubmitOptions): Promise<BatchResult> {
-    const { signal, timeout, deadline } = options;
+    const { signal, timeout, deadline, stopOnError = false } = options;
+    if (typeof stopOnError !== 'boolean') throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'stopOnError must be a boolean');
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'signal must be an AbortSignal');
     if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'timeout must be a non-negative number of milliseconds');
     if (deadline !== undefined && (typeof deadline !== 'number' || Number.isNaN(deadline))) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'deadline must be a time in milliseconds since the epoch');
@@ -508,15 +515,24 @@ export class Mover {
 
     const run = (async () => {
       try {
-        for (const segment of segments(batch, sessions.length > 1)) {
+        for (let segment of segments(batch, sessions.length > 1, stopOnError)) {
           if (cancel) {
             for (const d of segment === ALL ? range(batch.length) : segment) result.record(d, StatusCode.notRun, 0);
             continue;
           }
+          // The failure rule across engines (each engine keeps it on its own ring): after a failure
+          // in an earlier segment, the fenced descriptor that begins this one is held back, and with
+          // stopOnError all of it.
+          if (result.counts.failed > 0) {
+            const held = stopOnError ? segment : fenced(batch, segment[0]!) ? segment.slice(0, 1) : [];
+            for (const d of held) result.record(d, StatusCode.heldBack, 0);
+            segment = segment.slice(held.length);
+            if (segment.length === 0) continue;
+          }
           const phase: Promise<void>[] = [];
           for (const s of sessions) {
             const idx = sessions.length === 1 && segment === ALL ? null : Int32Array.from(indexesFor(batch, segment, s));
-            const work = new Work(batch, result, idx);
+            const work = new Work(batch, result, idx, stopOnError);
             const sub = this.#sessions[s]!.submitter;
             works.push({ work, sub });
             sub.enqueue(work);
@@ -651,22 +667,29 @@ const ALL: readonly number[] = [];
 
 /**
  * Splits a batch at fences when it spans several sessions: each engine honours fences on its
- * own ring, but ordering across engines needs the Mover to wait between segments.
+ * own ring, but ordering across engines needs the Mover to wait between segments. With
+ * stopOnError also where the session changes, so no engine starts a descriptor before the
+ * outcome of every earlier one is known.
  */
-function* segments(batch: Batch, multi: boolean): Iterable<readonly number[]> {
+function* segments(batch: Batch, multi: boolean, stopOnError: boolean): Iterable<readonly number[]> {
   if (!multi) {
     yield ALL;
     return;
   }
   let seg: number[] = [];
   for (let d = 0; d < batch.length; d++) {
-    if ((batch.words[d * 16]! & FENCE) !== 0 && seg.length > 0) {
+    const split = fenced(batch, d) || (stopOnError && d > 0 && batch.route[d] !== batch.route[d - 1]);
+    if (split && seg.length > 0) {
       yield seg;
       seg = [];
     }
     seg.push(d);
   }
   if (seg.length > 0) yield seg;
+}
+
+function fenced(batch: Batch, d: number): boolean {
+  return (batch.words[d * 16]! & FENCE) !== 0;
 }
 
 function* range(n: number): Iterable<number> {

@@ -27,7 +27,7 @@ const keysOf =
   <const K extends readonly (keyof T & string)[]>(...keys: K & ([Exclude<keyof T, K[number]>] extends [never] ? unknown : never)): KeySet =>
     keySet(keys);
 
-const SUBMIT = ['signal', 'timeout', 'deadline'] as const;
+const SUBMIT = ['signal', 'timeout', 'deadline', 'stopOnError'] as const;
 const DESCRIPTOR = ['fence', 'backend'] as const;
 
 /** Keys each call takes. A Mover one-shot operation takes its descriptor's keys plus the submit keys. */

@@ -10,7 +10,7 @@ import type { Batch } from './batch.js';
 import { OPCODE } from './descriptor/generated.js';
 import { OPCODE_BITS } from './descriptor/schema.js';
 import { datamoverError, engineError, ErrorCode, type DatamoverError } from './errors.js';
-import { COMPLETION, CompletionStatus } from './ring/layout.js';
+import { COMPLETION, CompletionStatus, NOT_RUN_DETAIL } from './ring/layout.js';
 import type { Ring } from './ring/ring.js';
 
 const WORDS = 16;
@@ -37,11 +37,16 @@ export class Work {
   readonly settled: Promise<void>;
   #resolve!: () => void;
 
+  /** The work tag its descriptors carry (WORK_TAG), given by the Submitter that runs it. */
+  tag = 0;
+
   constructor(
     readonly batch: Batch,
     readonly result: BatchResult,
     /** Descriptor indexes this session runs, in order; null for all of the batch. */
     readonly idx: Int32Array | null,
+    /** After a failure, hold back every later descriptor, not only fenced ones. */
+    readonly stopOnError = false,
   ) {
     this.settled = new Promise((r) => (this.#resolve = r));
   }
@@ -77,6 +82,8 @@ export class Submitter {
   readonly #pos: Int32Array;
   #inFlight = 0;
   #pollStreak = 0;
+  /** The last work tag given out: works on one ring are numbered 1 … 2^32 − 1, then round again. */
+  #lastTag = 0;
   readonly stats: SubmitterStats = { submitted: 0, done: 0, failed: 0, notRun: 0, completionMs: 0, completionLongestMs: 0 };
 
   constructor(
@@ -98,6 +105,8 @@ export class Submitter {
       work.maybeSettle();
       return;
     }
+    this.#lastTag = this.#lastTag === 0xffff_ffff ? 1 : this.#lastTag + 1;
+    work.tag = this.#lastTag;
     this.#queue.push(work);
     this.#pump();
   }
@@ -137,7 +146,7 @@ export class Submitter {
         work.result.done(d, value);
         this.stats.done++;
       } else if (status === CompletionStatus.NOT_RUN) {
-        work.result.record(d, StatusCode.notRun, 0);
+        work.result.record(d, u32[cb + CB_DETAIL] === NOT_RUN_DETAIL.afterFailure ? StatusCode.heldBack : StatusCode.notRun, 0);
         this.stats.notRun++;
       } else {
         work.result.record(d, StatusCode.failed, 0, this.#error(status, u32[cb + CB_DETAIL]! | 0, u32[cb + CB_RESULT]! + u32[cb + CB_RESULT + 1]! * 0x1_0000_0000, d));
@@ -195,7 +204,7 @@ export class Submitter {
         const i = ring.writeIndex++;
         const w = ring.slotWord(i);
         const s = d * WORDS;
-        ring.arm(i);
+        ring.arm(i, work.tag, work.stopOnError);
         for (let j = 1; j < 14; j++) u32[w + j] = src[s + j]!;
         bytes += src[s + 1]!; // size − 1 where the operation has a size (0 for nop and writeImm)
         u32[w + 14] = ring.completionOffset(i);

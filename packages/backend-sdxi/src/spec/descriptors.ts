@@ -4,6 +4,7 @@
  * Linux driver's KUnit tests decode; test/descriptors.test.ts checks each encoder against them.
  * Encoders return the final ring image (valid bit set); the Producer writes QW0 last.
  */
+import { datamoverError, ErrorCode } from '@datamover/core';
 import { setField, type Field } from './bits.js';
 
 export const DESCRIPTOR_BYTES = 64;
@@ -17,6 +18,7 @@ export const SUBTYPE = {
   WRT_IMM: 0x02,
   COPY: 0x03,
   REP_COPY: 0x04,
+  CXT_UPD: 0x01,
   CXT_START: 0x03,
   CXT_STOP: 0x04,
   SYNC: 0x06,
@@ -59,10 +61,16 @@ export const WRT_IMM = { size: [63, 32], akey: [111, 96], addr: [191, 128], imm:
 /** DSC_INTR (Table 6-12). */
 export const INTR = { akey: [111, 96] } as const satisfies Record<string, Field>;
 
-/** Admin prefix and bodies (Tables 6-14, 6-15, 6-22). `hs` is the 2022 driver's position [?]. */
+/**
+ * Admin prefix and bodies (Tables 6-14, 6-15, 6-22). `hs` and DSC_CXT_UPD's `v2` / `v1` / `ct`
+ * (L2 entry, L1 entry, CXT_CTL changed) are the 2022 driver's positions.
+ */
 export const ADMIN = {
   cflags: [39, 32],
   filter: [34, 32],
+  v2: [32, 32],
+  v1: [33, 33],
+  ct: [34, 34],
   hs: [45, 45],
   dv: [46, 46],
   vf: [47, 47],
@@ -104,8 +112,19 @@ export function nop(h: DescriptorHeader = {}): Uint8Array {
   return generic(GROUP.DMAB, SUBTYPE.NOP, h);
 }
 
-/** DSC_DMAB_COPY: `bytes` (1 … 2^32) from (akey0, addr0) to (akey1, addr1). */
+/**
+ * DSC_DMAB_COPY: `bytes` (1 … 2^32) from (akey0, addr0) to (akey1, addr1). Refused up front, as
+ * the driver's encoder refuses it: a size outside 1 … 2^32, and source and destination that
+ * overlap in one address space (the same AKey) — SDXI 1.0's memory consistency model forbids it.
+ */
 export function copy(f: DescriptorHeader & { bytes: number; akey0: number; akey1: number; addr0: bigint | number; addr1: bigint | number }): Uint8Array {
+  if (!Number.isSafeInteger(f.bytes) || f.bytes < 1) throw datamoverError(ErrorCode.INVALID_SIZE, `a COPY moves 1 … 2^32 bytes, not ${f.bytes}`);
+  if (f.bytes > 2 ** 32) throw datamoverError(ErrorCode.SIZE_TOO_LARGE, `a COPY moves at most 2^32 bytes, not ${f.bytes}`);
+  const n = BigInt(f.bytes);
+  const [a0, a1] = [BigInt(f.addr0), BigInt(f.addr1)];
+  if (f.akey0 === f.akey1 && a0 < a1 + n && a1 < a0 + n) {
+    throw datamoverError(ErrorCode.OVERLAPPING_RANGES, `COPY source [${a0}, +${n}) and destination [${a1}, +${n}) overlap under AKey ${f.akey0}`);
+  }
   const d = generic(GROUP.DMAB, SUBTYPE.COPY, f);
   setField(d, COPY.size, f.bytes - 1);
   setField(d, COPY.akey0, f.akey0);
@@ -151,6 +170,19 @@ export function cxtStart(f: DescriptorHeader & ContextRange & { dbValue?: bigint
     setField(d, ADMIN.dv, 1);
     setField(d, ADMIN.db_value, f.dbValue);
   }
+  return d;
+}
+
+/**
+ * DSC_CXT_UPD (2022 driver layout): the function drops what it cached of the contexts' L2 entry
+ * (`l2`), L1 entry (`l1`) or CXT_CTL (`ctl`). The driver sends it, then DSC_SYNC(CXT), after
+ * publishing or withdrawing a context (SDXI 1.0 §4.3.1.1).
+ */
+export function cxtUpdate(f: DescriptorHeader & ContextRange & { l2?: boolean; l1?: boolean; ctl?: boolean }): Uint8Array {
+  const d = adminRange(generic(GROUP.ADMIN, SUBTYPE.CXT_UPD, f), f);
+  if (f.l2) setField(d, ADMIN.v2, 1);
+  if (f.l1) setField(d, ADMIN.v1, 1);
+  if (f.ctl) setField(d, ADMIN.ct, 1);
   return d;
 }
 

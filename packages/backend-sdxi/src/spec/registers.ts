@@ -33,6 +33,10 @@ export const CAP0 = { sfunc: [15, 0], db_stride: [22, 20], max_ds_ring_sz: [28, 
 export const CAP1 = {
   max_buffer: [3, 0],
   rkey_cap: [4, 4],
+  /** Named by the driver's mmio.h; meaning in no source seen. */
+  rm: [5, 5],
+  /** BAR0 takes 64-bit accesses only. */
+  mmio64: [6, 6],
   max_errlog_sz: [11, 8],
   max_akey_sz: [15, 12],
   max_cxt: [31, 16],

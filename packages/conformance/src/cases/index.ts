@@ -3,6 +3,7 @@ import type { ResolvedTarget } from '../context.js';
 import { GROUPS, type CaseDef } from '../types.js';
 import { cancellationCases } from './cancellation.js';
 import { contentCases } from './content.js';
+import { failureRuleCases } from './failure-rule.js';
 import { faultCases } from './fault-cases.js';
 import { lifetimeCases } from './lifetimes.js';
 import { loadCases } from './load.js';
@@ -16,6 +17,7 @@ export function buildCases(rt: ResolvedTarget): CaseDef[] {
     ...contentCases(rt.caps, has),
     ...refusalCases(rt.caps, has),
     ...orderingCases(rt.caps, has),
+    ...failureRuleCases(),
     ...cancellationCases(rt.caps, has),
     ...lifetimeCases(rt.caps, has),
     ...loadCases(rt.caps, has, rt.target.long ?? false),

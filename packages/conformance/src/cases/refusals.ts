@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { truncateSync, writeFileSync } from 'node:fs';
 import { ErrorCode, Mover, SPACE_KINDS, type Batch, type BatchResult, type Capabilities, type Operation, type Region, type SpaceKind } from '@datamover/core';
-import { deepEqual, equal, fail, ok, refused, resultOf } from '../check.js';
+import { bytesEqual, deepEqual, equal, fail, ok, refused, resultOf } from '../check.js';
 import { noise } from '../data.js';
 import type { CaseContextApi, CaseDef } from '../types.js';
 import { claimed, comboLabel, expectRegion, missingKind, requireKinds, watched, type Combo } from './common.js';
@@ -337,6 +337,26 @@ async function moverRefusals(ctx: CaseContextApi): Promise<void> {
     const bytes = new Uint8Array(growable);
     ok(bytes.subarray(0, 64).every((x) => x === 0x5a) && bytes.subarray(64).every((x) => x === 0), 'a fill of the grown SharedArrayBuffer wrote its 64 registered bytes and nothing past them');
   }
+
+  // Two SharedArrayBuffer objects over one memory (a SAB posted through a MessageChannel comes
+  // back as a new object) alias: an overlapping copy between them is refused, by the Mover up
+  // front or by the engine at run time, and writes nothing; an adjacent one runs.
+  if (ctx.claims('copy', 'host', 'host')) {
+    const sab = new SharedArrayBuffer(256);
+    new Uint8Array(sab).set(noise(256, 77));
+    const before = new Uint8Array(sab).slice();
+    const { port1, port2 } = new MessageChannel();
+    port1.postMessage(sab);
+    const twin = await new Promise<SharedArrayBuffer>((resolve) => port2.once('message', (v: SharedArrayBuffer) => resolve(v)));
+    port1.close();
+    ok(twin !== sab, 'the posted SharedArrayBuffer is another object');
+    const a = m.wrap(sab);
+    const b = m.wrap(twin);
+    await refused(ErrorCode.OVERLAPPING_RANGES, () => m.copy(b, a, { srcOffset: 0, dstOffset: 32, length: 64 }), 'a copy between two SharedArrayBuffer objects over one memory, overlapping');
+    bytesEqual(new Uint8Array(sab), before, 'memory after the refused overlapping copy');
+    await m.copy(b, a, { srcOffset: 0, dstOffset: 64, length: 64 });
+    bytesEqual(new Uint8Array(sab).subarray(64, 128), before.subarray(0, 64), 'an adjacent copy between the two objects');
+  } else ctx.skipCheck('overlap between two SharedArrayBuffer objects over one memory', 'needs copy host→host');
 
   // The region table: refused past its size, and the backend holds what it declares.
   const many: Region[] = [];

@@ -177,6 +177,10 @@ DM_STATIC_ASSERT(offsetof(dm_desc_write_imm_t, value) == 32, "writeImm.value");
 #define DM_STATUS_UNSUPPORTED 8
 #define DM_STATUS_ACCESS_DENIED 9
 #define DM_STATUS_NOT_PERSISTENT 10
+#define DM_WORK_TAG_WORK_MASK 0xffffffffull
+#define DM_WORK_TAG_STOP_ON_ERROR (1ull << 32)
+#define DM_NOT_RUN_CANCELLED 0
+#define DM_NOT_RUN_AFTER_FAILURE 1
 
 /* Completion block (SDXI CST_BLK + Datamover result). */
 typedef struct __attribute__((packed, aligned(32))) dm_completion {

@@ -2,7 +2,8 @@
 // one copy every native engine runs. It checks the ring header, runs one consumer thread that
 // executes descriptors strictly in ring order (so a fenced descriptor sees every earlier one and
 // the fence bit needs no handling), claims and settles completion blocks, wakes the producer, and
-// implements the JS methods doorbell(), ref(), unref() and close().
+// implements the JS methods doorbell(), ref(), unref() and close(). It keeps the failure rule
+// (failure_rule.h) for every descriptor it settles.
 //
 // An engine is a class deriving publicly from Napi::ObjectWrap<Engine> and RingConsumer:
 //   Define:      defineEngine<Engine>(env, "Engine", { its own methods })
@@ -33,6 +34,7 @@
 
 #include <datamover/abi.h>
 #include <datamover/descriptor.h>
+#include <datamover/failure_rule.h>
 #include <datamover/live_engines.h>
 #include <datamover/napi_args.h>
 
@@ -108,8 +110,12 @@ class RingConsumer {
   bool load(uint64_t i, Descriptor& d) const;
   // CAS claim PENDING -> CLAIMED; false when the producer cancelled the descriptor.
   bool claim(uint64_t i) const;
-  // Writes slot i's completion block and then signals it.
-  void complete(uint64_t i, const Outcome& o) const;
+  // The failure rule for slot i (loaded as d): whether it must not run (it then completes with
+  // FailureRule::kHeldBack), and whether its work stops on error (run its descriptors singly).
+  bool heldBack(uint64_t i, const Descriptor& d) const { return failures_.heldBack(tag(i), d.nop.opcode); }
+  bool stopsOnError(uint64_t i) const { return FailureRule::stopsOnError(tag(i)); }
+  // Writes slot i's completion block and then signals it; a failure marks its work failed.
+  void complete(uint64_t i, const Outcome& o);
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -119,6 +125,9 @@ class RingConsumer {
     return reinterpret_cast<T*>(ring_ + offset);
   }
   uint8_t* completion(uint64_t i) const { return ring_ + completions_ + (i & mask_) * DM_CB_BYTES; }
+  // The work tag the producer armed slot i's `result` with (WORK_TAG in core's ring layout). Read
+  // after ready() (acquire on QW0, which the producer stored after arming) and before complete().
+  uint64_t tag(uint64_t i) const { return __atomic_load_n(reinterpret_cast<const uint64_t*>(completion(i) + DM_CB_RESULT_OFFSET), __ATOMIC_RELAXED); }
   void waitForWork(uint64_t r);
   void leaveCpu(int cpu);
   template <class Run>
@@ -160,6 +169,7 @@ class RingConsumer {
   std::atomic<int> wakerCpu_{-1};  // the CPU the last waking doorbell() ran on
   // Written by the consumer, read by stats() on the JS thread.
   std::atomic<uint64_t> executed_{0}, execNs_{0}, sleeps_{0}, moves_{0};
+  FailureRule failures_;  // consumer thread only
   bool closed_ = false;
 };
 
@@ -298,13 +308,14 @@ inline bool RingConsumer::claim(uint64_t i) const {
                                      false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
-inline void RingConsumer::complete(uint64_t i, const Outcome& o) const {
+inline void RingConsumer::complete(uint64_t i, const Outcome& o) {
   uint8_t* cb = completion(i);
+  failures_.settle(tag(i), o.status);
   __atomic_store_n(reinterpret_cast<uint64_t*>(cb + DM_CB_RESULT_OFFSET), o.result, __ATOMIC_RELAXED);
   __atomic_store_n(reinterpret_cast<uint32_t*>(cb + DM_CB_STATUS_OFFSET), o.status, __ATOMIC_RELAXED);
   __atomic_store_n(reinterpret_cast<int32_t*>(cb + DM_CB_DETAIL_OFFSET), o.detail, __ATOMIC_RELAXED);
-  // `er` marks failures; a descriptor the producer cancelled (NOT_RUN) did not fail (as the TS oracle).
-  const bool error = o.status != DM_STATUS_OK && o.status != DM_STATUS_NOT_RUN;
+  // `er` marks failures; a descriptor cancelled or held back (NOT_RUN) did not fail.
+  const bool error = FailureRule::failed(o.status);
   __atomic_store_n(reinterpret_cast<uint32_t*>(cb + DM_CB_FLAGS_OFFSET), error ? DM_CB_FLAG_ERROR : 0u, __ATOMIC_RELAXED);
   // Release: the producer that sees signal == 0 sees the fields above and every byte written.
   __atomic_store_n(reinterpret_cast<uint64_t*>(cb + DM_CB_SIGNAL_OFFSET), uint64_t{0}, __ATOMIC_RELEASE);
@@ -364,8 +375,12 @@ void RingConsumer::settle(uint64_t r, Run& run) {
   if (!load(r, d)) {
     o.status = DM_STATUS_BAD_DESCRIPTOR;
   } else if (claim(r)) {
-    o = run(d);
-    bump(executed_, 1);
+    if (heldBack(r, d)) {
+      o = FailureRule::kHeldBack;
+    } else {
+      o = run(d);
+      bump(executed_, 1);
+    }
   }
   complete(r, o);
 }

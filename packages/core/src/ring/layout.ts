@@ -40,7 +40,11 @@ export const COMPLETION = {
   flags: 8,
   /** u32: claim word, CAS 0→1 by the engine before it runs the descriptor, 0→2 by an abort. */
   claim: 12,
-  /** u64: operation result (crc32c checksum; compare: first differing offset or all ones). */
+  /**
+   * u64: operation result (crc32c checksum; compare: first differing offset or all ones). The
+   * producer arms it with the descriptor's work tag (WORK_TAG), which the engine reads before it
+   * runs the descriptor and overwrites when it completes it.
+   */
   result: 16,
   /** u32: CompletionStatus. */
   status: 24,
@@ -53,10 +57,30 @@ export const COMPLETION_FLAG_ERROR = 0x8000_0000;
 
 export const CLAIM = { pending: 0, claimed: 1, cancelled: 2 } as const;
 
+/**
+ * The work tag the producer arms each completion block's `result` with: which submission the
+ * descriptor belongs to, and how a failure inside it stops the rest (docs/engine-abi.md, "After a
+ * failure"). Bits 31:0 the work (never 0: 0 means untagged, no failure rule), bit 32 stop-on-error.
+ */
+export const WORK_TAG = {
+  /** Bits 31:0 (the low word): the work number, 1 … 2^32 − 1. */
+  workBits: 32,
+  /** Bit 32 (bit 0 of the high word): after a failure, no later descriptor of the work runs, fenced or not. */
+  stopOnError: 32,
+} as const;
+
+/** `detail` of a NOT_RUN completion: why the descriptor did not run. */
+export const NOT_RUN_DETAIL = {
+  /** The producer cancelled it before the engine claimed it. */
+  cancelled: 0,
+  /** An earlier descriptor of its work failed, and it is fenced (or its work stops on error). */
+  afterFailure: 1,
+} as const;
+
 /** Status an engine writes into a completion block. */
 export const CompletionStatus = {
   OK: 0,
-  /** The producer cancelled the descriptor before the engine claimed it. */
+  /** The descriptor did not run: cancelled by the producer, or held back after a failure (detail: NOT_RUN_DETAIL). */
   NOT_RUN: 1,
   /** Unknown operation group or subtype, or a reserved bit set. */
   BAD_DESCRIPTOR: 2,

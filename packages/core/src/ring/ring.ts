@@ -8,7 +8,7 @@
  * consumer never mistakes a stale valid bit from an earlier lap for a new descriptor.
  */
 import { datamoverError, ErrorCode } from '../errors.js';
-import { CLAIM, COMPLETION, RING_HEADER, RING_MAGIC, ringBytes } from './layout.js';
+import { CLAIM, COMPLETION, RING_HEADER, RING_MAGIC, ringBytes, WORK_TAG } from './layout.js';
 
 export class Ring {
   readonly sab: SharedArrayBuffer;
@@ -63,14 +63,17 @@ export class Ring {
   }
 
   /**
-   * Arms the completion block of ring index `i`: signal = 1, unclaimed. The engine writes every
-   * other field when it finishes, so they need no clearing here.
+   * Arms the completion block of ring index `i`: signal = 1, unclaimed, `result` = the work tag
+   * (WORK_TAG: `work` 1 … 2^32 − 1, or 0 for none; `stopOnError`). The engine writes every other
+   * field when it finishes, so they need no clearing here.
    */
-  arm(i: number): void {
+  arm(i: number, work = 0, stopOnError = false): void {
     const w = this.completionWord(i);
     this.u32[w] = 1;
     this.u32[w + 1] = 0;
     this.u32[w + COMPLETION.claim / 4] = CLAIM.pending;
+    this.u32[w + COMPLETION.result / 4] = work;
+    this.u32[w + COMPLETION.result / 4 + 1] = stopOnError ? 1 << (WORK_TAG.stopOnError - 32) : 0;
   }
 
   /** Publishes slot `i`: stores QW0's low word (opcode | valid) after the body is written. */

@@ -1,0 +1,37 @@
+/**
+ * Whether two byte ranges overlap in the same memory: the one rule the Batch (at add time) and
+ * the TypeScript engine (at run time) apply, as the native engines do by address.
+ */
+import type { Memory } from './memory.js';
+
+/**
+ * Whether `[aOff, aOff + length)` of `a` and `[bOff, bOff + length)` of `b` share bytes. Host
+ * memory is judged by address where an engine reported one for both (two SharedArrayBuffer
+ * objects over one memory then alias), else by buffer object; files and dax by device and inode;
+ * gpu by buffer.
+ */
+export function memoryOverlap(a: Memory, aOff: number, b: Memory, bOff: number, length: number): boolean {
+  let x: number;
+  let y: number;
+  if (a.kind === 'host' && b.kind === 'host') {
+    if (a.address !== undefined && b.address !== undefined) {
+      x = a.address + aOff;
+      y = b.address + bOff;
+    } else {
+      if (a.view.buffer !== b.view.buffer) return false;
+      x = a.view.byteOffset + aOff;
+      y = b.view.byteOffset + bOff;
+    }
+  } else if ((a.kind === 'file' && b.kind === 'file') || (a.kind === 'dax' && b.kind === 'dax')) {
+    // Two opens or mappings of one file or device alias whatever their descriptors or addresses.
+    if (a.dev !== b.dev || a.ino !== b.ino) return false;
+    x = a.fileOffset + aOff;
+    y = b.fileOffset + bOff;
+  } else if (a.kind === 'gpu' && b.kind === 'gpu') {
+    // Distinct buffers may still alias (two imports of one allocation): engines check addresses.
+    if (a.buffer !== b.buffer) return false;
+    x = aOff;
+    y = bOff;
+  } else return false;
+  return length > 0 && x < y + length && y < x + length;
+}
