@@ -6,6 +6,8 @@
 #include <cstring>
 #include <string>
 
+#include <datamover/memory_address.h>
+
 #include "common.h"
 #include "engine.h"
 #include "mapping.h"
@@ -167,6 +169,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("peek", Napi::Function::New<cxl::Peek>(env, "peek"));
   exports.Set("poke", Napi::Function::New<cxl::Poke>(env, "poke"));
   exports.Set("info", Napi::Function::New<cxl::Info>(env, "info"));
+  exports.Set("memoryAddress", Napi::Function::New<dm::MemoryAddress>(env, "memoryAddress"));
   return exports;
 }
 

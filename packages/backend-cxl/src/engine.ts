@@ -10,6 +10,8 @@ export interface CxlEngineOptions {
 }
 
 export class CxlEngineSession implements EngineSession {
+  /** Host addresses, so the Mover judges overlap by address up front. */
+  readonly memoryAddress: (view: Uint8Array) => number;
   /** The worker runs beside the JS thread, so the producer may poll Read_Index. */
   readonly concurrent = true;
   readonly #engine: NativeEngine;
@@ -19,6 +21,7 @@ export class CxlEngineSession implements EngineSession {
 
   constructor(addon: NativeAddon, ring: Ring, onProgress: () => void, options: CxlEngineOptions) {
     this.#addon = addon;
+    this.memoryAddress = addon.memoryAddress;
     const progress = threadCallback(onProgress, () => this.#closed);
     const { spinMicros, ntThreshold } = options;
     this.#engine = native(() => new addon.Engine(new Uint8Array(ring.sab), progress, { ...(spinMicros === undefined ? {} : { spinMicros }), ...(ntThreshold === undefined ? {} : { ntThreshold }) }));

@@ -74,6 +74,8 @@ export interface NativeInfo {
 }
 
 export interface NativeAddon {
+  /** The address of the view's first byte (core's kit, memory_address.h): compared, never passed back. */
+  memoryAddress(view: Uint8Array): number;
   Engine: new (ring: Uint8Array, onProgress: () => void, options?: { spinMicros?: number; ntThreshold?: number }) => NativeEngine;
   /** persistence: -1 detect, 0 volatile (durable writes refused), 1 the caller vouches the device is persistent. */
   Mapping: new (path: string, offset: number, length: number, writable: boolean, persistence: -1 | 0 | 1) => NativeMapping;

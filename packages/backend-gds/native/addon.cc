@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 
+#include <datamover/memory_address.h>
 #include <datamover/napi_args.h>
 #include <datamover/ring_consumer.h>
 
@@ -813,6 +814,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("errorText", Napi::Function::New<gds::ErrorText>(env, "errorText"));
   exports.Set("abiLayout", Napi::Function::New<gds::AbiLayout>(env, "abiLayout"));
   exports.Set("constants", Napi::Function::New<gds::Constants>(env, "constants"));
+  exports.Set("memoryAddress", Napi::Function::New<dm::MemoryAddress>(env, "memoryAddress"));
   return exports;
 }
 

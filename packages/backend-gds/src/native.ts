@@ -130,6 +130,8 @@ export interface NativeEngineOptions {
 }
 
 export interface NativeAddon {
+  /** The address of the view's first byte (core's kit, memory_address.h): compared, never passed back. */
+  memoryAddress(view: Uint8Array): number;
   GpuBuffer: abstract new () => NativeGpuBuffer;
   Engine: new (ring: Uint8Array, onProgress: () => void, options: NativeEngineOptions) => NativeEngine;
   probe(libraries?: LibraryNames, options?: { openDriver?: boolean }): NativeProbe;

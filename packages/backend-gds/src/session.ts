@@ -28,6 +28,8 @@ export interface GdsSessionConfig {
 export const GDS_BACKEND = 'gds';
 
 export class GdsEngineSession implements EngineSession {
+  /** Host addresses, so the Mover judges overlap by address up front. */
+  readonly memoryAddress: (view: Uint8Array) => number;
   /** The engine runs on its own thread: the producer may poll Read_Index. */
   readonly concurrent = true;
   readonly #addon: NativeAddon;
@@ -46,6 +48,7 @@ export class GdsEngineSession implements EngineSession {
 
   constructor(addon: NativeAddon, ring: Ring, onProgress: () => void, config: GdsSessionConfig) {
     this.#addon = addon;
+    this.memoryAddress = addon.memoryAddress;
     this.#config = config;
     this.#native = (library, code) => {
       try {

@@ -28,6 +28,7 @@
 #include <datamover/abi.h>
 #include <datamover/descriptor.h>
 #include <datamover/failure_rule.h>
+#include <datamover/memory_address.h>
 #include <datamover/napi_args.h>
 #include <napi.h>
 
@@ -1357,6 +1358,7 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New<dm::Probe>(env, "probe"));
+  exports.Set("memoryAddress", Napi::Function::New<dm::MemoryAddress>(env, "memoryAddress"));
 #ifdef DM_HAVE_RDMA_HEADERS
   exports.Set("Engine", dm::Engine::Define(env));
 #endif

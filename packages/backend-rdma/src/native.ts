@@ -53,6 +53,8 @@ export interface NativeEngine {
 }
 
 export interface NativeAddon {
+  /** The address of the view's first byte (core's kit, memory_address.h): compared, never passed back. */
+  memoryAddress(view: Uint8Array): number;
   probe(): NativeProbe;
   Engine?: new (ring: Uint8Array, onProgress: () => void, onEvents: (events: NativeEvent[]) => void, options?: EngineOptions) => NativeEngine;
 }

@@ -37,6 +37,8 @@ interface LocalMr {
 }
 
 export class RdmaSession implements EngineSession {
+  /** Host addresses, so the Mover judges overlap by address up front. */
+  readonly memoryAddress: (view: Uint8Array) => number;
   readonly concurrent = true;
   readonly native: NativeEngine;
   readonly cache: RegistrationCache<LocalMr>;
@@ -53,6 +55,7 @@ export class RdmaSession implements EngineSession {
 
   constructor(addon: NativeAddon, ring: Ring, onProgress: () => void, options: EngineOptions) {
     if (!addon.Engine) throw datamoverError(ErrorCode.BACKEND_UNAVAILABLE, 'rdma: the addon was built without rdma-core headers');
+    this.memoryAddress = addon.memoryAddress;
     const progress = threadCallback(onProgress, () => this.#closed);
     const events = threadCallback((evts: NativeEvent[]) => this.onEvents(evts), () => this.#closed);
     this.native = native(() => new addon.Engine!(new Uint8Array(ring.sab), progress, events, options));

@@ -97,6 +97,8 @@ export class Batch {
   route: Uint8Array;
   /** Registrations the batch names, pinned while it is in flight. @internal */
   readonly regs = new Set<Registration>();
+  /** The handles named: a batch being built or in flight keeps them from being collected (and released). */
+  readonly #handles = new Set<Region>();
   /** Which sessions the batch uses. @internal */
   readonly sessions = new Set<number>();
   #length = 0;
@@ -216,6 +218,8 @@ export class Batch {
       return await this.#host.submit(this, options);
     } catch (e) {
       throw restack(e); // a completion error gets the stack of whoever awaits this submit
+    } finally {
+      this.#handles.clear(); // settled: a batch kept afterwards must not keep its regions
     }
   }
 
@@ -231,6 +235,7 @@ export class Batch {
     this.#check();
     assertRegion(region, `${what} region`);
     const { reg, base } = region.resolve();
+    this.#handles.add(region);
     if (reg.owner.id !== this.#host.id) throw datamoverError(ErrorCode.FOREIGN_REGION, `${what} region belongs to another Mover`);
     if (write && !reg.writable) throw datamoverError(ErrorCode.ACCESS_DENIED, `${what} region is read-only`);
     const off = offset ?? 0;

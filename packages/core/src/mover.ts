@@ -6,11 +6,13 @@ import { markAsUntransferable } from 'node:worker_threads';
 import { OPERATIONS, type Backend, type Capabilities, type EngineSession, type Operation, type ProbeResult } from './backend.js';
 import { BatchResult, StatusCode } from './batch-result.js';
 import { Batch, type BatchHost, type CompareOptions, type CopyOptions, type Crc32cOptions, type DescriptorOptions, type FillOptions, type SubmitOptions, type WriteImmediateOptions } from './batch.js';
+import { collector } from './collector.js';
 import { CancelledError, datamoverError, engineError, ErrorCode, type DatamoverError } from './errors.js';
 import { closeFileMemory, openFileMemory, type OpenFileOptions } from './files.js';
 import type { DaxMemory, GpuMemory, HostMemory, Memory, RemoteMemory } from './memory.js';
-import { checkOptions, NO_OPTIONS, ONE_SHOT_KEYS, OPTION_KEYS } from './options.js';
-import { checkAllocationSize, checkSize, Region, Registration, type RegistrationOwner } from './region.js';
+import { assertRegion, checkOptions, NO_OPTIONS, ONE_SHOT_KEYS, OPTION_KEYS } from './options.js';
+import { checkAllocationSize, checkSize, type Region, type Registration } from './region.js';
+import { RegionTable } from './region-table.js';
 import { defaultBackends } from './registry.js';
 import { OPCODE_BITS } from './descriptor/schema.js';
 import { Ring } from './ring/ring.js';
@@ -55,8 +57,15 @@ export interface Fallback {
 export interface MoverStats {
   /** Per backend session: descriptors by outcome, JS-thread time spent on completions (SubmitterStats), and the engine's own counters. */
   readonly backends: readonly (Readonly<SubmitterStats> & { name: string; engine: Readonly<Record<string, number | string>> })[];
+  /** Live registrations (a region and its slices count once). */
   readonly regions: number;
   readonly registeredBytes: number;
+  /**
+   * What the collector released: `regions`, this Mover's registrations whose every handle was
+   * garbage-collected unreleased; `movers`, Movers of this process collected unclosed (their
+   * engines were closed then).
+   */
+  readonly collected: { readonly regions: number; readonly movers: number };
   /** Total time spent registering regions with engines, in milliseconds. */
   readonly registrationMs: number;
   readonly batches: number;
@@ -78,10 +87,20 @@ interface Session {
   readonly kinds: ReadonlySet<SpaceKind>;
 }
 
-const MAX_REGIONS = 1 << 16;
 const FENCE = 1 << OPCODE_BITS.fence;
 const key = (op: Operation, src: SpaceKind | null, dst: SpaceKind | null) => `${op}:${src ?? '-'}:${dst ?? '-'}`;
 let nextMoverId = 1;
+let moversCollected = 0;
+/**
+ * Shuts down a Mover dropped unclosed: frees its registrations and closes its engines (joining
+ * their threads). It holds the Mover's region table, never the Mover. Work in flight keeps the
+ * Mover reachable (the table's submitters reference the batches, which reference the Mover), so
+ * collection comes only after every batch settled.
+ */
+const unclosed = collector<RegionTable>('Mover', (table) => {
+  moversCollected++;
+  table.shutdown();
+});
 /** Space kinds plus "none", for the route table. */
 const KIND_SLOTS = SPACE_KINDS.length + 1;
 function routeSlot(op: Operation, src: SpaceKind | null, dst: SpaceKind | null): number {
@@ -97,10 +116,7 @@ export class Mover {
   readonly #routes = new Map<string, number>();
   readonly #routeTable = new Int16Array(OPERATIONS.length * KIND_SLOTS * KIND_SLOTS).fill(-1);
   readonly #fallbacks = new Map<string, Fallback>();
-  readonly #regions = new Map<number, Registration>();
-  readonly #freeIndexes: number[] = [];
-  #nextIndex = 0;
-  #registeredBytes = 0;
+  readonly #table: RegionTable;
   #registrationMs = 0;
   #batches = 0;
   readonly #inFlight = new Set<Promise<unknown>>();
@@ -108,7 +124,6 @@ export class Mover {
   readonly #active = new Set<(code: 'ABORTED' | 'DEADLINE_EXCEEDED', reason: unknown) => void>();
   #closed = false;
   readonly #host: BatchHost;
-  readonly #owner: RegistrationOwner;
 
   private constructor(sessions: Session[], policy: RoutingPolicy, unavailable: BackendReport[]) {
     this.#sessions = sessions;
@@ -122,7 +137,8 @@ export class Mover {
       durable: (s, kind) => this.#sessions[s]!.caps.durable?.includes(kind) ?? false,
       submit: (batch, options) => this.#submit(batch, options),
     };
-    this.#owner = { id: this.#id, free: (reg) => this.#free(reg) };
+    this.#table = new RegionTable(this.#id, sessions);
+    unclosed.register(this, this.#table, this);
   }
 
   /** Probes backends (default: every registered one) and says which can run here and why not. */
@@ -342,23 +358,7 @@ export class Mover {
   }
 
   #register(memory: Memory, space: Registration['space'], length: number, writable: boolean): Region {
-    const index = this.#freeIndexes.pop() ?? (this.#nextIndex < MAX_REGIONS ? this.#nextIndex++ : -1);
-    if (index < 0) throw datamoverError(ErrorCode.TOO_MANY_REGIONS, `a Mover can hold ${MAX_REGIONS} regions at once; release some`);
-    const reg = new Registration(this.#owner, index, space, memory, length, writable);
-    this.#regions.set(index, reg);
-    this.#registeredBytes += length;
-    return new Region(reg, 0, length);
-  }
-
-  #free(reg: Registration): void {
-    for (const s of this.#sessions) {
-      if (s.registered.delete(reg)) s.engine.deregister(reg.index);
-    }
-    if (reg.memory.kind === 'file') closeFileMemory(reg.memory);
-    else if (reg.memory.kind === 'gpu' || reg.memory.kind === 'remote' || reg.memory.kind === 'dax') reg.memory.release();
-    this.#regions.delete(reg.index);
-    this.#freeIndexes.push(reg.index);
-    this.#registeredBytes -= reg.length;
+    return this.#table.register(memory, space, length, writable);
   }
 
   // ---------------------------------------------------------------- operations
@@ -406,6 +406,8 @@ export class Mover {
    */
   async moveInto(dst: Region, src: Region, options: SubmitOptions = NO_OPTIONS): Promise<Region> {
     checkOptions('moveInto()', options, OPTION_KEYS.submit);
+    assertRegion(src, 'moveInto() source');
+    src.releasable(); // a source with live slices is refused before a byte is copied
     await this.copy(dst, src, options);
     await src.release();
     return dst;
@@ -595,8 +597,9 @@ export class Mover {
   stats(): MoverStats {
     return {
       backends: this.#sessions.map((s) => ({ name: s.backend.name, ...s.submitter.stats, engine: s.engine.stats?.() ?? {} })),
-      regions: this.#regions.size,
-      registeredBytes: this.#registeredBytes,
+      regions: this.#table.size,
+      registeredBytes: this.#table.registeredBytes,
+      collected: { regions: this.#table.collected, movers: moversCollected },
       registrationMs: this.#registrationMs,
       batches: this.#batches,
       fallbacks: [...this.#fallbacks.values()].map((f) => ({ ...f })),
@@ -612,14 +615,10 @@ export class Mover {
     checkOptions('close()', options, OPTION_KEYS.close);
     if (this.#closed) return;
     this.#closed = true;
+    unclosed.unregister(this);
     if (options.abort) for (const stop of this.#active) stop('ABORTED', new Error('the Mover was closed'));
     await Promise.allSettled([...this.#inFlight]);
-    for (const reg of [...this.#regions.values()]) {
-      reg.releasing = true;
-      reg.freed = true;
-      this.#free(reg);
-    }
-    for (const s of this.#sessions) s.engine.close();
+    this.#table.shutdown();
   }
 
   #assertOpen(): void {

@@ -1,23 +1,25 @@
 /**
  * Regions and their move semantics. A Registration owns the registered memory (its region-table
- * index, its file descriptors, its engine registrations); Region handles refer to it. `move()`
- * hands ownership to a new handle and kills the old one; slices borrow from their parent; a
- * registration is freed only when no slice borrows it and no in-flight work touches it.
+ * index, its file descriptors, its engine registrations); Region handles refer to it through the
+ * spans of its slice tree. `move()` hands a span to a new handle and kills the old one; slices are
+ * child spans; a registration is freed only when its tree is gone and no in-flight work touches it.
+ * A handle that is garbage-collected unreleased is released by the collector below (`handles`).
  */
 import { constants as bufferConstants } from 'node:buffer';
+import { collector } from './collector.js';
 import { datamoverError, ErrorCode } from './errors.js';
 import type { Memory } from './memory.js';
 import type { AddressSpace, SpaceKind } from './spaces.js';
 
-/** The owner of registrations (a Mover): frees what a registration holds. */
+/** The owner of registrations (a Mover's region table): frees what a registration holds. */
 export interface RegistrationOwner {
   readonly id: number;
+  /** Registrations released because every handle on them was collected unreleased. */
+  collected: number;
   free(reg: Registration): void;
 }
 
 export class Registration {
-  /** Live slice handles borrowing this registration. */
-  borrowers = 0;
   /** Batches in flight that name this registration. */
   inFlight = 0;
   /** Set once the owning handle is released; the memory is freed when inFlight drops to 0. */
@@ -54,6 +56,12 @@ export class Registration {
     if (this.inFlight === 0) this.#free();
   }
 
+  /** Frees now, whoever still holds it: the end of the owning Mover (which waits for its work first). */
+  forceFree(): void {
+    this.releasing = true;
+    this.#free();
+  }
+
   #free(): void {
     if (this.freed) return;
     this.freed = true;
@@ -61,44 +69,95 @@ export class Registration {
   }
 }
 
-type HandleState = 'live' | 'moved' | 'released';
+/**
+ * A node of a registration's slice tree: the byte range one handle refers to. The root covers
+ * the registration; slices are children. A span leaves the tree when it is released (refused
+ * while it has children) or, once its handle was collected, when its last child has left; the
+ * root leaving releases the registration. Spans never reference their handle, so a handle can
+ * be collected while its slices live.
+ * @internal
+ */
+export class Span {
+  readonly children = new Set<Span>();
+  /** Released through its handle: dead at once. */
+  released = false;
+  /** Its handle was collected unreleased: it leaves with its last child. */
+  dropped = false;
+
+  constructor(
+    readonly reg: Registration,
+    /** Offset of the span's first byte inside the registration. */
+    readonly base: number,
+    readonly length: number,
+    readonly parent?: Span,
+  ) {
+    parent?.children.add(this);
+  }
+
+  /** Detaches from the parent (which follows when it was dropped and is now childless); the root releases the registration. */
+  leave(): void {
+    const p = this.parent;
+    if (!p) {
+      if (this.dropped && !this.reg.releasing) this.reg.owner.collected++;
+      this.reg.release();
+    } else {
+      p.children.delete(this);
+      if (p.dropped && p.children.size === 0) p.leave();
+    }
+  }
+
+  /** The collector's part: the span's handle is gone unreleased. */
+  drop(): void {
+    if (this.released || this.reg.releasing) return;
+    this.dropped = true;
+    if (this.children.size === 0) this.leave();
+  }
+}
+
+/**
+ * Releases the span of a handle collected unreleased. It holds the span, never the handle (a
+ * held value that led back to the handle would keep it alive forever); registrations with work
+ * in flight are freed when the work settles, as on release(). The handle is its own unregister
+ * token: move() and release() unregister it, so a released handle costs no finalizer callback
+ * (measured cheaper than leaving the cell to fire).
+ */
+const handles = collector<Span>('region handle', (span) => span.drop());
 
 /**
  * A handle on a registered, bounds-known byte range of one address space. Create regions
  * through a Mover (`wrap`, `alloc`, `openFile`); descriptors name them by handle, offset and
- * length, never by pointer.
+ * length, never by pointer. A handle garbage-collected without release() is released then (its
+ * registration once no slice of it lives and no work in flight names it).
  */
 export class Region {
-  #state: HandleState = 'live';
-  readonly #reg: Registration;
-  /** Offset of this handle's first byte inside the registration. */
-  readonly #base: number;
-  readonly #parent: Region | undefined;
+  #moved = false;
+  readonly #span: Span;
 
   /** @internal Use Mover.wrap / alloc / openFile, or Region.slice. */
-  constructor(reg: Registration, base: number, readonly length: number, parent?: Region) {
-    this.#reg = reg;
-    this.#base = base;
-    this.#parent = parent;
-    if (parent) reg.borrowers++;
+  constructor(span: Span) {
+    this.#span = span;
+    handles.register(this, span, this);
   }
 
+  get length(): number {
+    return this.#span.length;
+  }
   get kind(): SpaceKind {
-    return this.#reg.space.kind;
+    return this.#span.reg.space.kind;
   }
   get space(): AddressSpace {
-    return this.#reg.space;
+    return this.#span.reg.space;
   }
   get writable(): boolean {
-    return this.#reg.writable;
+    return this.#span.reg.writable;
   }
   /** True for a handle that can still be used (not moved away, not released). */
   get live(): boolean {
-    return this.#state === 'live' && !this.#reg.releasing;
+    return !this.#moved && !this.#span.released && !this.#span.reg.releasing;
   }
-  /** True for a slice (a handle that borrows from a parent region). */
+  /** True for a slice (a handle on a child span of another region). */
   get isSlice(): boolean {
-    return this.#parent !== undefined;
+    return this.#span.parent !== undefined;
   }
 
   /**
@@ -107,57 +166,70 @@ export class Region {
    * @internal
    */
   resolve(): { reg: Registration; base: number } {
-    if (this.#state === 'moved') throw datamoverError(ErrorCode.USE_AFTER_MOVE, 'region handle was moved; use the handle move() returned');
-    if (this.#state === 'released' || this.#reg.releasing) throw datamoverError(ErrorCode.REGION_RELEASED, 'region was released');
-    if (this.#parent && !this.#parent.#liveOrMoved()) throw datamoverError(ErrorCode.REGION_RELEASED, 'the parent of this slice was released');
-    const m = this.#reg.memory;
-    if (m.kind === 'host' && m.view.byteLength !== this.#reg.length) {
+    const { reg, base } = this.#usable();
+    const m = reg.memory;
+    if (m.kind === 'host' && m.view.byteLength !== reg.length) {
       throw datamoverError(ErrorCode.DETACHED_BUFFER, 'the ArrayBuffer behind this region was detached');
     }
-    return { reg: this.#reg, base: this.#base };
+    return { reg, base };
   }
 
-  #liveOrMoved(): boolean {
-    return this.#state !== 'released' && !this.#reg.releasing;
+  /**
+   * The span, unless the handle was moved away or released. A live span's ancestors are live
+   * too: a span with children cannot be released, and the registration going releases them all.
+   */
+  #usable(): Span {
+    if (this.#moved) throw datamoverError(ErrorCode.USE_AFTER_MOVE, 'region handle was moved; use the handle move() returned');
+    const span = this.#span;
+    if (span.released || span.reg.releasing) throw datamoverError(ErrorCode.REGION_RELEASED, 'region was released');
+    return span;
   }
 
-  /** A handle on `length` bytes from `offset` that borrows this region: the parent cannot be released while the slice lives. */
-  slice(offset: number, length: number = this.length - offset): Region {
+  /** A handle on `length` bytes from `offset`, a child of this region: this region cannot be released while the slice lives. */
+  slice(offset: number, length?: number): Region {
     this.resolve();
-    checkRange(offset, length, this.length);
-    return new Region(this.#reg, this.#base + offset, length, this);
+    checkSize(offset, 'range offset'); // before it is used for the default length
+    const n = length === undefined ? this.length - offset : length;
+    checkRange(offset, n, this.length);
+    const span = this.#span;
+    return new Region(new Span(span.reg, span.base + offset, n, span));
   }
 
   /**
    * Transfers ownership to a new handle without copying a byte. This handle is dead afterwards:
-   * any use throws USE_AFTER_MOVE. In-flight work and slices carry on unaffected.
+   * any use throws USE_AFTER_MOVE. In-flight work carries on unaffected, and this region's
+   * slices become the new handle's: they stay usable and still hold it busy.
    */
   move(): Region {
-    this.resolve();
-    this.#state = 'moved';
-    const next = new Region(this.#reg, this.#base, this.length, this.#parent);
-    if (this.#parent) this.#reg.borrowers--; // the borrow moves with the handle, not doubles
-    return next;
+    const span = this.#usable();
+    this.#moved = true;
+    handles.unregister(this);
+    return new Region(span);
   }
 
   /**
-   * Releases the handle. A slice returns its borrow. An owning handle is refused with
-   * REGION_BUSY while slices borrow from it; with work in flight the release is deferred: the
-   * handle dies now, and the memory is freed when the work settles (the Promise resolves then).
+   * Checks that release() would be accepted: REGION_BUSY, naming the count, while the region has
+   * live slices (release them first; a slice's own slices hold it the same way).
+   * @internal
+   */
+  releasable(): Span {
+    const span = this.#usable();
+    const n = span.children.size;
+    if (n > 0) throw datamoverError(ErrorCode.REGION_BUSY, `region has ${n} live slice(s); release them first`, { detail: { slices: n } });
+    return span;
+  }
+
+  /**
+   * Releases the handle. Refused with REGION_BUSY while slices of it live. A slice returns its
+   * place in the tree at once. An owning handle dies now; with work in flight its memory is freed
+   * when the work settles (the Promise resolves then).
    */
   async release(): Promise<void> {
-    this.resolve();
-    if (this.#parent) {
-      this.#state = 'released';
-      this.#reg.borrowers--;
-      return;
-    }
-    if (this.#reg.borrowers > 0) {
-      throw datamoverError(ErrorCode.REGION_BUSY, `region has ${this.#reg.borrowers} live slice(s); release them first`);
-    }
-    this.#state = 'released';
-    this.#reg.release();
-    await this.#reg.drained();
+    const span = this.releasable();
+    span.released = true;
+    handles.unregister(this);
+    span.leave();
+    if (!span.parent) await span.reg.drained();
   }
 
   /**
@@ -173,7 +245,8 @@ export class Region {
   }
 
   toString(): string {
-    return `Region(${this.kind}:${this.space.name} +${this.#base} len=${this.length} ${this.#state})`;
+    const state = this.#moved ? 'moved' : this.live ? 'live' : 'released';
+    return `Region(${this.kind}:${this.space.name} +${this.#span.base} len=${this.length} ${state})`;
   }
 }
 
@@ -186,7 +259,6 @@ export function checkRange(offset: number, length: number, limit: number, what =
   }
 }
 
-/** Throws INVALID_SIZE unless `n` is a non-negative safe integer. */
 /** The largest ArrayBuffer this runtime makes (Node 20: 4 GiB). */
 const MAX_BUFFER_BYTES = bufferConstants.MAX_LENGTH;
 
@@ -200,6 +272,7 @@ export function checkAllocationSize(size: unknown): asserts size is number {
   if (size > MAX_BUFFER_BYTES) throw datamoverError(ErrorCode.SIZE_TOO_LARGE, `allocation size ${size} exceeds the ${MAX_BUFFER_BYTES}-byte ArrayBuffer limit of this runtime`);
 }
 
+/** Throws INVALID_SIZE unless `n` is a non-negative safe integer (INVALID_ARGUMENT when it is no number at all). */
 export function checkSize(n: unknown, what: string): asserts n is number {
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
     throw datamoverError(

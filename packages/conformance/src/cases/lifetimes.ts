@@ -1,13 +1,14 @@
 /**
  * Lifetime cases: releasing and moving regions while descriptors that name them are in flight,
  * closing a Mover with work in flight (waiting, and aborting), garbage-collector pressure while
- * engines read and write JS-owned memory, and 10,000 register/deregister cycles per kind with
- * bounded RSS and file descriptors (no leak).
+ * engines read and write JS-owned memory, 10,000 register/deregister cycles per kind with
+ * bounded RSS and file descriptors (no leak), the slice tree per kind, and the collection of
+ * dropped region handles and of a Mover dropped unclosed.
  */
 import { readdirSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { ErrorCode, type Capabilities, type Mover, type Region, type SpaceKind } from '@datamover/core';
+import { ErrorCode, Mover, type Capabilities, type Region, type SpaceKind } from '@datamover/core';
 import { bytesEqual, equal, fail, isDatamoverError, ok, refused, resultOf, settle, sleep, within } from '../check.js';
 import { crc32c, MiB, noise } from '../data.js';
 import type { CaseContextApi, CaseDef } from '../types.js';
@@ -29,7 +30,13 @@ export function lifetimeCases(caps: Capabilities, has: (k: SpaceKind) => boolean
   for (const k of kinds) {
     const skip = missingKind({ op: 'nop', src: k, dst: null }, has);
     cases.push({ group: 'lifetimes', name: `${k}: 10,000 register/deregister cycles, bounded RSS and file descriptors`, timeoutMs: 180_000, ...(skip ? { skip } : {}), run: (ctx) => cycles(ctx, k) });
+    cases.push({ group: 'lifetimes', name: `${k}: slices form a tree: release refused while a slice of any depth lives, move() hands the slices over`, timeoutMs: 30_000, ...(skip ? { skip } : {}), run: (ctx) => sliceTree(ctx, k) });
   }
+  const claims: Claims = (op, src, dst) => caps.operations.some((o) => o.op === op && o.src === src && o.dst === dst);
+  const oneByte = 'needs fill, crc32c or writeImm on';
+  cases.push({ group: 'lifetimes', name: 'dropped region handles are collected: registrations released, after the work naming them settled', timeoutMs: 60_000, ...(touchOp(claims, 'host') ? {} : { skip: `${oneByte} host` }), run: (ctx) => droppedHandles(ctx, hostCopy) });
+  const touchable = kinds.find((k) => touchOp(claims, k) && !missingKind({ op: 'nop', src: k, dst: null }, has));
+  cases.push({ group: 'lifetimes', name: 'a Mover dropped unclosed is collected and its engines closed', timeoutMs: 60_000, ...(touchable ? {} : { skip: `${oneByte} a kind the suite can create` }), run: (ctx) => droppedMover(ctx, touchable!) });
   return cases;
 }
 
@@ -222,8 +229,7 @@ async function cycles(ctx: CaseContextApi, kind: SpaceKind): Promise<void> {
   if (total < 10_000) ctx.note(`trimmed to ${total} cycles: ${ctx.trim!.reason}`);
   const warm = Math.min(1000, Math.floor(total / 10));
   const size = 64 * 1024;
-  const op = ctx.claims('fill', null, kind) ? 'fill' : ctx.claims('crc32c', kind, null) ? 'crc32c' : ctx.claims('writeImm', null, kind) ? 'writeImm' : undefined;
-  if (!op) ctx.skip(`needs fill, crc32c or writeImm on ${kind} so each cycle's region is registered with the engine`);
+  const touch = toucher(ctx, kind);
   const baseRegions = m.stats().regions;
   const cycle = async (i: number) => {
     let region: Region;
@@ -234,17 +240,12 @@ async function cycles(ctx: CaseContextApi, kind: SpaceKind): Promise<void> {
       region = f.region;
       dispose = () => f.dispose();
     }
-    if (op === 'fill') await m.fill(region, i & 0xff, { length: 1 });
-    else if (op === 'crc32c') await m.crc32c(region, { length: 1 });
-    else await m.writeImmediate(region, i & 0xff, { width: 1 });
+    await touch(m, region, i);
     await region.release();
     await dispose?.();
   };
   const measure = async () => {
-    for (let k = 0; k < 3; k++) {
-      gc();
-      await sleep(5);
-    }
+    await collect(gc);
     return { rss: process.memoryUsage().rss, fds: fdCount() };
   };
   const t0 = performance.now();
@@ -264,4 +265,144 @@ async function cycles(ctx: CaseContextApi, kind: SpaceKind): Promise<void> {
   else ok(grew < bound, `${kind}: RSS grew by ${(grew / MiB).toFixed(1)} MiB over ${total - warm} cycles (bound ${(bound / MiB).toFixed(0)} MiB)`);
   if (before.fds !== undefined && after.fds !== undefined) ok(after.fds - before.fds <= 2, `${kind}: open file descriptors grew from ${before.fds} to ${after.fds}`);
   else ctx.skipCheck('file descriptors bounded', '/proc/self/fd is not readable here');
+}
+
+type Touch = (m: Mover, r: Region, v: number) => Promise<unknown>;
+type Claims = (op: Combo['op'], src: SpaceKind | null, dst: SpaceKind | null) => boolean;
+
+/**
+ * A one-byte operation the backend claims on `kind`, which registers the region with the engine,
+ * as a function of (Mover, region, a value); undefined when it claims none.
+ */
+function touchOp(claims: Claims, kind: SpaceKind): Touch | undefined {
+  if (claims('fill', null, kind)) return (m, r, v) => m.fill(r, v & 0xff, { length: 1 });
+  if (claims('crc32c', kind, null)) return (m, r) => m.crc32c(r, { length: 1 });
+  if (claims('writeImm', null, kind)) return (m, r, v) => m.writeImmediate(r, v & 0xff, { width: 1 });
+  return undefined;
+}
+
+function toucher(ctx: CaseContextApi, kind: SpaceKind): Touch {
+  return touchOp((op, src, dst) => ctx.claims(op, src, dst), kind) ?? ctx.skip(`needs fill, crc32c or writeImm on ${kind} so the region is registered with the engine`);
+}
+
+/** Checks a handle is usable: by a one-byte operation where the backend claims one on `kind`, else by `live` (noted once). */
+function user(ctx: CaseContextApi, m: Mover, kind: SpaceKind): (r: Region, v: number, what: string) => Promise<void> {
+  const touch = touchOp((op, src, dst) => ctx.claims(op, src, dst), kind);
+  if (!touch) ctx.skipCheck(`${kind}: running work on the slices`, `needs fill, crc32c or writeImm on ${kind}; checked through region.live instead`);
+  return async (r, v, what) => {
+    if (touch) await touch(m, r, v);
+    else ok(r.live, `${what} is live`);
+  };
+}
+
+/** Collects, then lets the event loop run the finalizers; `until` ends it early, else three rounds. */
+async function collect(gc: () => void, until?: () => boolean, ms = 5000): Promise<void> {
+  const end = performance.now() + ms;
+  for (let k = 0; until ? !until() && performance.now() < end : k < 3; k++) {
+    gc();
+    await sleep(5);
+  }
+}
+
+async function refusedBusy(f: () => unknown, slices: number, what: string): Promise<void> {
+  const e = await refused(ErrorCode.REGION_BUSY, f, what);
+  equal(e.detail?.['slices'], slices, `${what}: live slices named in the error's detail`);
+}
+
+async function sliceTree(ctx: CaseContextApi, kind: SpaceKind): Promise<void> {
+  const m = await ctx.open();
+  const use = user(ctx, m, kind);
+  const base = m.stats().regions;
+  const root = (await ctx.fixture(m, kind, 64 * 1024)).region;
+  const s = root.slice(4096, 8192);
+  const ss = s.slice(0, 4096);
+  await refusedBusy(() => s.release(), 1, `${kind}: releasing a slice that has a live slice`);
+  await refusedBusy(() => root.release(), 1, `${kind}: releasing a region whose slice has a live slice`);
+  await use(ss, 1, `${kind}: a slice of a slice`);
+  const s2 = s.move();
+  await refusedBusy(() => s2.release(), 1, `${kind}: releasing a moved slice whose own slice lives`);
+  await refused(ErrorCode.USE_AFTER_MOVE, () => s.release(), `${kind}: releasing the moved-from slice handle`);
+  await use(ss, 2, `${kind}: a slice whose parent was moved (not released)`);
+  await ss.release();
+  await refused(ErrorCode.REGION_RELEASED, () => ss.slice(0, 1), `${kind}: slicing a released slice`);
+  await s2.release();
+  const r2 = root.move();
+  const t = r2.slice(0, 4096);
+  const u = r2.slice(4096, 4096);
+  await refusedBusy(() => r2.release(), 2, `${kind}: releasing a moved region with two live slices`);
+  await use(t, 4, `${kind}: a slice of a moved region`);
+  await t.release();
+  await u.release();
+  await r2.release();
+  equal(m.stats().regions, base, `${kind}: registrations after the tree was released leaf first`);
+}
+
+/** Wraps `n` buffers of `size` bytes, runs `touch` on each and drops the handles (returning, so no frame keeps one). */
+async function dropWraps(m: Mover, n: number, size: number, touch: Touch): Promise<void> {
+  for (let i = 0; i < n; i++) await touch(m, m.wrap(new Uint8Array(size)), i);
+}
+
+/** Submits `n` copies dst ← a wrap of `data` whose handle nothing but the batch keeps. */
+function copiesFromDropped(m: Mover, dst: Region, data: Uint8Array, n: number): Promise<unknown> {
+  const b = m.batch();
+  const src = m.wrap(data);
+  for (let i = 0; i < n; i++) b.copy(dst, src);
+  return b.submit();
+}
+
+async function droppedHandles(ctx: CaseContextApi, hostCopy: boolean): Promise<void> {
+  const touch = toucher(ctx, 'host');
+  const gc = gcFunction();
+  const m = await ctx.open();
+  await collect(gc);
+  const base = m.stats();
+  const n = 200;
+  await dropWraps(m, n, 64 * 1024, touch);
+  await collect(gc, () => m.stats().regions === base.regions);
+  const after = m.stats();
+  equal(after.regions, base.regions, 'registrations after dropping 200 wraps and collecting');
+  equal(after.registeredBytes, base.registeredBytes, 'registered bytes after collecting');
+  equal(after.collected.regions - base.collected.regions, n, 'stats().collected.regions counts the dropped wraps');
+  if (!hostCopy) {
+    ctx.skipCheck('a dropped handle with work in flight', 'needs copy host→host');
+    return;
+  }
+  const size = 8 * MiB;
+  const data = noise(size, 53);
+  const view = new Uint8Array(size);
+  const dst = m.wrap(view);
+  const done = settle(copiesFromDropped(m, dst, data, 16));
+  let settled = false;
+  void done.then(() => (settled = true));
+  let during = Infinity;
+  do {
+    gc();
+    if (!settled) during = Math.min(during, m.stats().regions); // the first time, before any await: always in flight
+    await sleep(1);
+  } while (!settled);
+  const r = await done;
+  ok(r.ok, `copies from a handle dropped in flight complete (${r.ok ? '' : String(r.error)})`);
+  bytesEqual(view, data, 'destination of copies whose source handle was dropped in flight');
+  equal(during, base.regions + 2, 'registrations while copies from a dropped handle were in flight (fewest seen)');
+  await collect(gc, () => m.stats().regions === base.regions + 1);
+  equal(m.stats().regions, base.regions + 1, 'the dropped source is released once its copy settled');
+}
+
+/** Opens a Mover the case does not keep, runs `touch` on a region of `kind`, and drops it. */
+async function openAndDrop(ctx: CaseContextApi, kind: SpaceKind, touch: Touch): Promise<WeakRef<Mover>> {
+  const m = await Mover.open({ backends: [ctx.backend()] });
+  await touch(m, (await ctx.fixture(m, kind, 4096)).region, 1);
+  return new WeakRef(m);
+}
+
+async function droppedMover(ctx: CaseContextApi, kind: SpaceKind): Promise<void> {
+  const touch = toucher(ctx, kind);
+  const gc = gcFunction();
+  const keeper = await ctx.open();
+  const before = keeper.stats().collected.movers;
+  const ref = await openAndDrop(ctx, kind, touch);
+  // (Not deref() in the loop: it keeps the target alive until the current job ends, across gc().)
+  await collect(gc, () => keeper.stats().collected.movers > before, 10_000);
+  ok(ref.deref() === undefined, 'a Mover nothing references is collected (its engines and regions do not keep it)');
+  ok(keeper.stats().collected.movers > before, `stats().collected.movers counts the Mover collected unclosed (${before} → ${keeper.stats().collected.movers})`);
 }
