@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds datamover_cxl.node (build/Release, or build/Debug with --debug) with core's shared builder.
 //   node scripts/build-native.mjs [--debug] [--sanitize] [--optional]
-// --sanitize: an ASan + UBSan build in build-sanitize/build/Release (.ci/run shows how it is loaded).
+// --sanitize: an ASan + UBSan build in build-sanitize/build/Release (.ci/sanitized shows how it is loaded).
 // It compiles the soft backend's executor in (binding.gyp), so @datamover/backend-soft must be installed beside it.
 import { fileURLToPath } from 'node:url';
 import { buildAddon } from '@datamover/core/build-addon';
