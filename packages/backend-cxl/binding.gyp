@@ -1,8 +1,5 @@
 {
   "variables": {
-    # scripts/build-native.mjs --asan sets DATAMOVER_ASAN=1 (not named "asan": node's common.gypi
-    # defines one, which would win).
-    "datamover_asan%": "<!(node -p \"process.env.DATAMOVER_ASAN === '1' ? 1 : 0\")",
     # Core's engine kit (packages/core/native: the executor, memory primitives, striping, the
     # SIGBUS guard), found through @datamover/core by name; a relative path because gyp mangles
     # absolute source paths.
@@ -31,13 +28,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-O3", "-Wall", "-Wextra"],
-      "conditions": [
-        ["datamover_asan == 1", {
-          "cflags_cc": ["-fsanitize=address", "-fno-omit-frame-pointer"],
-          "ldflags": ["-fsanitize=address"]
-        }]
-      ]
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-O3", "-Wall", "-Wextra"]
     }
   ]
 }

@@ -169,7 +169,7 @@ describe('a dax file truncated under its mapping', () => {
   it('passes a SIGBUS it does not own to the handler installed before it: the process still dies of it', () => {
     // The handler is installed once a dax region is registered; a SIGBUS sent by kill() is no fault
     // on a watched mapping, so it goes to the previous handler: the default action, or under
-    // AddressSanitizer (LD_PRELOAD, .ci/run) ASan's own, which reports it and exits 1.
+    // AddressSanitizer (LD_PRELOAD, .ci/sanitized) ASan's own, which reports it and exits 1.
     const r = child(`
       await openDax(m, file(4096));
       process.kill(process.pid, 'SIGBUS');

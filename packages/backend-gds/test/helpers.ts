@@ -1,6 +1,7 @@
 /**
  * Test fixtures: the CPU stand-in for libcufile / libcudart / libcuda (test/mock/mock-cuda.cc),
- * compiled once per machine into the temp directory, and gds backends loading it.
+ * compiled once per machine into the temp directory (with the sanitizer build's flags under
+ * .ci/sanitized, which sets DATAMOVER_SANITIZE=1), and gds backends loading it.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
+import { SANITIZE_FLAGS } from '@datamover/core/build-addon';
 import { gds, type GdsOptions } from '../src/index.js';
 import { loadNative } from '../src/native.js';
 
@@ -19,13 +21,13 @@ const MOCK_SOURCE = join(here, 'mock', 'mock-cuda.cc');
 export function buildMock(): { path: string } | { skip: string } {
   const native = loadNative();
   if ('error' in native) return { skip: native.error };
-  const src = readFileSync(MOCK_SOURCE);
-  const hash = createHash('sha256').update(src).digest('hex').slice(0, 16);
+  const flags = ['-shared', '-fPIC', '-O1', '-std=c++17', ...(process.env.DATAMOVER_SANITIZE === '1' ? SANITIZE_FLAGS : [])];
+  const hash = createHash('sha256').update(readFileSync(MOCK_SOURCE)).update(flags.join(' ')).digest('hex').slice(0, 16);
   const out = join(tmpdir(), `datamover-gds-mock-${hash}.so`);
   if (existsSync(out)) return { path: out };
   const tmp = `${out}.${process.pid}.tmp`;
   try {
-    execFileSync('g++', ['-shared', '-fPIC', '-O1', '-std=c++17', '-o', tmp, MOCK_SOURCE], { stdio: 'pipe' });
+    execFileSync('g++', [...flags, '-o', tmp, MOCK_SOURCE], { stdio: 'pipe' });
     renameSync(tmp, out); // atomic: parallel test files may race to build it
     return { path: out };
   } catch (e) {

@@ -7,11 +7,8 @@
  * sizes, CST_BLKs), half of them with one bit flipped, so every validation path is reached and
  * some records run — not only the first check failing.
  *
- * AddressSanitizer run (see docs/sdxi.md):
- *   node packages/backend-sdxi/scripts/build-native.mjs --asan
- *   DATAMOVER_SDXI_ADDON=$PWD/packages/backend-sdxi/build-asan/datamover_sdxi.node \
- *   LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 \
- *   npx vitest run packages/backend-sdxi/test/fuzz.test.ts
+ * Under AddressSanitizer + UBSan (CI runs it so; see docs/sdxi.md):
+ *   .ci/sanitized packages/backend-sdxi/test/fuzz.test.ts
  */
 import { expect, it } from 'vitest';
 import { abi } from '@datamover/core';

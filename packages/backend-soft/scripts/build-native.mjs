@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds datamover_soft.node (build/Release, or build/Debug with --debug) with core's shared builder.
-//   node scripts/build-native.mjs [--debug] [--asan] [--optional]
-// --asan: load the result with LD_PRELOAD=$(gcc -print-file-name=libasan.so).
+//   node scripts/build-native.mjs [--debug] [--sanitize] [--optional]
+// --sanitize: an ASan + UBSan build in build-sanitize/build/Release (.ci/sanitized shows how it is loaded).
 import { fileURLToPath } from 'node:url';
 import { buildAddon } from '@datamover/core/build-addon';
 
@@ -9,5 +9,4 @@ buildAddon({
   packageDir: fileURLToPath(new URL('..', import.meta.url)),
   fallback: 'the soft backend will use its TypeScript engine',
   args: process.argv.slice(2),
-  asanCopy: 'datamover_soft.node',
 });

@@ -1,13 +1,21 @@
 // Builds a backend's native addon with node-gyp: the one build script every backend package
 // runs from its own scripts/build-native.mjs (install, build:native).
-//   flags: --debug, --asan (an AddressSanitizer build; see `asanCopy`), --optional (install: a
+//   flags: --debug, --sanitize (AddressSanitizer + UndefinedBehaviorSanitizer, built in
+//   build-sanitize/ beside the normal build, which it never touches), --optional (install: a
 //   failed build exits 0 so the package still installs and its probe() says why).
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
 
-const FLAGS = ['--debug', '--asan', '--optional'];
+const FLAGS = ['--debug', '--sanitize', '--optional'];
+
+/**
+ * The sanitizer build's compiler and linker flags (also the gds tests' CPU mock of libcufile):
+ * every undefined behaviour is fatal, and frame pointers give whole stacks. Node itself is not
+ * instrumented, so a process loading such a build preloads libasan and libubsan (.ci/sanitized).
+ */
+export const SANITIZE_FLAGS = ['-fsanitize=address,undefined', '-fno-sanitize-recover=undefined', '-fno-omit-frame-pointer'];
 
 /** node-gyp from PATH (pnpm/npm put one there when running package scripts), else the package's own. */
 function findNodeGyp(packageDir) {
@@ -29,14 +37,30 @@ function findNodeGyp(packageDir) {
 }
 
 /**
+ * node-gyp always builds in ./build, so a sanitizer build runs in build-sanitize/, which links
+ * binding.gyp and native/ from the package: the normal build/ is left as it was.
+ */
+function sanitizeDir(packageDir) {
+  const dir = join(packageDir, 'build-sanitize');
+  mkdirSync(dir, { recursive: true });
+  for (const entry of ['binding.gyp', 'native']) {
+    if (!existsSync(join(dir, entry))) symlinkSync(join('..', entry), join(dir, entry));
+  }
+  return dir;
+}
+
+/** `flags` appended to a variable of the build's environment (node-gyp's Makefiles read CFLAGS, CXXFLAGS, LDFLAGS). */
+function withFlags(value, flags) {
+  return [value, ...flags].filter((f) => f).join(' ');
+}
+
+/**
  * @param {object} o
- * @param {string} o.packageDir   the backend package's folder (holds binding.gyp)
+ * @param {string} o.packageDir   the backend package's folder (holds binding.gyp and native/)
  * @param {string} o.fallback     what happens when an optional build fails, for the message
  * @param {string[]} o.args       the script's command-line flags
- * @param {string} [o.asanCopy]   with --asan: copy the sanitized addon build/Release/<asanCopy> to
- *                                build-asan/ and rebuild the normal addon, so both exist
  */
-export function buildAddon({ packageDir, fallback, args, asanCopy }) {
+export function buildAddon({ packageDir, fallback, args }) {
   const unknown = args.filter((a) => !FLAGS.includes(a));
   if (unknown.length > 0) {
     console.error(`build-native: unknown argument(s) ${unknown.join(' ')}; usage: build-native.mjs [${FLAGS.join('] [')}]`);
@@ -50,23 +74,17 @@ export function buildAddon({ packageDir, fallback, args, asanCopy }) {
   const nodeGyp = findNodeGyp(packageDir);
   if (nodeGyp === undefined) fail('node-gyp not found on PATH or in node_modules; run `pnpm install` first');
 
-  const build = (asan, debug) => {
-    // binding.gyp reads DATAMOVER_ASAN (its own gyp variable: Node's common.gypi already has `asan`).
-    const env = { ...process.env, DATAMOVER_ASAN: asan ? '1' : '0' };
-    // A fresh machine has no ~/.npmrc with nodedir; Debian's nodejs package ships the headers in /usr.
-    if (!env.npm_config_nodedir && existsSync('/usr/include/node/node_api.h')) env.npm_config_nodedir = '/usr';
-    const gypArgs = [...nodeGyp.prefix, 'rebuild', '--loglevel=warn', ...(debug ? ['--debug'] : [])];
-    const result = spawnSync(nodeGyp.command, gypArgs, { cwd: packageDir, env, stdio: 'inherit' });
-    if (result.error !== undefined || result.status !== 0) {
-      fail(`node-gyp rebuild failed (${result.error?.message ?? (result.signal ? `signal ${result.signal}` : `exit code ${result.status}`)})`);
-    }
-  };
-
-  const asan = args.includes('--asan');
-  if (asan && asanCopy) {
-    build(true, false);
-    mkdirSync(join(packageDir, 'build-asan'), { recursive: true });
-    copyFileSync(join(packageDir, 'build', 'Release', asanCopy), join(packageDir, 'build-asan', asanCopy));
-    build(false, args.includes('--debug'));
-  } else build(asan, args.includes('--debug'));
+  const sanitize = args.includes('--sanitize');
+  const env = { ...process.env };
+  if (sanitize) {
+    for (const v of ['CFLAGS', 'CXXFLAGS', 'LDFLAGS']) env[v] = withFlags(env[v], SANITIZE_FLAGS);
+  }
+  // A fresh machine has no ~/.npmrc with nodedir; Debian's nodejs package ships the headers in /usr.
+  if (!env.npm_config_nodedir && existsSync('/usr/include/node/node_api.h')) env.npm_config_nodedir = '/usr';
+  const gypArgs = [...nodeGyp.prefix, 'rebuild', '--loglevel=warn', ...(args.includes('--debug') ? ['--debug'] : [])];
+  const cwd = sanitize ? sanitizeDir(packageDir) : packageDir;
+  const result = spawnSync(nodeGyp.command, gypArgs, { cwd, env, stdio: 'inherit' });
+  if (result.error !== undefined || result.status !== 0) {
+    fail(`node-gyp rebuild failed (${result.error?.message ?? (result.signal ? `signal ${result.signal}` : `exit code ${result.status}`)})`);
+  }
 }

@@ -41,7 +41,7 @@ function cycles(): string[] {
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((e) => {
-    if (['node_modules', 'dist', 'build', 'build-asan', '.cache', '.work'].includes(e)) return [];
+    if (['node_modules', 'dist', 'build', 'build-sanitize', '.cache', '.work'].includes(e)) return [];
     const p = join(dir, e);
     if (statSync(p).isDirectory()) return sourceFiles(p);
     return /\.(ts|mts|js|mjs|cjs)$/.test(e) ? [p] : [];
