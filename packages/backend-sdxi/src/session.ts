@@ -296,6 +296,13 @@ export class SdxiSession implements EngineSession {
       // before it on both paths has completed: the failure rule needs their outcomes.
       const cb = this.#coreCb0 + k * 8;
       if (((word0 & FENCE) !== 0 || this.#failures.stopsOnError(cu, cb)) && this.#pending + n + (this.#cpu?.outstanding ?? 0) > 0) break;
+      // The engine ABI's step 2: csb_ptr must name this slot's own completion block, np clear.
+      const csbLo = cu[slot0 + k * 16 + 14]!;
+      if ((csbLo & 1) !== 0 || ((csbLo & ~0x1f) >>> 0) + cu[slot0 + k * 16 + 15]! * 0x1_0000_0000 !== cb * 4) {
+        this.#finish(i, S.BAD_DESCRIPTOR);
+        completedHere = true;
+        continue;
+      }
       if (Atomics.compareExchange(cu, claim0 + k * 8, CLAIM.pending, CLAIM.claimed) !== CLAIM.pending) {
         this.#finish(i, S.NOT_RUN); // cancelled by the Mover
         completedHere = true;
@@ -311,6 +318,13 @@ export class SdxiSession implements EngineSession {
       // otherwise drop a durable bit this engine cannot honour.
       if ((word0 & RESERVED_OPCODE_BITS) !== 0) {
         this.#finish(i, S.BAD_DESCRIPTOR);
+        completedHere = true;
+        continue;
+      }
+      // The session's own AKey is never a region (with pv = 0 it names the function's device
+      // memory): refused as any unregistered index is, before the function could resolve it.
+      if (namesInterruptAkey(abi.decodeDescriptor(cu, slot0 + k * 16))) {
+        this.#finish(i, S.BAD_AKEY);
         completedHere = true;
         continue;
       }
@@ -599,4 +613,9 @@ export class SdxiSession implements EngineSession {
     // Surfaced as a warning: the Mover reports the descriptors themselves as DEVICE_ERROR.
     process.emitWarning(`SDXI context ${this.#cxt.context} could not be restarted: ${(cause as Error).message ?? String(cause)}`);
   }
+}
+
+/** Whether a core descriptor names INTERRUPT_AKEY as an operand. */
+function namesInterruptAkey(d: abi.DecodedDescriptor): boolean {
+  return ('akey0' in d && d.akey0 === INTERRUPT_AKEY) || ('akey1' in d && d.akey1 === INTERRUPT_AKEY);
 }
