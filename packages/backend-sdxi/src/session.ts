@@ -409,20 +409,9 @@ export class SdxiSession implements EngineSession {
         su.fill(0, dst + 8, dst + 14);
         qw0[js] = WRT_IMM | (word0 & FENCE) | VALID;
       } else {
-        // Core's layout is SDXI's: QW0's upper half and QW1–QW6 as they are.
-        su[dst + 1] = cu[src + 1]!;
-        su[dst + 2] = cu[src + 2]!;
-        su[dst + 3] = cu[src + 3]!;
-        su[dst + 4] = cu[src + 4]!;
-        su[dst + 5] = cu[src + 5]!;
-        su[dst + 6] = cu[src + 6]!;
-        su[dst + 7] = cu[src + 7]!;
-        su[dst + 8] = cu[src + 8]!;
-        su[dst + 9] = cu[src + 9]!;
-        su[dst + 10] = cu[src + 10]!;
-        su[dst + 11] = cu[src + 11]!;
-        su[dst + 12] = cu[src + 12]!;
-        su[dst + 13] = cu[src + 13]!;
+        // Core's layout is SDXI's: QW0's upper half and QW1–QW6 as they are, defined fields only.
+        const m = FIELD_MASKS.get(word0 & KIND_MASK);
+        for (let w = 1; w < 14; w++) su[dst + w] = m ? cu[src + w]! & m[w]! : cu[src + w]!;
         qw0[js] = word0 | VALID;
       }
       const csb = cstAddress + js * 32; // QW7: the slot's CST_BLK, np = 0
@@ -614,6 +603,20 @@ export class SdxiSession implements EngineSession {
     process.emitWarning(`SDXI context ${this.#cxt.context} could not be restarted: ${(cause as Error).message ?? String(cause)}`);
   }
 }
+
+const FIELD_BYTES = { u8: 1, u16: 2, u32: 4, u64: 8 } as const;
+/**
+ * Per operation (by opcode kind), the bits of words 1–13 its fields cover in core's layout. The
+ * rest are reserved, which every engine of core's ring ignores; only the defined fields reach the
+ * function, which (as SDXI requires) refuses a descriptor with a reserved byte set.
+ */
+const FIELD_MASKS = new Map(
+  abi.OPERATIONS.map((op) => {
+    const mask = new Uint32Array(16);
+    for (const f of op.fields) for (let b = f.offset; b < f.offset + FIELD_BYTES[f.type]; b++) mask[b >> 2] = (mask[b >> 2]! | (0xff << ((b & 3) * 8))) >>> 0;
+    return [(OPCODE[op.name as keyof typeof OPCODE] & KIND_MASK) >>> 0, mask] as const;
+  }),
+);
 
 /** Whether a core descriptor names INTERRUPT_AKEY as an operand. */
 function namesInterruptAkey(d: abi.DecodedDescriptor): boolean {
