@@ -323,7 +323,7 @@ export class SdxiSession implements EngineSession {
       }
       // The session's own AKey is never a region (with pv = 0 it names the function's device
       // memory): refused as any unregistered index is, before the function could resolve it.
-      if (namesInterruptAkey(abi.decodeDescriptor(cu, slot0 + k * 16))) {
+      if (namesInterruptAkey(cu, slot0 + k * 16, word0)) {
         this.#finish(i, S.BAD_AKEY);
         completedHere = true;
         continue;
@@ -410,8 +410,8 @@ export class SdxiSession implements EngineSession {
         qw0[js] = WRT_IMM | (word0 & FENCE) | VALID;
       } else {
         // Core's layout is SDXI's: QW0's upper half and QW1–QW6 as they are, defined fields only.
-        const m = FIELD_MASKS.get(word0 & KIND_MASK);
-        for (let w = 1; w < 14; w++) su[dst + w] = m ? cu[src + w]! & m[w]! : cu[src + w]!;
+        const m = FIELD_MASKS.get((word0 & KIND_MASK) >>> 0) ?? ALL_BITS;
+        for (let w = 1; w < 14; w++) su[dst + w] = cu[src + w]! & m[w]!;
         qw0[js] = word0 | VALID;
       }
       const csb = cstAddress + js * 32; // QW7: the slot's CST_BLK, np = 0
@@ -605,6 +605,8 @@ export class SdxiSession implements EngineSession {
 }
 
 const FIELD_BYTES = { u8: 1, u16: 2, u32: 4, u64: 8 } as const;
+/** An operation core does not define goes to the function as it is (the function refuses it). */
+const ALL_BITS = new Uint32Array(16).fill(0xffff_ffff);
 /**
  * Per operation (by opcode kind), the bits of words 1–13 its fields cover in core's layout. The
  * rest are reserved, which every engine of core's ring ignores; only the defined fields reach the
@@ -618,7 +620,11 @@ const FIELD_MASKS = new Map(
   }),
 );
 
-/** Whether a core descriptor names INTERRUPT_AKEY as an operand. */
-function namesInterruptAkey(d: abi.DecodedDescriptor): boolean {
-  return ('akey0' in d && d.akey0 === INTERRUPT_AKEY) || ('akey1' in d && d.akey1 === INTERRUPT_AKEY);
+/** Per operation, the byte offsets of its AKey fields (u16). */
+const AKEY_OFFSETS = new Map(abi.OPERATIONS.map((op) => [(OPCODE[op.name as keyof typeof OPCODE] & KIND_MASK) >>> 0, op.fields.filter((f) => f.name.startsWith('akey')).map((f) => f.offset)] as const));
+
+/** Whether the core descriptor at `u32[w]` (QW0's low word `word0`) names INTERRUPT_AKEY as an operand. */
+function namesInterruptAkey(u32: Uint32Array, w: number, word0: number): boolean {
+  for (const off of AKEY_OFFSETS.get((word0 & KIND_MASK) >>> 0) ?? []) if (((u32[w + (off >> 2)]! >>> ((off & 3) * 8)) & 0xffff) === INTERRUPT_AKEY) return true;
+  return false;
 }
