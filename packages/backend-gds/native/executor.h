@@ -106,6 +106,11 @@ struct Region {
   ~Region();
 };
 
+// The host bytes a region names (RegionTableOf::holds): host regions only. Device memory needs no
+// such check: a region holds its allocation alive (DeviceMemory is shared), so it is never freed
+// under the engine.
+inline const uint8_t* hostBytes(const Region& r) { return r.kind == Kind::Host ? r.host : nullptr; }
+
 using RegionTable = dm::RegionTableOf<Region>;
 
 // What the engine was told at open (src/session.ts computes it from the probe and options).
