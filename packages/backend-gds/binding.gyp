@@ -1,4 +1,9 @@
 {
+  "variables": {
+    # Core's engine kit (packages/core/native: range checks, Pin and file I/O in region_io.h),
+    # found through @datamover/core by name; a relative path because gyp mangles absolute paths.
+    "kit%": "<!(node -p \"require('path').relative('.', require('path').join(require('path').dirname(require.resolve('@datamover/core/package.json')), 'native'))\")"
+  },
   "targets": [
     {
       "target_name": "datamover_gds",
@@ -10,7 +15,8 @@
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "<!(node -p \"require('path').join(require('path').dirname(require.resolve('@datamover/core/package.json')), 'include')\")"
+        "<!(node -p \"require('path').join(require('path').dirname(require.resolve('@datamover/core/package.json')), 'include')\")",
+        "<(kit)"
       ],
       "libraries": ["-ldl", "-lpthread"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],

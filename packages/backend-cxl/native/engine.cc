@@ -20,24 +20,7 @@ constexpr uint32_t kDurable = 1u << DM_OPCODE_DURABLE;
 
 dm::Outcome status(uint32_t s, int32_t detail = 0) { return dm::Outcome{s, 0, detail}; }
 
-bool inBounds(const dm::Region& r, uint64_t addr, uint64_t n) { return addr <= r.length && n <= r.length - addr; }
-
-// Pins a region-table entry for the span of one descriptor (the table refuses to drop it meanwhile).
-class Pin {
- public:
-  Pin(dm::RegionTable& t, int index) : t_(t), r_(index < 0 ? nullptr : t.acquire(static_cast<uint16_t>(index))) {}
-  ~Pin() {
-    if (r_ != nullptr) t_.release(r_);
-  }
-  Pin(const Pin&) = delete;
-  Pin& operator=(const Pin&) = delete;
-  dm::Region* get() const { return r_; }
-  dm::Region* operator->() const { return r_; }
-
- private:
-  dm::RegionTable& t_;
-  dm::Region* r_;
-};
+using Pin = dm::Pin<dm::Region>;
 
 // The region indexes a descriptor's operands name (-1: no such operand).
 void operandKeys(const dm::Descriptor& d, int keys[2]) {
@@ -130,8 +113,8 @@ dm::Outcome Engine::run(dm::Executor& exec, const dm::Descriptor& in, dm::Region
     // Two mappings of the same device or file alias at different addresses: compare file offsets.
     const uint64_t n = uint64_t{d.copy.size} + 1;
     const dm::Region *a = regions[0], *b = regions[1];
-    if (a != nullptr && b != nullptr && meta_[d.copy.akey0].map && meta_[d.copy.akey1].map && inBounds(*a, d.copy.addr0, n) &&
-        inBounds(*b, d.copy.addr1, n) && b->writable && a->dev == b->dev && a->ino == b->ino) {
+    if (a != nullptr && b != nullptr && meta_[d.copy.akey0].map && meta_[d.copy.akey1].map && dm::inBounds(*a, d.copy.addr0, n) &&
+        dm::inBounds(*b, d.copy.addr1, n) && b->writable && a->dev == b->dev && a->ino == b->ino) {
       const uint64_t x = a->fileOffset + d.copy.addr0, y = b->fileOffset + d.copy.addr1;
       if (x < y + n && y < x + n) return status(DM_STATUS_OVERLAP);
     }
@@ -147,7 +130,7 @@ dm::Outcome Engine::run(dm::Executor& exec, const dm::Descriptor& in, dm::Region
     default: return status(DM_STATUS_BAD_DESCRIPTOR);  // durable is a flag of writes only
   }
   const dm::Region* dst = regions[kind == DM_OPCODE_COPY ? 1 : 0];
-  if (dst != nullptr && inBounds(*dst, addr, n) && dst->writable && meta_[key].persist == Persist::None)
+  if (dst != nullptr && dm::inBounds(*dst, addr, n) && dst->writable && meta_[key].persist == Persist::None)
     return status(DM_STATUS_NOT_PERSISTENT);  // refused before anything is written
   const dm::Outcome o = exec.run(d);
   if (o.status != DM_STATUS_OK) return o;

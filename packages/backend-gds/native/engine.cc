@@ -42,6 +42,7 @@ Engine::Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) 
   api_ = &api;
   driverHeld_ = true;
   start(env, info[1], "datamover-gds-progress", spinMicros);
+  dm::addLiveEngine(this);
 }
 
 // A run of ready, unfenced (after the first), mutually independent file <-> GPU copies goes to
@@ -94,6 +95,7 @@ void Engine::consume() {
 }
 
 void Engine::release() {
+  dm::removeLiveEngine(this);
   table_.clear();
   if (driverHeld_) releaseDriver(*api_);
   driverHeld_ = false;

@@ -1,10 +1,12 @@
 // The gds Engine: one consumer thread on core's shared ring (dm::RingConsumer); runs of file <->
-// GPU copies go to cuFile's batch API. engine.cc opens it and consumes; regions.cc registers host,
+// GPU copies go to cuFile's batch API. On core's live-engine list (live_engines.h), so that freeing
+// pinned host memory at teardown stops it first. engine.cc opens it and consumes; regions.cc registers host,
 // file and GPU regions; stats.cc reports its counters and transfer log.
 #pragma once
 
 #include <memory>
 
+#include <datamover/live_engines.h>
 #include <datamover/ring_consumer.h>
 #include <napi.h>
 
@@ -13,7 +15,7 @@
 
 namespace gds {
 
-class Engine : public Napi::ObjectWrap<Engine>, public dm::RingConsumer {
+class Engine : public Napi::ObjectWrap<Engine>, public dm::RingConsumer, public dm::LiveEngine {
  public:
   static Napi::Function Define(Napi::Env env) {
     return defineEngine<Engine>(env, "Engine",
@@ -43,6 +45,8 @@ class Engine : public Napi::ObjectWrap<Engine>, public dm::RingConsumer {
   uint64_t tryBatch(Executor& exec, uint64_t r);
   void consume() override;
   void release() override;
+  bool holds(const void* p, size_t n) override { return table_.holds(p, n); }
+  void stopForFree() override { shutdown(false); }
 
   const Api* api_ = nullptr;
   bool driverHeld_ = false;

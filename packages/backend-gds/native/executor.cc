@@ -13,6 +13,11 @@
 namespace gds {
 
 using namespace gdsabi;
+using dm::check;
+using dm::fileIo;
+using dm::Io;
+using dm::rangesOverlap;
+using Pin = dm::Pin<Region>;
 
 const char* const kPathNames[5] = {"none", "direct", "compat", "bounce", "cuda"};
 const char* const kReasonNames[7] = {"none",
@@ -164,24 +169,8 @@ void IoPool::worker() {
 
 namespace {
 
-
 Outcome status(uint32_t s) { return Outcome{s, 0, 0}; }
 Outcome ok() { return Outcome{DM_STATUS_OK, 0, 0}; }
-
-bool inBounds(const Region& r, uint64_t addr, uint64_t n) { return addr <= r.length && n <= r.length - addr; }
-
-uint32_t check(const Region* r, uint64_t addr, uint64_t n, bool write) {
-  if (r == nullptr) return DM_STATUS_BAD_AKEY;
-  if (!inBounds(*r, addr, n)) return DM_STATUS_OUT_OF_BOUNDS;
-  if (write && !r->writable) return DM_STATUS_ACCESS_DENIED;
-  return DM_STATUS_OK;
-}
-
-bool rangesOverlap(uint64_t x, uint64_t y, uint64_t n, uint64_t m) { return x < y + m && y < x + n; }
-
-bool directAligned(uint64_t pos, uint64_t n, const void* p) {
-  return ((pos | n | reinterpret_cast<uintptr_t>(p)) & (kAlign - 1)) == 0;
-}
 
 // Makes `device` current on this thread with its primary context created (cuFile's calls need a
 // current context; CUDA 11's cudaSetDevice alone does not create one, cudaFree(nullptr) does).
@@ -196,33 +185,6 @@ int bindDevice(const Api& api, int device) {
 }
 
 }  // namespace
-
-class Executor::Pin {
- public:
-  Pin(RegionTable& t, uint16_t index) : t_(t), r_(t.acquire(index)) {}
-  ~Pin() {
-    if (r_ != nullptr) t_.release(r_);
-  }
-  Pin(const Pin&) = delete;
-  Pin& operator=(const Pin&) = delete;
-  Region& operator*() const { return *r_; }
-  Region* operator->() const { return r_; }
-  Region* get() const { return r_; }
-
- private:
-  RegionTable& t_;
-  Region* r_;
-};
-
-// A file transfer's result: OK, SHORT_IO (end of file after `done`) or IO_ERROR (err = errno).
-struct Executor::Io {
-  uint32_t status;
-  uint64_t done;
-  int err;
-  Outcome outcome(uint64_t before = 0) const {
-    return Outcome{status, status == DM_STATUS_SHORT_IO ? before + done : 0, err};
-  }
-};
 
 Executor::Executor(const Api& api, RegionTable& table, const Config& config, Stats& stats, TransferLog& log)
     : api_(api), table_(table), config_(config), stats_(stats), log_(log), pool_(config.ioThreads) {
@@ -442,30 +404,6 @@ Outcome Executor::cufileIo(Region& file, Region& gpu, bool write, uint64_t fileA
     return Outcome{p.status, 0, p.detail};
   }
   return ok();
-}
-
-Executor::Io Executor::fileIo(Region& r, bool write, uint64_t off, uint8_t* buf, uint64_t n) {
-  const uint64_t base = r.fileOffset + off;
-  uint64_t done = 0;
-  while (done < n) {
-    const uint64_t want = std::min<uint64_t>(n - done, uint64_t{1} << 30);
-    const uint64_t pos = base + done;
-    const bool direct = r.directFd >= 0 && r.directOk && directAligned(pos, want, buf + done);
-    const int fd = direct ? r.directFd : r.fd;
-    const ssize_t k = write ? pwrite(fd, buf + done, want, static_cast<off_t>(pos))
-                            : pread(fd, buf + done, want, static_cast<off_t>(pos));
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      if (direct && errno == EINVAL) {
-        r.directOk = false;
-        continue;
-      }
-      return Io{DM_STATUS_IO_ERROR, done, errno};
-    }
-    if (k == 0) return Io{DM_STATUS_SHORT_IO, done, 0};
-    done += static_cast<uint64_t>(k);
-  }
-  return Io{DM_STATUS_OK, done, 0};
 }
 
 // The classic path: pread/pwrite into pinned host staging, then cudaMemcpy. Used where cuFile

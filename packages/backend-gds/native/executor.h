@@ -21,6 +21,7 @@
 #include <napi.h>
 
 #include "loader.h"
+#include "region_io.h"
 
 namespace gds {
 
@@ -105,6 +106,11 @@ struct Region {
   Region& operator=(const Region&) = delete;
   ~Region();
 };
+
+// The host bytes a region names (RegionTableOf::holds): host regions only. Device memory needs no
+// such check: a region holds its allocation alive (DeviceMemory is shared), so it is never freed
+// under the engine.
+inline const uint8_t* hostBytes(const Region& r) { return r.kind == Kind::Host ? r.host : nullptr; }
 
 using RegionTable = dm::RegionTableOf<Region>;
 
@@ -203,15 +209,12 @@ class Executor {
   std::vector<Outcome> runBatch(std::vector<BatchEntry>& group);
 
  private:
-  class Pin;
-  struct Io;
   Outcome copy(const dm_desc_copy_t& c, TransferRecord& rec);
   Outcome fill(const dm_desc_fill_t& f, TransferRecord& rec);
   Outcome writeImm(const dm_desc_write_imm_t& w, TransferRecord& rec);
   Outcome fileGpu(Region& file, Region& gpu, bool write, uint64_t fileAddr, uint64_t gpuAddr, uint64_t n, TransferRecord& rec);
   Outcome cufileIo(Region& file, Region& gpu, bool write, uint64_t fileAddr, uint64_t gpuAddr, uint64_t n);
   Outcome bounceIo(Region& file, Region& gpu, bool write, uint64_t fileAddr, uint64_t gpuAddr, uint64_t n);
-  Io fileIo(Region& r, bool write, uint64_t off, uint8_t* buf, uint64_t n);
   Outcome cuda(int err);  // an Outcome for a failed CUDA runtime call (clears the error)
   bool stream(int device, gdsabi::cudart::Stream* out, int* err);
   uint8_t* staging(int* err);

@@ -3,6 +3,8 @@
 #include <climits>
 #include <cstring>
 
+#include <datamover/live_engines.h>
+
 #include "addon.h"
 #include "gpu_buffer.h"
 
@@ -90,7 +92,7 @@ Napi::Value ImportGpu(const Napi::CallbackInfo& info) {
 }
 
 // allocatePinned(libraries, size, alignment) -> ArrayBuffer of page-locked host memory
-// (cudaMallocHost), freed with cudaFreeHost when collected.
+// (cudaMallocHost), freed with cudaFreeHost when collected, after every engine holding it stopped.
 Napi::Value AllocatePinned(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Api& api = usableApi(env, info[0]);
@@ -112,6 +114,7 @@ Napi::Value AllocatePinned(const Napi::CallbackInfo& info) {
   return Napi::ArrayBuffer::New(
       env, reinterpret_cast<void*>(p), size,
       [](Napi::Env en, void*, Pinned* m) {
+        dm::stopEnginesHolding(m->base, m->length);  // at teardown a copy may still run over it
         Napi::MemoryManagement::AdjustExternalMemory(en, -static_cast<int64_t>(m->length));
         m->api->cudaFreeHost(m->base);
         delete m;

@@ -3,7 +3,8 @@
  * awaited one at a time (`next`); afterwards each goes to one handler (`handle`).
  */
 import type { Socket } from 'node:net';
-import { datamoverError, ErrorCode } from '@datamover/core';
+import { datamoverError } from '@datamover/core';
+import { RdmaErrorCode } from './errors.js';
 
 /** Longest accepted line; a peer sending more is cut off. */
 const MAX_LINE = 1 << 20;
@@ -36,7 +37,7 @@ export class Channel<M extends object> {
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       this.#closed = true;
-      this.#waiter?.reject(datamoverError(ErrorCode.REMOTE_DISCONNECT, `rdma: ${name} closed the control channel`));
+      this.#waiter?.reject(datamoverError(RdmaErrorCode.REMOTE_DISCONNECT, `rdma: ${name} closed the control channel`));
       this.#waiter = undefined;
     });
   }
@@ -49,11 +50,11 @@ export class Channel<M extends object> {
   next(timeoutMs: number): Promise<M> {
     const queued = this.#queue.shift();
     if (queued) return Promise.resolve(queued);
-    if (this.#closed) return Promise.reject(datamoverError(ErrorCode.REMOTE_DISCONNECT, `rdma: ${this.name} closed the control channel`));
+    if (this.#closed) return Promise.reject(datamoverError(RdmaErrorCode.REMOTE_DISCONNECT, `rdma: ${this.name} closed the control channel`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiter = undefined;
-        reject(datamoverError(ErrorCode.REMOTE_DISCONNECT, `rdma: ${this.name} did not answer in ${timeoutMs} ms`));
+        reject(datamoverError(RdmaErrorCode.REMOTE_DISCONNECT, `rdma: ${this.name} did not answer in ${timeoutMs} ms`));
       }, timeoutMs);
       const done = () => clearTimeout(timer);
       this.#waiter = {

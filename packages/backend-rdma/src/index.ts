@@ -16,6 +16,8 @@ import { RdmaSession } from './session.js';
 import type { Access } from './token.js';
 import { rdmaConformanceTrim } from './conformance.js';
 
+export { RdmaErrorCode } from './errors.js';
+
 export { addonPath, loadNative } from './native.js';
 export type { EngineOptions, NativeAddon, NativeEngine, NativeEvent, NativeProbe } from './native.js';
 export type { AwaitImmediateOptions, ImmediateEvent } from './node.js';

@@ -13,6 +13,7 @@ import { native, type NativeEngine, type NativeEvent } from './native.js';
 import { challenge, CHALLENGE, HEX32, type Handshake, type HostList, LOOPBACK, type PeerAuth, transcript } from './peer-auth.js';
 import type { ImportRecord, RdmaSession } from './session.js';
 import { type Access, decodeToken, encodeToken, tokenKey, verifyToken } from './token.js';
+import { RdmaErrorCode } from './errors.js';
 
 interface Export {
   readonly mrId: number;
@@ -170,11 +171,11 @@ export class RdmaNode {
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => {
         socket.destroy();
-        reject(datamoverError(ErrorCode.REMOTE_DISCONNECT, `rdma: connecting to ${host}:${port} timed out`));
+        reject(datamoverError(RdmaErrorCode.REMOTE_DISCONNECT, `rdma: connecting to ${host}:${port} timed out`));
       }, CONNECT_TIMEOUT_MS);
       socket.once('error', (e) => {
         clearTimeout(t);
-        reject(datamoverError(ErrorCode.REMOTE_DISCONNECT, `rdma: cannot reach ${host}:${port}: ${e.message}`, { cause: e }));
+        reject(datamoverError(RdmaErrorCode.REMOTE_DISCONNECT, `rdma: cannot reach ${host}:${port}: ${e.message}`, { cause: e }));
       });
       socket.connect(port, host, () => {
         clearTimeout(t);
@@ -217,7 +218,7 @@ export class RdmaNode {
     }
     if (m.t === 'refused') throw denied(`rdma: ${ch.name} refused this node: ${String(m.reason)}`);
     if (m.t !== 'welcome' || !HEX32.test(String(m.nodeId)) || !/^[0-9]{1,20}$/.test(String(m.connKey)) || (server !== undefined && m.nodeId !== server)) {
-      throw datamoverError(ErrorCode.REMOTE_DISCONNECT, `rdma: ${ch.name} broke the handshake protocol`);
+      throw datamoverError(RdmaErrorCode.REMOTE_DISCONNECT, `rdma: ${ch.name} broke the handshake protocol`);
     }
     return m;
   }
@@ -226,13 +227,13 @@ export class RdmaNode {
     const done = new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => {
         this.#established.delete(check);
-        reject(datamoverError(ErrorCode.REMOTE_DISCONNECT, `rdma: ${peer.qpsUp.size} of ${this.qpsPerPeer} QPs to ${peer.host}:${peer.port} connected in ${CONNECT_TIMEOUT_MS} ms`));
+        reject(datamoverError(RdmaErrorCode.REMOTE_DISCONNECT, `rdma: ${peer.qpsUp.size} of ${this.qpsPerPeer} QPs to ${peer.host}:${peer.port} connected in ${CONNECT_TIMEOUT_MS} ms`));
       }, CONNECT_TIMEOUT_MS);
       const check = () => {
         if (peer.closed) {
           clearTimeout(t);
           this.#established.delete(check);
-          reject(datamoverError(ErrorCode.REMOTE_DISCONNECT, `rdma: ${peer.host}:${peer.port} went away while connecting`));
+          reject(datamoverError(RdmaErrorCode.REMOTE_DISCONNECT, `rdma: ${peer.host}:${peer.port} went away while connecting`));
         } else if (peer.qpsUp.size === this.qpsPerPeer) {
           clearTimeout(t);
           this.#established.delete(check);
@@ -295,7 +296,7 @@ export class RdmaNode {
     this.#peers.delete(peer.id);
     if (this.#byNode.get(peer.nodeId) === peer) this.#byNode.delete(peer.nodeId);
     if (!this.#closed) this.session.native.dropPeer(peer.id);
-    for (const r of peer.requests.values()) r.reject(datamoverError(ErrorCode.REMOTE_DISCONNECT, `rdma: peer ${peer.name} disconnected`));
+    for (const r of peer.requests.values()) r.reject(datamoverError(RdmaErrorCode.REMOTE_DISCONNECT, `rdma: peer ${peer.name} disconnected`));
     peer.requests.clear();
     for (const e of this.#exports.values()) e.importers.delete(peer);
     for (const check of [...this.#established]) check();
@@ -337,13 +338,13 @@ export class RdmaNode {
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => {
         this.#established.delete(check);
-        reject(datamoverError(ErrorCode.REMOTE_DISCONNECT, `rdma: ${peer.name} did not reconnect in ${timeout} ms`));
+        reject(datamoverError(RdmaErrorCode.REMOTE_DISCONNECT, `rdma: ${peer.name} did not reconnect in ${timeout} ms`));
       }, timeout);
       const check = () => {
         if (peer.qpsUp.size === this.qpsPerPeer || peer.closed) {
           clearTimeout(t);
           this.#established.delete(check);
-          if (peer.closed) reject(datamoverError(ErrorCode.REMOTE_DISCONNECT, `rdma: ${peer.name} disconnected`));
+          if (peer.closed) reject(datamoverError(RdmaErrorCode.REMOTE_DISCONNECT, `rdma: ${peer.name} disconnected`));
           else resolve();
         }
       };
@@ -397,13 +398,13 @@ export class RdmaNode {
     const t = decodeToken(token);
     let peer = this.#byNode.get(t.nodeId);
     if (!peer) {
-      if (!t.host || !t.port) throw datamoverError(ErrorCode.INVALID_TOKEN, `rdma.import: not connected to node ${t.nodeId} and the token names no address to reach it`);
+      if (!t.host || !t.port) throw datamoverError(RdmaErrorCode.INVALID_TOKEN, `rdma.import: not connected to node ${t.nodeId} and the token names no address to reach it`);
       if (!this.#allowHosts.has(t.host)) {
         throw datamoverError(ErrorCode.ACCESS_DENIED, `rdma.import: the token's exporter is at ${t.host}, which is not in allowHosts (${this.#allowHosts.entries.join(', ') || 'none'}); allow it, or rdma.connect() to it first`);
       }
       peer = await this.connect(t.host, t.port);
       if (peer.nodeId !== t.nodeId) {
-        throw datamoverError(ErrorCode.INVALID_TOKEN, `rdma.import: ${t.host}:${t.port} is node ${peer.nodeId}, not the token's ${t.nodeId}`);
+        throw datamoverError(RdmaErrorCode.INVALID_TOKEN, `rdma.import: ${t.host}:${t.port} is node ${peer.nodeId}, not the token's ${t.nodeId}`);
       }
     }
     const req = this.#nextReq++;
@@ -411,7 +412,7 @@ export class RdmaNode {
     const reply = await new Promise<Message>((resolve, reject) => {
       const timer = setTimeout(() => {
         p.requests.delete(req);
-        reject(datamoverError(ErrorCode.REMOTE_DISCONNECT, `rdma.import: node ${t.nodeId.slice(0, 8)}… did not answer in ${CONNECT_TIMEOUT_MS} ms`));
+        reject(datamoverError(RdmaErrorCode.REMOTE_DISCONNECT, `rdma.import: node ${t.nodeId.slice(0, 8)}… did not answer in ${CONNECT_TIMEOUT_MS} ms`));
       }, CONNECT_TIMEOUT_MS);
       p.requests.set(req, {
         resolve: (m) => {
@@ -426,7 +427,7 @@ export class RdmaNode {
       p.send({ t: 'import', req, token });
     });
     if (reply.t === 'import-refused') {
-      const code = reply.code === ErrorCode.ACCESS_REVOKED ? ErrorCode.ACCESS_REVOKED : ErrorCode.INVALID_TOKEN;
+      const code = reply.code === RdmaErrorCode.ACCESS_REVOKED ? RdmaErrorCode.ACCESS_REVOKED : RdmaErrorCode.INVALID_TOKEN;
       throw datamoverError(code, `rdma.import: node ${t.nodeId.slice(0, 8)}… refused the token: ${String(reply.reason)}`);
     }
     const rec: ImportRecord = { peer: p.id, nodeId: p.nodeId, exportId: t.exportId, revoked: false, indexes: new Set() };
@@ -443,8 +444,8 @@ export class RdmaNode {
   #live(id: number, call: string): Export {
     const e = this.#exports.get(id);
     if (e) return e;
-    if (Number.isInteger(id) && id >= 1 && id < this.#nextExport) throw datamoverError(ErrorCode.ACCESS_REVOKED, `${call}: export ${id} was revoked`);
-    throw datamoverError(ErrorCode.INVALID_TOKEN, `${call}: this node has no export ${id}`);
+    if (Number.isInteger(id) && id >= 1 && id < this.#nextExport) throw datamoverError(RdmaErrorCode.ACCESS_REVOKED, `${call}: export ${id} was revoked`);
+    throw datamoverError(RdmaErrorCode.INVALID_TOKEN, `${call}: this node has no export ${id}`);
   }
 
   #onMessage(peer: Peer, m: Message): void {

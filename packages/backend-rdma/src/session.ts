@@ -5,6 +5,7 @@
 import { BACKEND_STATUS_BASE, datamoverError, ErrorCode, threadCallback, type EngineErrorInfo, type EngineSession, type RegionInfo, type Ring } from '@datamover/core';
 import { native, type EngineOptions, type NativeAddon, type NativeEngine, type NativeEvent } from './native.js';
 import { RegistrationCache, type CacheEntry } from './reg-cache.js';
+import { RdmaErrorCode } from './errors.js';
 
 /** Backend completion statuses (native/consumer.cc). */
 export const STATUS_WC = BACKEND_STATUS_BASE;
@@ -128,16 +129,16 @@ export class RdmaSession implements EngineSession {
     const rec = this.#remote.get(result);
     const where = rec ? ` (export ${rec.exportId} of node ${rec.nodeId.slice(0, 8)}…)` : '';
     if (status === STATUS_DISCONNECT) {
-      return { code: ErrorCode.REMOTE_DISCONNECT, message: `the peer is disconnected or stopped answering${detail ? ` (${wcStatus})` : ''}${where}; the data did not land`, detail: { wcStatus: detail || undefined, wcStatusName: detail ? wcStatus : undefined } };
+      return { code: RdmaErrorCode.REMOTE_DISCONNECT, message: `the peer is disconnected or stopped answering${detail ? ` (${wcStatus})` : ''}${where}; the data did not land`, detail: { wcStatus: detail || undefined, wcStatusName: detail ? wcStatus : undefined } };
     }
     if (status === STATUS_REVOKED) {
-      return { code: ErrorCode.ACCESS_REVOKED, message: `the exporter revoked this remote region${where}`, detail: {} };
+      return { code: RdmaErrorCode.ACCESS_REVOKED, message: `the exporter revoked this remote region${where}`, detail: {} };
     }
     if (status === STATUS_WC) {
       if (detail === REM_ACCESS_ERR) {
         // Ranges and access are checked here before posting, so the NIC refusing the rkey means
         // the exporter deregistered the memory: the export was revoked.
-        return { code: ErrorCode.ACCESS_REVOKED, message: `remote access error from the peer's NIC (IBV_WC_REM_ACCESS_ERR): the export was revoked${where}`, detail: { wcStatus: detail, wcStatusName: wcStatus } };
+        return { code: RdmaErrorCode.ACCESS_REVOKED, message: `remote access error from the peer's NIC (IBV_WC_REM_ACCESS_ERR): the export was revoked${where}`, detail: { wcStatus: detail, wcStatusName: wcStatus } };
       }
       return { code: ErrorCode.DEVICE_ERROR, message: `work completion failed: ${wcStatus}${where}`, detail: { wcStatus: detail, wcStatusName: wcStatus } };
     }

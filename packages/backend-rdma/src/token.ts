@@ -18,7 +18,8 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
-import { datamoverError, ErrorCode } from '@datamover/core';
+import { datamoverError } from '@datamover/core';
+import { RdmaErrorCode } from './errors.js';
 
 export type Access = 'read-only' | 'read-write';
 
@@ -49,7 +50,7 @@ export function tokenKey(): Buffer {
 }
 
 function invalid(message: string): Error {
-  return datamoverError(ErrorCode.INVALID_TOKEN, `invalid export token: ${message}`);
+  return datamoverError(RdmaErrorCode.INVALID_TOKEN, `invalid export token: ${message}`);
 }
 
 /** Encodes a token as a base64url string, tagged under `key` (the exporter's). */

@@ -4,7 +4,7 @@
  * case definitions one `it` each.
  */
 import { cpus } from 'node:os';
-import type { Capabilities, ProbeResult } from '@datamover/core';
+import { packageInfo, type Capabilities, type ProbeResult } from '@datamover/core';
 import { buildCases } from './cases/index.js';
 import { resolveTarget, runCase } from './context.js';
 import { GROUPS, type CaseDef, type CaseOutcome, type ConformanceTarget, type Group, type Trim } from './types.js';
@@ -15,7 +15,8 @@ export { markdown, textTable } from './report.js';
 export type { ResolvedTarget } from './context.js';
 export * from './types.js';
 
-export const SUITE_VERSION = '0.1.0';
+/** The suite's version: this package's, from its package.json. */
+export const SUITE_VERSION = packageInfo(new URL('..', import.meta.url)).version;
 
 export interface GroupSummary {
   passed: number;

@@ -24,23 +24,10 @@ Region::~Region() {
 namespace {
 
 constexpr size_t kBounceBytes = size_t{1} << 20;  // staging for file I/O; a multiple of 4096
-constexpr uint64_t kDirectAlign = 4096;
 constexpr uint64_t kEqual = ~uint64_t{0};
 
 Outcome status(uint32_t s) { return Outcome{s, 0, 0}; }
 Outcome ok(uint64_t result = 0) { return Outcome{DM_STATUS_OK, result, 0}; }
-
-bool inBounds(const Region& r, uint64_t addr, uint64_t n) {
-  return addr <= r.length && n <= r.length - addr;  // overflow-safe addr + n <= length
-}
-
-// One operand's checks, in the TS oracle's order: BAD_AKEY, OUT_OF_BOUNDS, ACCESS_DENIED (writes).
-uint32_t check(const Region* r, uint64_t addr, uint64_t n, bool write) {
-  if (r == nullptr) return DM_STATUS_BAD_AKEY;
-  if (!inBounds(*r, addr, n)) return DM_STATUS_OUT_OF_BOUNDS;
-  if (write && !r->writable) return DM_STATUS_ACCESS_DENIED;
-  return DM_STATUS_OK;
-}
 
 // Whether [a+offA, +n) and [b+offB, +n) name the same bytes: same host memory (any two views),
 // or the same file. Both ranges are in bounds, so none of the sums overflow.
@@ -64,10 +51,6 @@ uint64_t chunkLen(uint64_t pos, uint64_t remaining, uint64_t max) {
   return std::min(remaining, max - (pos & (kDirectAlign - 1)));
 }
 
-bool directAligned(uint64_t pos, uint64_t n, const void* p) {
-  return ((pos | n | reinterpret_cast<uintptr_t>(p)) & (kDirectAlign - 1)) == 0;
-}
-
 // Single-copy atomic when naturally aligned, so a JS reader using Atomics sees the whole value.
 template <class T>
 void storeImm(uint8_t* p, uint64_t v) {
@@ -80,36 +63,6 @@ void storeImm(uint8_t* p, uint64_t v) {
 
 }  // namespace
 
-// Result of a file transfer: status OK, SHORT_IO (end of file) or IO_ERROR (err = errno).
-struct Executor::Io {
-  uint32_t status;
-  uint64_t done;
-  int err;
-  // SHORT_IO reports the bytes of the whole operation done before end of file in `result`;
-  // `before` is what earlier chunks of the operation moved.
-  Outcome outcome(uint64_t before = 0) const {
-    return Outcome{status, status == DM_STATUS_SHORT_IO ? before + done : 0, err};
-  }
-};
-
-// Pins a region-table entry (busy count) for the lifetime of one descriptor.
-class Executor::Pin {
- public:
-  Pin(RegionTable& t, uint16_t index) : t_(t), r_(t.acquire(index)) {}
-  ~Pin() {
-    if (r_ != nullptr) t_.release(r_);
-  }
-  Pin(const Pin&) = delete;
-  Pin& operator=(const Pin&) = delete;
-  Region& operator*() const { return *r_; }
-  Region* operator->() const { return r_; }
-  Region* get() const { return r_; }
-
- private:
-  RegionTable& t_;
-  Region* r_;
-};
-
 void Executor::FreeDeleter::operator()(uint8_t* p) const { std::free(p); }
 
 uint8_t* Executor::bounce() {
@@ -117,32 +70,8 @@ uint8_t* Executor::bounce() {
   return bounce_.get();
 }
 
-Executor::Io Executor::fileIo(Region& r, bool write, uint64_t off, uint8_t* buf, uint64_t n) {
-  const uint64_t base = r.fileOffset + off;
-  uint64_t done = 0;
-  while (done < n) {
-    const uint64_t want = std::min<uint64_t>(n - done, uint64_t{1} << 30);  // under Linux's 2 GiB cap
-    const uint64_t pos = base + done;
-    const bool direct = r.directFd >= 0 && r.directOk && directAligned(pos, want, buf + done);
-    const int fd = direct ? r.directFd : r.fd;
-    const ssize_t k = write ? pwrite(fd, buf + done, want, static_cast<off_t>(pos))
-                            : pread(fd, buf + done, want, static_cast<off_t>(pos));
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      if (direct && errno == EINVAL) {  // the filesystem refuses O_DIRECT: stay buffered
-        r.directOk = false;
-        continue;
-      }
-      return Io{DM_STATUS_IO_ERROR, done, errno};
-    }
-    if (k == 0) return Io{DM_STATUS_SHORT_IO, done, 0};
-    done += static_cast<uint64_t>(k);
-  }
-  return Io{DM_STATUS_OK, done, 0};
-}
-
 // Makes n bytes at (r, off) readable at *out: host memory in place, file bytes via `scratch`.
-Executor::Io Executor::fetch(Region& r, uint64_t off, uint64_t n, uint8_t* scratch, const uint8_t** out) {
+Io Executor::fetch(Region& r, uint64_t off, uint64_t n, uint8_t* scratch, const uint8_t** out) {
   if (!r.isFile) {
     *out = r.base + off;
     return Io{DM_STATUS_OK, n, 0};

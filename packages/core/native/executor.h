@@ -12,6 +12,8 @@
 #include <datamover/region_table.h>
 #include <napi.h>
 
+#include "region_io.h"
+
 namespace dm {
 
 // One AKey entry: a span of host memory or of a file.
@@ -49,14 +51,11 @@ class Executor {
   Outcome run(const Descriptor& d);
 
  private:
-  struct Io;
-  class Pin;
   Outcome copy(const dm_desc_copy_t& c);
   Outcome fill(const dm_desc_fill_t& f);
   Outcome compare(const dm_desc_compare_t& c);
   Outcome crc32c(const dm_desc_crc32c_t& c);
   Outcome writeImm(const dm_desc_write_imm_t& w);
-  Io fileIo(Region& r, bool write, uint64_t off, uint8_t* buf, uint64_t n);
   Io fetch(Region& r, uint64_t off, uint64_t n, uint8_t* scratch, const uint8_t** out);
   uint8_t* bounce();
 

@@ -2,7 +2,7 @@
  * The backend plugin contract. A backend says whether it can run here (`probe`), what it can
  * do (`capabilities`), and opens engine sessions that consume a shared descriptor ring.
  */
-import type { ErrorCode } from './errors.js';
+import type { AnyErrorCode } from './errors.js';
 import type { GpuMemory, Memory } from './memory.js';
 import type { Ring } from './ring/ring.js';
 import type { SpaceKind } from './spaces.js';
@@ -59,7 +59,7 @@ export const BACKEND_STATUS_BASE = 64;
 
 /** What a backend-defined completion status means, as an error. */
 export interface EngineErrorInfo {
-  readonly code: ErrorCode;
+  readonly code: AnyErrorCode;
   readonly message: string;
   /** Merged into the error's `detail` (after `backend` and `status`). */
   readonly detail?: Readonly<Record<string, unknown>>;

@@ -53,14 +53,13 @@ export const ErrorCode = {
   DEVICE_ERROR: 'DEVICE_ERROR',
   /** A durable write (`{ durable: true }`) asked of memory that is not persistent (DRAM, a volatile CXL device, tmpfs). */
   NOT_PERSISTENT: 'NOT_PERSISTENT',
-  /** The peer holding a remote region disconnected (or stopped answering) before the work landed. */
-  REMOTE_DISCONNECT: 'REMOTE_DISCONNECT',
-  /** The exporter revoked the remote region this work names. */
-  ACCESS_REVOKED: 'ACCESS_REVOKED',
-  /** A remote-region token that is malformed, forged, stale or refused by its exporter. */
-  INVALID_TOKEN: 'INVALID_TOKEN',
 } as const;
+/** Core's codes. A backend declares its own with declareErrorCodes(). */
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+/** A code a backend declared with declareErrorCodes() (a stable string like core's). */
+export type BackendErrorCode = string & { readonly __declaredByBackend?: never };
+/** What a DatamoverError's `code` can be: one of core's, or one a backend declared. */
+export type AnyErrorCode = ErrorCode | BackendErrorCode;
 
 /** Backend-specific detail attached to an error (errno, ibv_wc_status, CUfileError_t, …). */
 export interface ErrorDetail {
@@ -71,12 +70,12 @@ export interface ErrorDetail {
 }
 
 export class DatamoverError extends Error {
-  readonly code: ErrorCode;
+  readonly code: AnyErrorCode;
   readonly detail: ErrorDetail | undefined;
   /** For BATCH_FAILED, ABORTED and DEADLINE_EXCEEDED from a batch: what each descriptor did. */
   result?: BatchResult;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; detail?: ErrorDetail }) {
+  constructor(code: AnyErrorCode, message: string, options?: { cause?: unknown; detail?: ErrorDetail }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.detail = options?.detail;
@@ -98,7 +97,9 @@ export class CancelledError extends DatamoverError {}
 /** Work that an engine ran and that failed: I/O errors, device errors, failed batches. */
 export class TransferError extends DatamoverError {}
 
-const CLASS_OF: Record<ErrorCode, new (code: ErrorCode, message: string, options?: { cause?: unknown; detail?: ErrorDetail }) => DatamoverError> = {
+type ErrorClass = new (code: AnyErrorCode, message: string, options?: { cause?: unknown; detail?: ErrorDetail }) => DatamoverError;
+
+const CLASS_OF: Record<ErrorCode, ErrorClass> = {
   INVALID_ARGUMENT: InvalidArgumentError,
   INVALID_SIZE: InvalidArgumentError,
   SIZE_TOO_LARGE: InvalidArgumentError,
@@ -122,14 +123,54 @@ const CLASS_OF: Record<ErrorCode, new (code: ErrorCode, message: string, options
   IO_ERROR: TransferError,
   DEVICE_ERROR: TransferError,
   NOT_PERSISTENT: BackendError,
-  REMOTE_DISCONNECT: TransferError,
-  ACCESS_REVOKED: TransferError,
-  INVALID_TOKEN: InvalidArgumentError,
 };
 
-/** Creates the error of the right class for a code. */
-export function datamoverError(code: ErrorCode, message: string, options?: { cause?: unknown; detail?: ErrorDetail }): DatamoverError {
-  return new CLASS_OF[code](code, message, options);
+/** The subclass a declared code's errors take. */
+export type ErrorGroup = 'invalid-argument' | 'region-state' | 'backend' | 'cancelled' | 'transfer';
+const GROUP_CLASS: Record<ErrorGroup, ErrorClass> = {
+  'invalid-argument': InvalidArgumentError,
+  'region-state': RegionStateError,
+  backend: BackendError,
+  cancelled: CancelledError,
+  transfer: TransferError,
+};
+
+interface DeclaredCode {
+  readonly code: string;
+  readonly backend: string;
+  readonly group: ErrorGroup;
+}
+const declared = new Map<string, DeclaredCode>();
+
+/**
+ * A backend's own stable error codes, declared once where the backend is defined, each with the
+ * subclass its errors take: `const RdmaErrorCode = declareErrorCodes('rdma', { INVALID_TOKEN:
+ * 'invalid-argument' })`, then `datamoverError(RdmaErrorCode.INVALID_TOKEN, …)`. A code core defines
+ * or another backend declared is refused (INVALID_ARGUMENT), so a code names one meaning.
+ */
+export function declareErrorCodes<const T extends Record<string, ErrorGroup>>(backend: string, codes: T): { readonly [K in keyof T & string]: K & BackendErrorCode } {
+  for (const [code, group] of Object.entries(codes)) {
+    const taken = Object.hasOwn(ErrorCode, code) ? 'core' : declared.get(code);
+    // A backend module loaded twice (its dist and its src under a test runner) declares the same again.
+    if (taken !== undefined && !(typeof taken === 'object' && taken.backend === backend && taken.group === group)) {
+      throw datamoverError(ErrorCode.INVALID_ARGUMENT, `error code ${code} of backend ${backend} is already ${taken === 'core' ? "one of core's" : `declared by backend ${taken.backend}`}`);
+    }
+    if (!(group in GROUP_CLASS)) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `error code ${code} of backend ${backend}: unknown group ${String(group)}`);
+    declared.set(code, { code, backend, group });
+  }
+  return Object.freeze(Object.fromEntries(Object.keys(codes).map((c) => [c, c]))) as { readonly [K in keyof T & string]: K & BackendErrorCode };
+}
+
+/** Every code backends loaded in this process declared, with the backend and group of each. */
+export function declaredErrorCodes(): readonly DeclaredCode[] {
+  return [...declared.values()];
+}
+
+/** Creates the error of the right class for a code: core's, or one a backend declared (an undeclared one is a plain DatamoverError). */
+export function datamoverError(code: AnyErrorCode, message: string, options?: { cause?: unknown; detail?: ErrorDetail }): DatamoverError {
+  const own = declared.get(code);
+  const cls = Object.hasOwn(CLASS_OF, code) ? CLASS_OF[code as ErrorCode] : own ? GROUP_CLASS[own.group] : DatamoverError;
+  return new cls(code, message, options);
 }
 
 /** What an engine threw, as a DatamoverError: DEVICE_ERROR unless it already is one. */

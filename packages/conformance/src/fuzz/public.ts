@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
-import { Mover, type Batch, type Capabilities, type Region } from '@datamover/core';
+import { Mover, type Batch, type Capabilities, type ErrorCode, type Region } from '@datamover/core';
 import fc from 'fast-check';
 import { describeError, isDatamoverError } from '../check.js';
 import { resolveTarget } from '../context.js';
@@ -224,12 +224,12 @@ class Session {
           throw new Failure(`${what}: refused (${e.code}) but memory ${id} changed`);
         }
       }
-      if (plan.codes.length === 0 && plan.mayRefuse?.includes(e.code)) return { ok: false };
+      if (plan.codes.length === 0 && plan.mayRefuse?.includes(e.code as ErrorCode)) return { ok: false };
       if (plan.codes.length === 0) {
         fg.wrongResults++;
         throw new Failure(`${what}: the model expected success, got ${describeError(e)}`);
       }
-      if (!plan.codes.includes(e.code)) {
+      if (!plan.codes.includes(e.code as ErrorCode)) {
         fg.wrongResults++;
         throw new Failure(`${what}: expected ${plan.codes.join(' or ')}, got ${describeError(e)}`);
       }

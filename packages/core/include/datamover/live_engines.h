@@ -1,8 +1,8 @@
 // The engines running in this process, so that memory an engine may be touching is never freed
 // under it. Environment teardown (process exit, worker.terminate()) runs the finalizers of
-// external ArrayBuffers (soft's allocateAligned, cxl's allocate) before any addon's cleanup hook,
-// so an engine's own hook comes too late to stop a copy in flight over that memory. Such a
-// finalizer calls stopEnginesHolding() first.
+// external ArrayBuffers (soft's allocateAligned, cxl's allocate, gds's allocatePinned) before any
+// addon's cleanup hook, so an engine's own hook comes too late to stop a copy in flight over that
+// memory. Such a finalizer calls stopEnginesHolding() first.
 #pragma once
 
 #include <cstddef>

@@ -13,6 +13,13 @@
 
 namespace dm {
 
+// Where a region's host bytes start, or nullptr for a file (the kit's Region: isFile and base). An
+// engine whose Region differs declares its own hostBytes(const Region&) beside it.
+template <class Region>
+const uint8_t* hostBytes(const Region& r) {
+  return r.isFile ? nullptr : r.base;
+}
+
 template <class Region>
 class RegionTableOf {
  public:
@@ -39,12 +46,14 @@ class RegionTableOf {
     for (auto& s : slots_) s.reset();
   }
 
-  // JS thread: whether a host entry overlaps [p, p + n) (Region has isFile, base and length).
+  // JS thread: whether a host entry overlaps [p, p + n) (hostBytes() above; length bytes from there).
   bool holds(const void* p, size_t n) {
     const auto* b = static_cast<const uint8_t*>(p);
     std::lock_guard<std::mutex> g(mu_);
-    for (const auto& s : slots_)
-      if (s && !s->isFile && s->base < b + n && b < s->base + s->length) return true;
+    for (const auto& s : slots_) {
+      const uint8_t* h = s ? hostBytes(*s) : nullptr;
+      if (h != nullptr && h < b + n && b < h + s->length) return true;
+    }
     return false;
   }
   // Consumer thread: pin an entry for the duration of one descriptor (nullptr if free).

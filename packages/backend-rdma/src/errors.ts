@@ -1,0 +1,11 @@
+/** The rdma backend's own error codes (core's declareErrorCodes): stable strings, like core's. */
+import { declareErrorCodes } from '@datamover/core';
+
+export const RdmaErrorCode = declareErrorCodes('rdma', {
+  /** The peer holding a remote region disconnected (or stopped answering) before the work landed. */
+  REMOTE_DISCONNECT: 'transfer',
+  /** The exporter revoked the remote region this work names. */
+  ACCESS_REVOKED: 'transfer',
+  /** A remote-region token that is malformed, forged, stale or refused by its exporter. */
+  INVALID_TOKEN: 'invalid-argument',
+});
