@@ -37,11 +37,11 @@ it('a missing native addon: listed in stats().unavailable with the reason, the t
   for (const run of runs) {
     expect(run.engine).toBe('ts');
     expect(run.unavailable).toEqual([expect.objectContaining({ name: 'soft native engine', available: false, reason: expect.stringContaining(`no ${missing} (from DATAMOVER_SOFT_ADDON)`) })]);
-    expect(run.alloc).toMatch(/^UNSUPPORTED_OPERATION: no open backend can allocate 4096-byte aligned memory \(open: soft; unavailable: soft native engine: native addon not found/);
+    expect(run.alloc).toMatch(/^UNSUPPORTED_OPERATION: no open backend can allocate 4096-byte aligned memory \(open: soft; unavailable: soft native engine: native addon not built: no \/nonexistent/);
   }
   const warnings = r.stderr.split('\n').filter((l) => l.includes('DATAMOVER_SOFT_TS_ENGINE'));
   expect(warnings).toHaveLength(1);
-  expect(warnings[0]).toContain('the soft backend runs its TypeScript engine: native addon not found');
+  expect(warnings[0]).toContain('the soft backend runs its TypeScript engine: native addon not built');
 });
 
 it('with its addon loaded, nothing is listed and no warning is printed', () => {

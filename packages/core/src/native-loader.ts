@@ -97,7 +97,7 @@ export function addonLoader<T>(spec: AddonSpec): AddonLoader<T> {
       }
     }
     if (failures.length === 0) {
-      return { error: `${what} not found for ${runtimePlatform()}: no ${candidates.map(named).join(' nor ')}; ${rebuild()}` };
+      return { error: `${what} not built: no ${candidates.map(named).join(' nor ')} for ${runtimePlatform()}; ${rebuild()}` };
     }
     return { error: `${what} does not load on ${runtimePlatform()}: ${failures.join('; ')}; ${rebuild()}` };
   };

@@ -35,7 +35,7 @@ describe('addonLoader', () => {
     expect(loader.env).toBe('DATAMOVER_FAKE_ADDON');
     const r = loader.load();
     expect('error' in r && r.error).toContain(
-      `native addon not found for ${process.platform}-${process.arch}, Node ${process.versions.node} (ABI ${process.versions.modules}, N-API ${process.versions.napi}): no ${loader.path} nor ${loader.prebuild}`,
+      `native addon not built: no ${loader.path} nor ${loader.prebuild} for ${process.platform}-${process.arch}, Node ${process.versions.node} (ABI ${process.versions.modules}, N-API ${process.versions.napi})`,
     );
     expect('error' in r && r.error).toContain('`pnpm --filter @datamover/backend-fake build:native`');
     expect(loader.load()).toBe(r); // loaded once
