@@ -28,6 +28,14 @@ const CAPABILITIES: Capabilities = {
   maxRegions: 1 << 16,
 };
 
+let warnedStandIn = false;
+/** Once per process: the TypeScript engine runs because the native one is missing (it is far slower, and cannot allocate aligned memory). */
+function warnStandIn(reason: string): void {
+  if (warnedStandIn) return;
+  warnedStandIn = true;
+  process.emitWarning(`the soft backend runs its TypeScript engine: ${reason}`, { code: 'DATAMOVER_SOFT_TS_ENGINE' });
+}
+
 /** Creates the soft backend. */
 export function soft(options: SoftOptions = {}): Backend {
   const choice = options.engine ?? 'auto';
@@ -47,9 +55,8 @@ export function soft(options: SoftOptions = {}): Backend {
       const engine = engineName();
       if (!engine) return { available: false, reason: 'error' in n ? n.error : 'native engine unavailable' };
       const details: Record<string, unknown> = { engine };
-      if ('addon' in n) details.native = n.addon.Engine.info();
-      else details.nativeUnavailable = n.error;
-      return { available: true, details };
+      if ('addon' in n) return { available: true, details: { ...details, native: n.addon.Engine.info() } };
+      return { available: true, details, ...(choice === 'auto' ? { standIn: { part: 'native engine', reason: n.error } } : {}) };
     },
     capabilities: () => CAPABILITIES,
     async open(ring: Ring, onProgress: () => void): Promise<EngineSession> {
@@ -59,6 +66,7 @@ export function soft(options: SoftOptions = {}): Backend {
         return new HostEngineSession(n.addon, ring, onProgress, { ...(spinMicros === undefined ? {} : { spinMicros }), ...(ntThreshold === undefined ? {} : { ntThreshold }) }, 'soft');
       }
       if (choice === 'native') throw new Error('error' in n ? n.error : 'native engine unavailable');
+      if (choice === 'auto' && 'error' in n) warnStandIn(n.error);
       return new TsEngine(ring, onProgress, 'addon' in n ? n.addon : undefined);
     },
   };

@@ -26,7 +26,7 @@ export async function gatherInfo(): Promise<InfoReport> {
       const r = reports[present.indexOf(f.backend)]!;
       return { ...r, id, description, installed: true, capabilities: r.available ? f.backend.capabilities() : null };
     }),
-    nativeAddon: 'addon' in n ? { path: addonPath, loaded: true, info: n.addon.Engine.info() } : { path: addonPath, loaded: false, error: n.error },
+    nativeAddon: 'addon' in n ? { path: n.path, loaded: true, info: n.addon.Engine.info() } : { path: addonPath, loaded: false, error: n.error },
   };
 }
 
@@ -47,7 +47,7 @@ export function renderInfo(report: InfoReport): string {
   parts.push(
     table(
       ['backend', 'available', 'version', 'kind', 'engine / reason'],
-      report.backends.map((b) => [b.id, b.available ? 'yes' : 'no', b.version ?? '-', b.kind ?? '-', b.available ? describeEngine(b.details) : (b.reason ?? 'unavailable')]),
+      report.backends.map((b) => [b.id, b.available ? 'yes' : 'no', b.version ?? '-', b.kind ?? '-', b.available ? describeEngine(b) : (b.reason ?? 'unavailable')]),
     ),
   );
   const a = report.nativeAddon;
@@ -62,12 +62,13 @@ export function renderInfo(report: InfoReport): string {
   return parts.join('\n');
 }
 
-function describeEngine(details: Readonly<Record<string, unknown>> | undefined): string {
+/** `ts engine (standing in for the native engine: …)`, then the probe's other details. */
+function describeEngine({ details, standIn }: Partial<BackendReport>): string {
   if (!details) return '';
   const engine = typeof details['engine'] === 'string' ? `${details['engine']} engine` : '';
-  const extra = typeof details['nativeUnavailable'] === 'string' ? ' (native engine unavailable)' : '';
+  const extra = standIn ? ` (standing in for the ${standIn.part}: ${standIn.reason})` : '';
   const rest = Object.entries(details)
-    .filter(([k]) => k !== 'engine' && k !== 'native' && k !== 'nativeUnavailable')
+    .filter(([k]) => k !== 'engine' && k !== 'native')
     .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
   return [engine + extra, ...rest].filter(Boolean).join(', ');
 }

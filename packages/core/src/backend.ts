@@ -40,6 +40,12 @@ export interface ProbeResult {
   readonly reason?: string;
   /** Facts found while probing: versions, devices, engine choice. */
   readonly details?: Readonly<Record<string, unknown>>;
+  /**
+   * A part the available backend runs without, something else standing in (soft's TypeScript
+   * engine for a missing native one): Mover.open() lists it in stats().unavailable as
+   * `<backend> <part>` with the reason, so the substitution is never silent.
+   */
+  readonly standIn?: { readonly part: string; readonly reason: string };
 }
 
 /** What an engine needs to register one region. */

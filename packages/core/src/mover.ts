@@ -120,7 +120,7 @@ export class Mover {
       .map((b, i) => ({ b, r: reports[i]! }))
       .filter(({ b }) => policy !== 'software-only' || b.kind === 'software')
       .sort((x, y) => (policy === 'prefer-hardware' ? Number(x.b.kind === 'software') - Number(y.b.kind === 'software') : 0));
-    const unavailable = reports.filter((r) => !r.available);
+    const unavailable = [...reports.filter((r) => !r.available), ...reports.flatMap(standInReport)];
     const sessions: Session[] = [];
     try {
       for (const { b, r } of order) {
@@ -197,7 +197,7 @@ export class Mover {
     }
     if (!view) {
       // V8 array buffers are at least 16-byte aligned; stronger alignment needs an engine allocator.
-      if (alignment > 16) throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `no open backend can allocate ${alignment}-byte aligned memory`);
+      if (alignment > 16) throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `no open backend can allocate ${alignment}-byte aligned memory ${this.#openAndUnavailable()}`);
       view = new Uint8Array(new SharedArrayBuffer(size));
     }
     return this.#register(this.#hostMemory(view), HOST_SPACE, size, true);
@@ -264,8 +264,13 @@ export class Mover {
   }
 
   #noGpu(what: string): Error {
+    return datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `no open backend can ${what} GPU memory ${this.#openAndUnavailable()}`);
+  }
+
+  /** `(open: soft; unavailable: soft native engine: …)`: why an operation found no backend. */
+  #openAndUnavailable(): string {
     const why = this.#unavailable.map((r) => `${r.name}: ${r.reason ?? 'unavailable'}`).join('; ');
-    return datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `no open backend can ${what} GPU memory (open: ${this.backends.join(', ')}${why ? `; unavailable: ${why}` : ''})`);
+    return `(open: ${this.backends.join(', ')}${why ? `; unavailable: ${why}` : ''})`;
   }
 
   /**
@@ -420,6 +425,12 @@ function gpuDevice(device: unknown): number {
     throw datamoverError(ErrorCode.INVALID_ARGUMENT, `device must be a CUDA device ordinal (a non-negative integer), got ${String(device)}`);
   }
   return device;
+}
+
+/** A part an available backend runs without (ProbeResult.standIn), as an unavailable report of its own. */
+function standInReport(r: BackendReport): BackendReport[] {
+  if (!r.available || !r.standIn) return [];
+  return [{ name: `${r.name} ${r.standIn.part}`, version: r.version, kind: r.kind, available: false, reason: r.standIn.reason }];
 }
 
 async function probeOne(b: Backend): Promise<BackendReport> {

@@ -1,24 +1,30 @@
 /**
  * Backend-facing: the one way a backend package finds, loads and calls its native addon.
  *
- * A backend named `x` builds `build/Release/datamover_x.node` in its package; the environment
- * variable `DATAMOVER_X_ADDON` names another build to load instead (the sanitizer builds in
- * build-sanitize/, a debug build). A missing or mismatched binary becomes one message naming the
- * platform, Node's ABI and N-API versions and the command that builds it from source; an error
- * thrown by the addon becomes a DatamoverError whose stack starts at the backend's call.
+ * A backend named `x` loads, in order, the first of these that loads here:
+ * `build/Release/datamover_x.node` (a build from source: the user's explicit choice, and in a
+ * checkout never shadowed by a stale prebuild) and `prebuilds/<platform>-<arch>/datamover_x.node`
+ * (the N-API binary shipped in the package, one per platform for every Node version). The
+ * environment variable `DATAMOVER_X_ADDON` names the one file to load instead (the sanitizer
+ * builds in build-sanitize/, a debug build). A missing or mismatched binary becomes one message
+ * naming the platform, Node's ABI and N-API versions, the files looked for and the command that
+ * builds it from source where the package lives (a checkout, or a consumer's node_modules); an
+ * error thrown by the addon becomes a DatamoverError whose stack starts at the backend's call.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DatamoverError, datamoverError, ErrorCode, type ErrorDetail } from './errors.js';
 
-/** A loaded addon, or why it cannot be loaded (probe() reports the reason). */
-export type AddonLoad<T> = { readonly addon: T } | { readonly error: string };
+/** A loaded addon and the file it came from, or why it cannot be loaded (probe() reports the reason). */
+export type AddonLoad<T> = { readonly addon: T; readonly path: string } | { readonly error: string };
 
 export interface AddonLoader<T> {
-  /** The file load() opens: `$DATAMOVER_<NAME>_ADDON`, else build/Release/datamover_<name>.node. */
+  /** Where a build from source goes (build/Release/datamover_<name>.node), or `$DATAMOVER_<NAME>_ADDON`. */
   readonly path: string;
+  /** The prebuilt binary for this platform: prebuilds/<platform>-<arch>/datamover_<name>.node. */
+  readonly prebuild: string;
   /** The environment variable that selects another build. */
   readonly env: string;
   /** Loads the addon once; later calls return the same answer. */
@@ -28,7 +34,7 @@ export interface AddonLoader<T> {
 export interface AddonSpec {
   /** The backend's short name: `soft` loads datamover_soft.node, overridden by DATAMOVER_SOFT_ADDON. */
   readonly name: string;
-  /** The package's folder (holds package.json and build/), e.g. `new URL('..', import.meta.url)`. */
+  /** The package's folder (holds package.json, build/ and prebuilds/), e.g. `new URL('..', import.meta.url)`. */
   readonly packageRoot: string | URL;
   /** What the addon is, for messages (default `native addon`). */
   readonly what?: string;
@@ -48,29 +54,56 @@ export function runtimePlatform(): string {
   return `${process.platform}-${process.arch}, Node ${v.node} (ABI ${v.modules}, N-API ${v.napi})`;
 }
 
+/** The prebuilt binary's path inside a package: prebuilds/<platform>-<arch>/datamover_<name>.node. */
+export function prebuildPath(packageRoot: string | URL, name: string): string {
+  return join(rootPath(packageRoot), 'prebuilds', `${process.platform}-${process.arch}`, `datamover_${name}.node`);
+}
+
+/**
+ * The command that builds package `name` from source where it lives: in a consumer's
+ * node_modules, npm's or pnpm's rebuild (pnpm 10 first needs the build script approved); in a
+ * checkout of the repository, the workspace's build:native.
+ */
+export function buildFromSource(packageRoot: string | URL, name: string): string {
+  const needs = '(needs a C++17 compiler, make and Python)';
+  if (rootPath(packageRoot).includes(`${sep}node_modules${sep}`)) {
+    return `build it from source ${needs} with \`npm rebuild ${name} --build-from-source\`, or with pnpm \`pnpm approve-builds\` then \`pnpm rebuild ${name}\``;
+  }
+  return `build it from source ${needs} with \`pnpm --filter ${name} build:native\``;
+}
+
 /** The loader of one backend's addon. */
 export function addonLoader<T>(spec: AddonSpec): AddonLoader<T> {
   const root = rootPath(spec.packageRoot);
   const env = `DATAMOVER_${spec.name.toUpperCase()}_ADDON`;
   const alternate = process.env[env];
   const path = alternate || join(root, 'build', 'Release', `datamover_${spec.name}.node`);
+  const prebuild = prebuildPath(root, spec.name);
   const what = spec.what ?? 'native addon';
-  const rebuild = () => `build it from source with \`pnpm --filter ${packageInfo(root).name} build:native\` (needs a C++17 compiler, make and Python)`;
-  const from = alternate ? ` (from ${env})` : '';
+  const rebuild = () => buildFromSource(root, packageInfo(root).name);
+  const candidates = alternate ? [path] : [path, prebuild];
+  const named = (file: string) => (alternate ? `${file} (from ${env})` : file);
   let loaded: AddonLoad<T> | undefined;
   const load = (): AddonLoad<T> => {
     if (spec.requires && !spec.requires.platforms.includes(process.platform)) {
       return { error: `the ${spec.name} backend needs ${spec.requires.platforms.join(' or ')} (${spec.requires.why}); this is ${runtimePlatform()}` };
     }
-    if (!existsSync(path)) return { error: `${what} not built: ${path}${from} is missing for ${runtimePlatform()}; ${rebuild()}` };
-    try {
-      return { addon: createRequire(join(root, 'package.json'))(path) as T };
-    } catch (e) {
-      return { error: `${what} at ${path}${from} does not load on ${runtimePlatform()} (built for another platform or Node, or broken): ${(e as Error).message}; ${rebuild()}` };
+    const failures: string[] = [];
+    for (const file of candidates.filter((f) => existsSync(f))) {
+      try {
+        return { addon: createRequire(join(root, 'package.json'))(file) as T, path: file };
+      } catch (e) {
+        failures.push(`${named(file)} does not load (built for another platform or Node, or broken): ${(e as Error).message}`);
+      }
     }
+    if (failures.length === 0) {
+      return { error: `${what} not built: no ${candidates.map(named).join(' nor ')} for ${runtimePlatform()}; ${rebuild()}` };
+    }
+    return { error: `${what} does not load on ${runtimePlatform()}: ${failures.join('; ')}; ${rebuild()}` };
   };
   return {
     path,
+    prebuild,
     env,
     load: () => (loaded ??= load()),
   };

@@ -3,13 +3,13 @@
  * (a devDependency of core, shipped for several platforms): one that loads on this machine, and
  * one built for another platform as the mismatched binary.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DatamoverError, ErrorCode, InvalidArgumentError } from '../src/errors.js';
-import { addonLoader, nativeCaller, nativeError, packageInfo, runtimePlatform } from '../src/native-loader.js';
+import { addonLoader, nativeCaller, nativeError, packageInfo, prebuildPath, runtimePlatform } from '../src/native-loader.js';
 
 const prebuilds = join(dirname(createRequire(import.meta.url).resolve('ref-napi/package.json')), 'prebuilds');
 const here = join(prebuilds, `${process.platform}-${process.arch}`, 'node.napi.node');
@@ -28,14 +28,68 @@ interface RefAddon {
 }
 
 describe('addonLoader', () => {
-  it('a missing binary: one message with the path, the platform, Node ABI and N-API, and how to build it', () => {
+  it('a missing binary: one message with both files looked for, the platform, Node ABI and N-API, and how to build it', () => {
     const loader = addonLoader<RefAddon>({ name: 'fake', packageRoot: root });
     expect(loader.path).toBe(join(root, 'build', 'Release', 'datamover_fake.node'));
+    expect(loader.prebuild).toBe(join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'datamover_fake.node'));
     expect(loader.env).toBe('DATAMOVER_FAKE_ADDON');
     const r = loader.load();
-    expect('error' in r && r.error).toContain(`native addon not built: ${loader.path} is missing for ${process.platform}-${process.arch}, Node ${process.versions.node} (ABI ${process.versions.modules}, N-API ${process.versions.napi})`);
+    expect('error' in r && r.error).toContain(
+      `native addon not built: no ${loader.path} nor ${loader.prebuild} for ${process.platform}-${process.arch}, Node ${process.versions.node} (ABI ${process.versions.modules}, N-API ${process.versions.napi})`,
+    );
     expect('error' in r && r.error).toContain('`pnpm --filter @datamover/backend-fake build:native`');
     expect(loader.load()).toBe(r); // loaded once
+  });
+
+  it("installed in a consumer's node_modules, the advice is npm's and pnpm's rebuild, not a workspace command", () => {
+    const installed = join(root, 'node_modules', '@datamover', 'backend-fake');
+    mkdirSync(installed, { recursive: true });
+    writeFileSync(join(installed, 'package.json'), JSON.stringify({ name: '@datamover/backend-fake', version: '3.4.5' }));
+    const r = addonLoader<RefAddon>({ name: 'fake', packageRoot: installed }).load();
+    expect('error' in r && r.error).toContain('`npm rebuild @datamover/backend-fake --build-from-source`, or with pnpm `pnpm approve-builds` then `pnpm rebuild @datamover/backend-fake`');
+    expect('error' in r && r.error).not.toContain('--filter');
+  });
+
+  it.skipIf(!existsSync(here) || !existsSync(foreign))('the prebuilt binary loads when there is no build from source; a build from source that does not load falls through to it', () => {
+    const pkg = mkdtempSync(join(tmpdir(), 'dm-prebuilt-'));
+    try {
+      writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: '@datamover/backend-fake', version: '1.0.0' }));
+      const prebuild = prebuildPath(pkg, 'fake');
+      mkdirSync(dirname(prebuild), { recursive: true });
+      copyFileSync(here, prebuild);
+      const alone = addonLoader<RefAddon>({ name: 'fake', packageRoot: pkg }).load();
+      expect('path' in alone && alone.path).toBe(prebuild);
+      expect(typeof ('addon' in alone && alone.addon.address)).toBe('function');
+
+      mkdirSync(join(pkg, 'build', 'Release'), { recursive: true });
+      copyFileSync(foreign, join(pkg, 'build', 'Release', 'datamover_fake.node'));
+      const past = addonLoader<RefAddon>({ name: 'fake', packageRoot: pkg }).load();
+      expect('path' in past && past.path).toBe(prebuild);
+    } finally {
+      rmSync(pkg, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!existsSync(here) || !existsSync(foreign))('a build from source wins over the prebuilt binary; a prebuild that does not load is named in the one message', () => {
+    const pkg = mkdtempSync(join(tmpdir(), 'dm-prebuilt-'));
+    try {
+      writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: '@datamover/backend-fake', version: '1.0.0' }));
+      const prebuild = prebuildPath(pkg, 'fake');
+      mkdirSync(dirname(prebuild), { recursive: true });
+      copyFileSync(foreign, prebuild);
+      const broken = addonLoader<RefAddon>({ name: 'fake', packageRoot: pkg }).load();
+      expect('error' in broken && broken.error).toMatch(
+        new RegExp(`^native addon does not load on ${process.platform}-${process.arch}, .*: ${prebuild.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not load \\(built for another platform or Node, or broken\\): .*; build it from source`),
+      );
+
+      const local = join(pkg, 'build', 'Release', 'datamover_fake.node');
+      mkdirSync(dirname(local), { recursive: true });
+      copyFileSync(here, local);
+      const built = addonLoader<RefAddon>({ name: 'fake', packageRoot: pkg }).load();
+      expect('path' in built && built.path).toBe(local);
+    } finally {
+      rmSync(pkg, { recursive: true, force: true });
+    }
   });
 
   it('a platform the backend does not run on is named before any file is looked at', () => {
@@ -56,7 +110,7 @@ describe('addonLoader', () => {
   it.skipIf(!existsSync(foreign))('a binary built for another platform: says so, names the variable it came from and how to rebuild', () => {
     process.env.DATAMOVER_FAKE_ADDON = foreign;
     const r = addonLoader<RefAddon>({ name: 'fake', packageRoot: root, what: 'fake engine' }).load();
-    expect('error' in r && r.error).toMatch(/^fake engine at .*darwin-x64\/node\.napi\.node \(from DATAMOVER_FAKE_ADDON\) does not load on linux-x64, Node .* \(built for another platform or Node, or broken\): .*invalid ELF header.*; build it from source with `pnpm --filter @datamover\/backend-fake build:native`/);
+    expect('error' in r && r.error).toMatch(/^fake engine does not load on linux-x64, Node .*: .*darwin-x64\/node\.napi\.node \(from DATAMOVER_FAKE_ADDON\) does not load \(built for another platform or Node, or broken\): .*invalid ELF header.*; build it from source .*with `pnpm --filter @datamover\/backend-fake build:native`/);
   });
 });
 
