@@ -4,8 +4,8 @@
  * Each line is the median of `iterations` awaited operations measured back to back. The parts are
  * differences of those medians: the batch build and the Promise are measured alone; 'inline' runs
  * the copy on the JS thread (no hand-off); 'engine' hands it to the engine's thread (doorbell,
- * wake-up or spin, completion seen by polling or by the progress call). A shared machine makes absolute figures noisy: the load
- * average is printed with them.
+ * wake-up or spin, completion seen by polling or by the progress call). A shared machine makes
+ * absolute figures noisy: the load average is printed with them.
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
