@@ -44,7 +44,7 @@ export const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
 export const MODES = {
   full: {
     mode: 'full',
-    sizes: [64, 4 * KiB, 64 * KiB, 1 * MiB, 64 * MiB, 1 * GiB],
+    sizes: [64, 4 * KiB, 16 * KiB, 64 * KiB, 256 * KiB, 1 * MiB, 2 * MiB, 64 * MiB, 1 * GiB],
     batches: [1, 16, 256, 4096],
     maxBatchBytes: 1 * GiB,
     warmup: 2,
@@ -59,7 +59,7 @@ export const MODES = {
   },
   quick: {
     mode: 'quick',
-    sizes: [64, 4 * KiB, 64 * KiB, 1 * MiB, 64 * MiB, 256 * MiB],
+    sizes: [64, 4 * KiB, 16 * KiB, 64 * KiB, 256 * KiB, 1 * MiB, 2 * MiB, 64 * MiB, 256 * MiB],
     batches: [1, 16, 256, 4096],
     maxBatchBytes: 64 * MiB,
     warmup: 1,

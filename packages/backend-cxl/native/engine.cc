@@ -44,6 +44,7 @@ Napi::Function Engine::Define(Napi::Env env) {
                                   InstanceMethod<&Engine::RegisterDax>("registerDax"),
                                   InstanceMethod<&Engine::Deregister>("deregister"),
                                   InstanceMethod<&Engine::Stats>("stats"),
+                                  InstanceMethod<&Engine::RunInline>("runInline"),
                               });
 }
 
@@ -142,6 +143,13 @@ dm::Outcome Engine::run(dm::Executor& exec, const dm::Descriptor& in, dm::Region
   }
   durableOps_.fetch_add(1, std::memory_order_relaxed);
   return o;
+}
+
+Napi::Value Engine::RunInline(const Napi::CallbackInfo& info) {
+  dm::Executor exec(table_, nt_);
+  const auto count = static_cast<uint64_t>(dm::intArg(info.Env(), info[0], 0, dm::kMaxSafeInteger, "count"));
+  const int64_t n = runInline(info.Env(), count, [&](const dm::Descriptor& d) { return execute(exec, d); });
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
 void Engine::consume() {

@@ -35,6 +35,8 @@ class Engine : public Napi::ObjectWrap<Engine>, public dm::RingConsumer, public 
   void RegisterDax(const Napi::CallbackInfo& info);
   void Deregister(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  // The published slots run now on the JS thread by execute() (dm::RingConsumer::runInline).
+  Napi::Value RunInline(const Napi::CallbackInfo& info);
 
   uint16_t freeIndex(Napi::Env env, const Napi::Value& v);
   // Pins the operands' regions and runs the descriptor under the fault watch (fault_guard.h).

@@ -12,6 +12,8 @@ export interface NativeEngine {
   registerDax(index: number, mapping: NativeMapping, mapOffset: number, length: number, writable: boolean): void;
   deregister(index: number): void;
   doorbell(): void;
+  /** Runs the `count` slots written past Read_Index now on this thread; how many it settled, or -1 when the consumer holds the ring. */
+  runInline(count: number): number;
   ref(): void;
   unref(): void;
   close(): void;

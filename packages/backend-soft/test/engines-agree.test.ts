@@ -1,10 +1,12 @@
 /**
  * Property-based: the native engine must do exactly what the TypeScript oracle does, on random
- * batches over host and file regions — same bytes in every region, same result per descriptor.
+ * batches over host and file regions — same bytes in every region, same result per descriptor —
+ * and so on host-only batches under every execution path (inline on the JS thread or on the
+ * engine's thread: docs/performance.md).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatamoverError, type Batch, type Mover, type Region } from '@datamover/core';
+import { DatamoverError, type Batch, type InlineMode, type Mover, type Region } from '@datamover/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { openSoft, pattern, tempDir } from './helpers.js';
@@ -21,8 +23,9 @@ type Op =
   | { op: 'nop'; fence: boolean };
 
 const region = fc.integer({ min: 0, max: SIZES.length }); // the last index is the file region
+const hostRegion = fc.integer({ min: 0, max: SIZES.length - 1 });
 const frac = fc.double({ min: 0, max: 1, noNaN: true });
-const opArb: fc.Arbitrary<Op> = fc.oneof(
+const opsOver = (region: fc.Arbitrary<number>): fc.Arbitrary<Op> => fc.oneof(
   fc.record({ op: fc.constant('copy' as const), dst: region, src: region, a: frac, b: frac, n: frac, fence: fc.boolean() }).map((o) => o as unknown as Op),
   fc.record({ op: fc.constant('fill' as const), dst: region, a: frac, n: frac, p: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), wide: fc.boolean() }).map((o) => o as unknown as Op),
   fc.record({ op: fc.constant('compare' as const), x: region, y: region, a: frac, b: frac, n: frac }).map((o) => o as unknown as Op),
@@ -30,6 +33,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('writeImm' as const), dst: region, a: frac, width: fc.constantFrom(1, 2, 4, 8) as fc.Arbitrary<1 | 2 | 4 | 8>, v: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) }).map((o) => o as unknown as Op),
   fc.record({ op: fc.constant('nop' as const), fence: fc.boolean() }).map((o) => o as unknown as Op),
 );
+const opArb = opsOver(region);
+const hostOpArb = opsOver(hostRegion);
 
 /** Turns fractions into a valid range of a region: offset and length both within it. */
 function range(r: Region, a: number, n: number, other?: Region, b = 0) {
@@ -84,8 +89,16 @@ function add(batch: Batch, regions: Region[], o: Op): boolean {
   }
 }
 
-async function run(engine: 'ts' | 'native', ops: Op[], tag: string): Promise<{ bytes: Uint8Array[]; values: number[] }> {
-  const m: Mover = await openSoft(engine);
+interface Outcome {
+  bytes: Uint8Array[];
+  values: number[];
+  /** Batches the native engine ran inline / on its thread. */
+  inline: number;
+  offloaded: number;
+}
+
+async function run(engine: 'ts' | 'native', ops: Op[], tag: string, inline?: InlineMode): Promise<Outcome> {
+  const m: Mover = await openSoft(engine, inline ? { inline } : {});
   try {
     const buffers = SIZES.map((n, i) => pattern(n, i + 11));
     const path = join(dir, `${tag}-${engine}.bin`);
@@ -95,7 +108,8 @@ async function run(engine: 'ts' | 'native', ops: Op[], tag: string): Promise<{ b
     for (const o of ops) add(batch, regions, o);
     const result = await batch.submit();
     const values = Array.from({ length: batch.length }, (_, i) => result.value(i));
-    return { bytes: [...buffers, new Uint8Array(readFileSync(path))], values };
+    const s = m.stats().backends[0]!;
+    return { bytes: [...buffers, new Uint8Array(readFileSync(path))], values, inline: s.inlineBatches, offloaded: s.offloadedBatches };
   } finally {
     await m.close();
   }
@@ -109,12 +123,36 @@ describe('native engine agrees with the TypeScript oracle', () => {
         const tag = `r${round++}`;
         const oracle = await run('ts', ops, tag);
         const native = await run('native', ops, tag);
-        expect(native.values).toEqual(oracle.values);
-        for (let i = 0; i < oracle.bytes.length; i++) {
-          expect(Buffer.from(native.bytes[i]!).equals(Buffer.from(oracle.bytes[i]!)), `region ${i} differs`).toBe(true);
-        }
+        expectSame(native, oracle);
       }),
       { numRuns: 150 },
     );
   });
+
+  it('on random host batches run inline, offloaded and as the policy decides', async () => {
+    let round = 0;
+    const paths = { always: 0, never: 0 };
+    await fc.assert(
+      fc.asyncProperty(fc.array(hostOpArb, { minLength: 1, maxLength: 40 }), async (ops) => {
+        const tag = `h${round++}`;
+        const oracle = await run('ts', ops, tag);
+        for (const mode of ['auto', 'always', 'never'] as const) {
+          const native = await run('native', ops, tag, mode);
+          expectSame(native, oracle);
+          if (mode === 'never') expect(native.inline).toBe(0);
+          if (mode !== 'auto') paths[mode] += mode === 'always' ? native.inline : native.offloaded;
+        }
+      }),
+      { numRuns: 60 },
+    );
+    // Every batch here is far below the bound: 'always' ran each inline, 'never' none.
+    expect(paths).toEqual({ always: round, never: round });
+  });
 });
+
+function expectSame(native: Outcome, oracle: Outcome): void {
+  expect(native.values).toEqual(oracle.values);
+  for (let i = 0; i < oracle.bytes.length; i++) {
+    expect(Buffer.from(native.bytes[i]!).equals(Buffer.from(oracle.bytes[i]!)), `region ${i} differs`).toBe(true);
+  }
+}

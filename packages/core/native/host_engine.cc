@@ -28,6 +28,7 @@ class HostEngine : public Napi::ObjectWrap<HostEngine>, public RingConsumer, pub
                                     InstanceMethod<&HostEngine::RegisterFile>("registerFile"),
                                     InstanceMethod<&HostEngine::Deregister>("deregister"),
                                     InstanceMethod<&HostEngine::Stats>("stats"),
+                                    InstanceMethod<&HostEngine::RunInline>("runInline"),
                                     StaticMethod<&HostEngine::Info>("info"),
                                     StaticMethod<&HostEngine::AbiOffsets>("abiOffsets"),
                                 });
@@ -41,6 +42,14 @@ class HostEngine : public Napi::ObjectWrap<HostEngine>, public RingConsumer, pub
   void RegisterFile(const Napi::CallbackInfo& info);
   void Deregister(const Napi::CallbackInfo& info) { deregister(info.Env(), table_, info[0]); }
   Napi::Value Stats(const Napi::CallbackInfo& info) { return consumerStats(info.Env()); }
+  // runInline(count): the `count` slots written after read_index run now on the JS thread by the
+  // same executor (RingConsumer::runInline); the number settled, or -1 when the consumer holds the ring.
+  Napi::Value RunInline(const Napi::CallbackInfo& info) {
+    Executor exec(table_, nt_);
+    const auto count = static_cast<uint64_t>(intArg(info.Env(), info[0], 0, kMaxSafeInteger, "count"));
+    const int64_t n = runInline(info.Env(), count, [&](const Descriptor& d) { return exec.run(d); });
+    return Napi::Number::New(info.Env(), static_cast<double>(n));
+  }
   static Napi::Value Info(const Napi::CallbackInfo& info);
   static Napi::Value AbiOffsets(const Napi::CallbackInfo& info);
 

@@ -3,7 +3,7 @@
 //   exports.Set("Engine", dm::defineHostEngine(env, "Engine"));
 // JS: new Engine(ring, onProgress, { spinMicros?, ntThreshold? }) with registerHost(index, view,
 // writable), registerFile(index, fd, directFd, fileOffset, length, writable), deregister(index),
-// stats(), doorbell(), ref(), unref(), close(); static info() and abiOffsets(). Core's
+// stats(), runInline(), doorbell(), ref(), unref(), close(); static info() and abiOffsets(). Core's
 // HostEngineSession (src/host-engine.ts) is its EngineSession.
 #pragma once
 

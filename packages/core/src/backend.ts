@@ -84,6 +84,14 @@ export interface EngineSession {
   deregister(index: number): void;
   /** Tells the engine that Write_Index moved. */
   doorbell(): void;
+  /**
+   * Inline execution (docs/performance.md): settles the `count` descriptors written past
+   * Read_Index — before Write_Index is advanced over them, so the engine's thread never sees them
+   * — now, on the calling thread, through the engine's own executor and completion writes, and
+   * returns how many it settled; -1 when the engine's thread holds the ring (the producer then
+   * commits and rings the doorbell). Only engines over host memory offer it.
+   */
+  runInline?(count: number): number;
   /** Keeps the process alive while `true` (work in flight) and lets it exit while `false`. */
   hold(active: boolean): void;
   /** Host memory aligned to `alignment`, when the engine can allocate it. */
@@ -124,6 +132,8 @@ export interface RingConsumerStats {
   readonly sleeps: number;
   /** Wake-ups after which the consumer stepped off the CPU of the JS thread that woke it. */
   readonly wakeMoves: number;
+  /** Descriptors runInline() settled on the JS thread (also in `executed` when they ran). */
+  readonly inlined: number;
 }
 
 export interface Backend {

@@ -9,6 +9,7 @@ import { restack } from './caller-stack.js';
 import * as gen from './descriptor/generated.js';
 import { OPCODE_BITS } from './descriptor/schema.js';
 import { datamoverError, ErrorCode } from './errors.js';
+import type { InlineMode, PathDecision } from './inline.js';
 import { assertRegion, checkOptions, NO_OPTIONS, OPTION_KEYS } from './options.js';
 import { memoryOverlap } from './overlap.js';
 import { checkRange, checkSize, type Region, type Registration } from './region.js';
@@ -71,6 +72,13 @@ export interface SubmitOptions {
    * descriptor then starts only once the one before it has finished, on every engine.
    */
   stopOnError?: boolean;
+  /** Execution path: run small work inline on this thread, or always on the engine (default: the Mover's; docs/performance.md). */
+  inline?: InlineMode;
+}
+
+/** Which path one engine session's part of a batch takes, and why (`Batch.explain()`). */
+export interface BatchPath extends PathDecision {
+  readonly backend: string;
 }
 
 /** What a batch needs from its Mover. @internal */
@@ -83,6 +91,7 @@ export interface BatchHost {
   /** Whether the session's backend can make writes to `kind` durable. */
   durable(session: number, kind: SpaceKind): boolean;
   submit(batch: Batch, options: SubmitOptions): Promise<BatchResult>;
+  explain(batch: Batch, options: Pick<SubmitOptions, 'inline'>): BatchPath[];
 }
 
 const WORDS = 16;
@@ -206,6 +215,15 @@ export class Batch {
     if (this.#checkKeys) checkOptions('Batch.nop()', options, OPTION_KEYS.nop);
     this.#check();
     return this.#nop(this.#slot(this.#route('nop', null, null, options, 0)), options);
+  }
+
+  /**
+   * Which execution path each engine's part of this batch would take if submitted now (inline
+   * on this thread or handed to the engine), and why: bytes, the model's estimate, the threshold.
+   */
+  explain(options: Pick<SubmitOptions, 'inline'> = NO_OPTIONS): BatchPath[] {
+    this.#check();
+    return this.#host.explain(this, options);
   }
 
   /** Submits every descriptor at once; resolves with a result per descriptor. */

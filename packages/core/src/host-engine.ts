@@ -14,6 +14,8 @@ export interface HostEngine {
   registerFile(index: number, fd: number, directFd: number, fileOffset: number, length: number, writable: boolean): void;
   deregister(index: number): void;
   doorbell(): void;
+  /** Runs the `count` slots written past Read_Index now on this thread (the engine's executor); how many it settled, or -1 when the consumer holds the ring. */
+  runInline(count: number): number;
   ref(): void;
   unref(): void;
   close(): void;
@@ -82,6 +84,9 @@ export class HostEngineSession implements EngineSession {
   }
   doorbell(): void {
     this.#native(() => this.#engine.doorbell());
+  }
+  runInline(count: number): number {
+    return this.#native(() => this.#engine.runInline(count));
   }
   hold(active: boolean): void {
     if (active === this.#held) return;

@@ -8,7 +8,7 @@ export * as abi from './abi.js';
 export { allOperations, BACKEND_STATUS_BASE, OPERATIONS } from './backend.js';
 export type { Backend, Capabilities, EngineErrorInfo, EngineSession, Operation, OperationSupport, ProbeResult, RegionInfo, RingConsumerStats } from './backend.js';
 export { Batch } from './batch.js';
-export type { CompareOptions, CopyOptions, Crc32cOptions, DescriptorOptions, DurableOption, FillOptions, SubmitOptions, WriteImmediateOptions } from './batch.js';
+export type { BatchPath, CompareOptions, CopyOptions, Crc32cOptions, DescriptorOptions, DurableOption, FillOptions, SubmitOptions, WriteImmediateOptions } from './batch.js';
 export { BatchResult } from './batch-result.js';
 export type { DescriptorStatus, NotRunReason } from './batch-result.js';
 export { BackendError, CancelledError, DatamoverError, datamoverError, declaredErrorCodes, declareErrorCodes, ErrorCode, InvalidArgumentError, RegionStateError, TransferError } from './errors.js';
@@ -19,6 +19,8 @@ export type { BackendMemory, DaxMemory, FileMemory, GpuMemory, HostMemory, Memor
 export { HostEngineSession } from './host-engine.js';
 export type { HostEngine, HostEngineAddon, HostEngineInfo, HostEngineOptions } from './host-engine.js';
 export { Mover } from './mover.js';
+export { INLINE_BOUND_NS } from './inline.js';
+export type { InlineMode, InlineModel, PathDecision } from './inline.js';
 export { addonLoader, nativeCaller, nativeError, packageInfo, runtimePlatform, threadCallback } from './native-loader.js';
 export type { AddonLoad, AddonLoader, AddonSpec, NativeErrorMap } from './native-loader.js';
 export type { BackendReport, Fallback, MoverOptions, MoverStats, RoutingPolicy } from './mover.js';

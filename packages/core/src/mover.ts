@@ -20,6 +20,7 @@ import { supportSet, type Session } from './session.js';
 import { Submission } from './submission.js';
 import { fileSpace, gpuSpace, HOST_SPACE, type AddressSpace, type SpaceKind } from './spaces.js';
 import { Submitter, type SubmitterStats } from './submitter.js';
+import { checkInlineMode, defaultInlineMode, type InlineMode } from './inline.js';
 
 export type { Fallback, RoutingPolicy } from './router.js';
 
@@ -30,6 +31,8 @@ export interface MoverOptions {
   policy?: RoutingPolicy;
   /** Ring slots per backend session (a power of two); default the backend's own or 4096. */
   ringEntries?: number;
+  /** Execution path of small batches (docs/performance.md); default DATAMOVER_INLINE, else 'auto'. A submit's own `inline` wins. */
+  inline?: InlineMode;
 }
 
 /** What probing one backend found. */
@@ -96,6 +99,7 @@ export class Mover {
       maxDescriptorBytes: (s) => this.#sessions[s]!.caps.maxDescriptorBytes,
       durable: (s, kind) => this.#sessions[s]!.caps.durable?.includes(kind) ?? false,
       submit: (batch, options) => this.#submission.submit(batch, options),
+      explain: (batch, options) => this.#submission.explain(batch, options),
     };
     this.#table = new RegionTable(this.#id, sessions);
     unclosed.register(this, this.#table, this);
@@ -120,6 +124,7 @@ export class Mover {
       .map((b, i) => ({ b, r: reports[i]! }))
       .filter(({ b }) => policy !== 'software-only' || b.kind === 'software')
       .sort((x, y) => (policy === 'prefer-hardware' ? Number(x.b.kind === 'software') - Number(y.b.kind === 'software') : 0));
+    const inlineMode = checkInlineMode(options.inline, 'inline') ?? defaultInlineMode();
     const unavailable = [...reports.filter((r) => !r.available), ...reports.flatMap(standInReport)];
     const sessions: Session[] = [];
     try {
@@ -128,7 +133,7 @@ export class Mover {
         const ring = new Ring(options.ringEntries ?? b.ringEntries ?? 4096);
         let submitter: Submitter | undefined;
         const engine = await b.open(ring, () => submitter?.progress());
-        submitter = new Submitter(ring, engine, b.name);
+        submitter = new Submitter(ring, engine, b.name, inlineMode);
         const caps = b.capabilities();
         const kinds = new Set(caps.operations.flatMap((o) => [o.src, o.dst]).filter((k): k is SpaceKind => k !== null));
         sessions.push({ backend: b, caps, supports: supportSet(caps), ring, engine, submitter, registered: new Set(), kinds });

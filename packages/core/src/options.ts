@@ -27,7 +27,7 @@ const keysOf =
   <const K extends readonly (keyof T & string)[]>(...keys: K & ([Exclude<keyof T, K[number]>] extends [never] ? unknown : never)): KeySet =>
     keySet(keys);
 
-const SUBMIT = ['signal', 'timeout', 'deadline', 'stopOnError'] as const;
+const SUBMIT = ['signal', 'timeout', 'deadline', 'stopOnError', 'inline'] as const;
 const DESCRIPTOR = ['fence', 'backend'] as const;
 
 /** Keys each call takes. A Mover one-shot operation takes its descriptor's keys plus the submit keys. */
@@ -39,7 +39,7 @@ export const OPTION_KEYS = {
   writeImmediate: keysOf<WriteImmediateOptions>()(...DESCRIPTOR, 'durable', 'offset', 'width'),
   nop: keysOf<DescriptorOptions>()(...DESCRIPTOR),
   submit: keysOf<SubmitOptions>()(...SUBMIT),
-  open: keysOf<MoverOptions>()('backends', 'policy', 'ringEntries'),
+  open: keysOf<MoverOptions>()('backends', 'policy', 'ringEntries', 'inline'),
   close: keysOf<{ abort?: boolean }>()('abort'),
   wrap: keysOf<{ readOnly?: boolean }>()('readOnly'),
   alloc: keysOf<{ alignment?: number }>()('alignment'),

@@ -5,9 +5,10 @@
  * BatchResult or the error that carries one.
  */
 import { StatusCode, type BatchResult } from './batch-result.js';
-import type { Batch, SubmitOptions } from './batch.js';
+import type { Batch, BatchPath, SubmitOptions } from './batch.js';
 import { OPCODE_BITS } from './descriptor/schema.js';
 import { datamoverError, engineError, ErrorCode, type CancelledError, type DatamoverError } from './errors.js';
+import { checkInlineMode } from './inline.js';
 import type { Router } from './router.js';
 import type { Session } from './session.js';
 import { Work, type Submitter } from './submitter.js';
@@ -49,6 +50,7 @@ export class Submission {
 
   async submit(batch: Batch, options: SubmitOptions): Promise<BatchResult> {
     const { signal, timeout, deadline, stopOnError = false } = options;
+    const inline = checkInlineMode(options.inline, 'inline');
     if (typeof stopOnError !== 'boolean') throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'stopOnError must be a boolean');
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'signal must be an AbortSignal');
     if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'timeout must be a non-negative number of milliseconds');
@@ -106,7 +108,7 @@ export class Submission {
             const work = new Work(batch, result, idx, stopOnError);
             const sub = this.sessions[s]!.submitter;
             works.push({ work, sub });
-            sub.enqueue(work);
+            sub.enqueue(work, inline);
             phase.push(work.settled);
           }
           await Promise.all(phase);
@@ -139,6 +141,16 @@ export class Submission {
       () => this.#inFlight.delete(run),
     );
     return run;
+  }
+
+  /** Batch.explain(): the path each session's part of `batch` would take now. */
+  explain(batch: Batch, options: Pick<SubmitOptions, 'inline'>): BatchPath[] {
+    const mode = checkInlineMode(options.inline, 'inline');
+    return [...batch.sessions].map((s) => {
+      const session = this.sessions[s]!;
+      const idx = batch.sessions.size === 1 ? null : Int32Array.from(indexesFor(batch, ALL, s));
+      return { backend: session.backend.name, ...session.submitter.decide({ batch, count: idx ? idx.length : batch.length, descriptor: (k) => (idx ? idx[k]! : k) }, mode) };
+    });
   }
 
   #ensureRegistered(session: Session, batch: Batch): void {

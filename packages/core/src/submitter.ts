@@ -10,6 +10,7 @@ import type { Batch } from './batch.js';
 import { OPCODE } from './descriptor/generated.js';
 import { OPCODE_BITS } from './descriptor/schema.js';
 import { datamoverError, engineError, ErrorCode, type DatamoverError } from './errors.js';
+import { decidePath, INLINE_BOUND_NS, measuredCopyNsPerByte, type InlineMode, type InlineModel, type PathDecision } from './inline.js';
 import { COMPLETION, CompletionStatus, NOT_RUN_DETAIL } from './ring/layout.js';
 import type { Ring } from './ring/ring.js';
 
@@ -62,6 +63,17 @@ export class Work {
   }
 }
 
+/** Round trips the hand-off cost is the median of. */
+const HANDOFF_TRIPS = 15;
+/** NOPs the per-descriptor inline cost is measured on. */
+const CALIBRATION_NOPS = 64;
+
+/** Bytes descriptor word `s` moves or reads: its size field (bytes − 1) + 1, or 0 for nop and writeImm. */
+function descriptorBytes(words: Uint32Array, s: number): number {
+  const op = words[s]! & KIND_MASK;
+  return op === OPCODE.nop || op === OPCODE.writeImm ? 0 : words[s + 1]! + 1;
+}
+
 /** Owner of a slot whose descriptor was cancelled and already reported not-run. */
 const SKIPPED = Symbol('skipped');
 
@@ -74,6 +86,11 @@ export interface SubmitterStats {
   completionMs: number;
   /** The longest single progress call, ms: how long completion handling held the event loop at once. */
   completionLongestMs: number;
+  /** Works (a batch's part on this session) run inline on the JS thread, and handed to the engine. */
+  inlineBatches: number;
+  offloadedBatches: number;
+  /** The inline cost model measured at open (undefined when the engine has no inline path). */
+  inlineModel: InlineModel | undefined;
 }
 
 export class Submitter {
@@ -84,15 +101,19 @@ export class Submitter {
   #pollStreak = 0;
   /** The last work tag given out: works on one ring are numbered 1 … 2^32 − 1, then round again. */
   #lastTag = 0;
-  readonly stats: SubmitterStats = { submitted: 0, done: 0, failed: 0, notRun: 0, completionMs: 0, completionLongestMs: 0 };
+  readonly stats: SubmitterStats;
 
   constructor(
     readonly ring: Ring,
     readonly session: EngineSession,
     readonly backend: string,
+    /** The path policy of works enqueued without a mode of their own. */
+    readonly inlineMode: InlineMode = 'auto',
   ) {
     this.#owner = new Array<Work | typeof SKIPPED | undefined>(ring.entries);
     this.#pos = new Int32Array(ring.entries);
+    this.stats = { submitted: 0, done: 0, failed: 0, notRun: 0, completionMs: 0, completionLongestMs: 0, inlineBatches: 0, offloadedBatches: 0, inlineModel: undefined };
+    if (session.runInline) this.stats.inlineModel = this.#calibrate();
   }
 
   /** Descriptors published and not yet consumed, plus those still queued. */
@@ -100,15 +121,29 @@ export class Submitter {
     return this.#inFlight > 0 || this.#queue.length > 0;
   }
 
-  enqueue(work: Work): void {
+  enqueue(work: Work, mode: InlineMode = this.inlineMode): void {
     if (work.count === 0) {
       work.maybeSettle();
       return;
     }
     this.#lastTag = this.#lastTag === 0xffff_ffff ? 1 : this.#lastTag + 1;
     work.tag = this.#lastTag;
+    const inline = this.decide(work, mode).path === 'inline';
     this.#queue.push(work);
-    this.#pump();
+    this.#pump(inline);
+  }
+
+  /** The path `work` would take now under `mode`, and why. */
+  decide(work: Pick<Work, 'batch' | 'count' | 'descriptor'>, mode: InlineMode = this.inlineMode): PathDecision {
+    const model = this.stats.inlineModel;
+    const words = work.batch.words;
+    let bytes = 0;
+    // Summed only while it could matter: past the bound the work goes to the engine anyway.
+    const limit = model ? Math.ceil(INLINE_BOUND_NS / model.perByteNs) : 0;
+    for (let k = 0; k < work.count && bytes <= limit; k++) bytes += descriptorBytes(words, work.descriptor(k) * WORDS);
+    let hostOnly = true;
+    for (const reg of work.batch.regs) if (reg.memory.kind !== 'host') hostOnly = false;
+    return decidePath(mode, model, { descriptors: work.count, bytes, hostOnly, ringBusy: this.busy, ringEntries: this.ring.entries });
   }
 
   /** Called when the engine reports progress. */
@@ -187,7 +222,8 @@ export class Submitter {
     work.maybeSettle();
   }
 
-  #pump(): void {
+  /** With `inline` (the queue held only that work, the ring idle) the engine runs it now on this thread. */
+  #pump(inline = false): void {
     const ring = this.ring;
     if (this.#queue.length === 0 || ring.free === 0) return;
     const u32 = ring.u32;
@@ -219,25 +255,108 @@ export class Submitter {
     }
     this.#inFlight += published;
     this.stats.submitted += published;
+    if (inline && this.#runInline(published)) return;
     ring.commit();
+    this.stats.offloadedBatches++;
     if (wasIdle) this.session.hold(true);
     try {
       this.session.doorbell();
     } catch (e) {
-      // The engine refused the submission: cancel the work this fill published and everything
-      // queued, so those batches settle as failed now and nothing runs after they settled.
-      const error = engineError(this.backend, 'doorbell', e);
-      const works = new Set<Work>(this.#queue);
-      for (let i = ring.writeIndex - published; i < ring.writeIndex; i++) {
-        const w = this.#owner[i & mask];
-        if (w && w !== SKIPPED) works.add(w);
-      }
-      for (const w of works) {
-        w.error ??= error;
-        this.cancel(w);
-      }
+      this.#refused(engineError(this.backend, 'doorbell', e), published);
     }
     if (wasIdle && published <= POLL_MAX_DESCRIPTORS && bytes <= POLL_MAX_BYTES && this.session.concurrent) this.#poll();
+  }
+
+  /**
+   * Runs the `published` slots just written on this thread, then commits Write_Index over them
+   * (the engine's thread saw none of them) and settles them. False when the engine's thread held
+   * the ring: the caller commits and rings the doorbell as for any offloaded work.
+   */
+  #runInline(published: number): boolean {
+    let settled: number;
+    try {
+      settled = this.session.runInline!(published);
+    } catch (e) {
+      this.ring.commit();
+      this.#refused(engineError(this.backend, 'runInline', e), published);
+      return true;
+    }
+    if (settled !== published) return false;
+    this.ring.commit();
+    this.stats.inlineBatches++;
+    this.progress();
+    return true;
+  }
+
+  /**
+   * The engine refused the submission: cancel the work this fill published (the last
+   * `published` slots) and everything queued, so those batches settle as failed now and nothing
+   * runs after they settled.
+   */
+  #refused(error: DatamoverError, published: number): void {
+    const ring = this.ring;
+    const mask = ring.entries - 1;
+    const works = new Set<Work>(this.#queue);
+    for (let i = ring.writeIndex - published; i < ring.writeIndex; i++) {
+      const w = this.#owner[i & mask];
+      if (w && w !== SKIPPED) works.add(w);
+    }
+    for (const w of works) {
+      w.error ??= error;
+      this.cancel(w);
+    }
+  }
+
+  /**
+   * The inline model's constants, measured on this session's engine while its ring is still
+   * empty: the hand-off as the median round trip of one NOP through the engine's thread (doorbell,
+   * wake-up, completion seen here), the per-descriptor cost as 64 NOPs settled inline.
+   */
+  #calibrate(): InlineModel {
+    const ring = this.ring;
+    const writeNops = (n: number) => {
+      for (let k = 0; k < n; k++) {
+        const i = ring.writeIndex++;
+        const w = ring.slotWord(i);
+        ring.arm(i, 0, false);
+        for (let j = 1; j < 14; j++) ring.u32[w + j] = 0;
+        ring.u32[w + 14] = ring.completionOffset(i);
+        ring.u32[w + 15] = 0;
+        ring.publish(i, OPCODE.nop | VALID);
+      }
+    };
+    const retireAll = () => {
+      for (let i = ring.retired; i < ring.writeIndex; i++) ring.retire(i);
+    };
+    const trips: number[] = [];
+    // The first trip also waits for the engine's thread to start: not counted.
+    for (let k = 0; k <= HANDOFF_TRIPS; k++) {
+      const t0 = performance.now();
+      writeNops(1);
+      ring.commit();
+      this.session.doorbell();
+      while (ring.readIndex() < ring.writeIndex);
+      if (k > 0) trips.push(performance.now() - t0);
+      retireAll();
+    }
+    trips.sort((a, b) => a - b);
+    let perNop = Infinity;
+    for (let k = 0; k < 3; k++) {
+      writeNops(CALIBRATION_NOPS);
+      const t0 = performance.now();
+      const settled = this.session.runInline!(CALIBRATION_NOPS);
+      const ms = performance.now() - t0;
+      ring.commit();
+      if (settled !== CALIBRATION_NOPS) {
+        // The engine's thread held the ring: let it run them.
+        this.session.doorbell();
+        while (ring.readIndex() < ring.writeIndex);
+      }
+      retireAll();
+      if (settled === CALIBRATION_NOPS) perNop = Math.min(perNop, (ms * 1e6) / CALIBRATION_NOPS);
+    }
+    ring.clearNotify();
+    return { handoffNs: trips[trips.length >> 1]! * 1e6, perDescriptorNs: Number.isFinite(perNop) ? perNop : trips[0]! * 1e6, perByteNs: measuredCopyNsPerByte() };
   }
 
   /**

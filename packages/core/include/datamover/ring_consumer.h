@@ -85,7 +85,8 @@ class RingConsumer {
   // The counters every engine reports: executed (descriptors claimed and run, whatever their
   // status), execNs (time the consumer was busy with descriptors, counted when it wakes the
   // producer and when it runs out of work), sleeps (times the consumer blocked for work),
-  // wakeMoves (wake-ups after which it stepped off the waking JS thread's CPU, see leaveCpu).
+  // wakeMoves (wake-ups after which it stepped off the waking JS thread's CPU, see leaveCpu),
+  // inlined (descriptors runInline() settled on the JS thread; also counted in executed when run).
   Napi::Object consumerStats(Napi::Env env) const;
 
   // ---- the engine's part ----
@@ -106,6 +107,8 @@ class RingConsumer {
   void serve(Run run, [[maybe_unused]] TakeRun takeRun = nullptr);
   // Whether slot i is published: below write_index and its valid bit set.
   bool ready(uint64_t i) const;
+  // Whether slot i's valid bit is set (written by the producer, whatever write_index says).
+  bool written(uint64_t i) const;
   // A private copy of slot i; false when its csb_ptr is not slot i's own completion block.
   bool load(uint64_t i, Descriptor& d) const;
   // CAS claim PENDING -> CLAIMED; false when the producer cancelled the descriptor.
@@ -116,6 +119,18 @@ class RingConsumer {
   bool stopsOnError(uint64_t i) const { return FailureRule::stopsOnError(tag(i)); }
   // Writes slot i's completion block and then signals it; a failure marks its work failed.
   void complete(uint64_t i, const Outcome& o);
+
+  // ---- JS thread: inline execution ----
+
+  // Settles the `count` slots from read_index on the calling thread, through the same settle()
+  // (claim, failure rule, run, completion block) as the consumer, and advances read_index; no
+  // progress call is made (the caller consumes the completions itself). The producer has written
+  // them (valid bit set) but not yet advanced write_index, so the consumer cannot see them; it
+  // commits write_index after this returns. Only while the consumer is not running descriptors:
+  // returns -1 when it keeps the ring past a short wait, and the caller commits and rings the
+  // doorbell instead. Returns how many it settled (it stops at a slot not written).
+  template <class Run>
+  int64_t runInline(Napi::Env env, uint64_t count, Run run);
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -128,7 +143,17 @@ class RingConsumer {
   // The work tag the producer armed slot i's `result` with (WORK_TAG in core's ring layout). Read
   // after ready() (acquire on QW0, which the producer stored after arming) and before complete().
   uint64_t tag(uint64_t i) const { return __atomic_load_n(reinterpret_cast<const uint64_t*>(completion(i) + DM_CB_RESULT_OFFSET), __ATOMIC_RELAXED); }
-  void waitForWork(uint64_t r);
+  // Whether the slot at read_index is published. Outside a busy period the consumer's own index
+  // may be stale (an inline run settled slots and the producer retired them), so it is re-read.
+  bool workWaiting() const { return ready(__atomic_load_n(at<uint64_t>(DM_RING_READ_INDEX_OFFSET), __ATOMIC_ACQUIRE)); }
+  void waitForWork();
+  // The ring's turn: held by the consumer over each busy period and by runInline() over its run,
+  // so one thread at a time settles slots (and touches failures_ and the counters).
+  bool takeTurn() {
+    bool expected = false;
+    return turn_.compare_exchange_strong(expected, true, std::memory_order_acquire, std::memory_order_relaxed);
+  }
+  void giveTurn() { turn_.store(false, std::memory_order_release); }
   void leaveCpu(int cpu);
   template <class Run>
   void settle(uint64_t r, Run& run);
@@ -168,8 +193,9 @@ class RingConsumer {
   std::atomic<bool> stop_{false};
   std::atomic<int> wakerCpu_{-1};  // the CPU the last waking doorbell() ran on
   // Written by the consumer, read by stats() on the JS thread.
-  std::atomic<uint64_t> executed_{0}, execNs_{0}, sleeps_{0}, moves_{0};
-  FailureRule failures_;  // consumer thread only
+  std::atomic<uint64_t> executed_{0}, execNs_{0}, sleeps_{0}, moves_{0}, inlined_{0};
+  std::atomic<bool> turn_{false};
+  FailureRule failures_;  // whoever holds the turn
   bool closed_ = false;
 };
 
@@ -273,6 +299,7 @@ inline Napi::Object RingConsumer::consumerStats(Napi::Env env) const {
   set("execNs", execNs_);
   set("sleeps", sleeps_);
   set("wakeMoves", moves_);
+  set("inlined", inlined_);
   return o;
 }
 
@@ -288,8 +315,11 @@ inline void RingConsumer::Doorbell(const Napi::CallbackInfo& info) {
 
 inline bool RingConsumer::ready(uint64_t i) const {
   const uint64_t w = __atomic_load_n(at<uint64_t>(DM_RING_WRITE_INDEX_OFFSET), __ATOMIC_ACQUIRE);
-  if (static_cast<int64_t>(w - i) <= 0) return false;
   // A slot below write_index whose valid bit is clear is not published yet: wait, never skip.
+  return static_cast<int64_t>(w - i) > 0 && written(i);
+}
+
+inline bool RingConsumer::written(uint64_t i) const {
   const uint32_t* word0 = at<uint32_t>(slots_ + (i & mask_) * DM_DESCRIPTOR_BYTES);
   return (__atomic_load_n(word0, __ATOMIC_ACQUIRE) & (1u << DM_OPCODE_VALID)) != 0;
 }
@@ -321,7 +351,7 @@ inline void RingConsumer::complete(uint64_t i, const Outcome& o) {
   __atomic_store_n(reinterpret_cast<uint64_t*>(cb + DM_CB_SIGNAL_OFFSET), uint64_t{0}, __ATOMIC_RELEASE);
 }
 
-inline void RingConsumer::waitForWork(uint64_t r) {
+inline void RingConsumer::waitForWork() {
   // Spin first: a producer submitting back-to-back is answered without a futex round trip. The
   // periodic sched_yield() hands the CPU over when cores are oversubscribed (2 vCPUs here): a
   // pure pause loop measurably starved the JS thread it was waiting for.
@@ -330,7 +360,7 @@ inline void RingConsumer::waitForWork(uint64_t r) {
 #if defined(__x86_64__)
     _mm_pause();
 #endif
-    if (ready(r) || stop_.load(std::memory_order_relaxed)) return;
+    if (workWaiting() || stop_.load(std::memory_order_relaxed)) return;
     if (i % 64 == 0) {
       if (Clock::now() >= deadline) break;
       sched_yield();
@@ -342,7 +372,7 @@ inline void RingConsumer::waitForWork(uint64_t r) {
   const uint64_t seen = bells_.load();
   sleeping_.store(true);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (!ready(r)) {
+  if (!workWaiting()) {
     sleeps_.fetch_add(1, std::memory_order_relaxed);
     std::unique_lock<std::mutex> lk(mu_);
     cv_.wait(lk, [&] { return bells_.load() != seen || stop_.load(); });
@@ -401,15 +431,28 @@ void RingConsumer::serve(Run run, [[maybe_unused]] TakeRun takeRun) {
     mark = t;
   };
   while (!stop_.load(std::memory_order_relaxed)) {
+    // Outside a busy period an inline run may have settled slots: read_index is the truth then.
+    if (!busy) r = __atomic_load_n(readIndex, __ATOMIC_ACQUIRE);
     if (!ready(r)) {
-      if (busy) count();
+      if (busy) {
+        count();
+        giveTurn();
+      }
       busy = false;
-      waitForWork(r);
+      waitForWork();
       continue;
     }
     if (!busy) {
+      if (!takeTurn()) {  // an inline run holds the ring for at most its bound
+#if defined(__x86_64__)
+        _mm_pause();
+#endif
+        continue;
+      }
       busy = true;
       mark = Clock::now();
+      r = __atomic_load_n(readIndex, __ATOMIC_ACQUIRE);  // an inline run may have ended just now
+      if (!ready(r)) continue;
     }
     uint64_t n = 0;
     if constexpr (!std::is_null_pointer_v<TakeRun>) {
@@ -427,7 +470,29 @@ void RingConsumer::serve(Run run, [[maybe_unused]] TakeRun takeRun) {
     __atomic_store_n(readIndex, r, __ATOMIC_SEQ_CST);
     if (__atomic_exchange_n(notifyPending, 1u, __ATOMIC_SEQ_CST) == 0) progress_.NonBlockingCall();
   }
-  if (busy) count();
+  if (busy) {
+    count();
+    giveTurn();
+  }
+}
+
+template <class Run>
+int64_t RingConsumer::runInline(Napi::Env env, uint64_t count, Run run) {
+  checkOpen(env);
+  // The producer calls this only on an idle ring, so the consumer holds the turn at most for the
+  // tail of its last busy period (or while preempted there): wait for that a little.
+  for (int tries = 0; !takeTurn(); ++tries) {
+    if (tries == 64) return -1;
+    sched_yield();
+  }
+  uint64_t* readIndex = at<uint64_t>(DM_RING_READ_INDEX_OFFSET);
+  const uint64_t first = __atomic_load_n(readIndex, __ATOMIC_ACQUIRE);
+  uint64_t r = first;
+  for (; r - first < count && written(r); ++r) settle(r, run);
+  bump(inlined_, r - first);
+  __atomic_store_n(readIndex, r, __ATOMIC_SEQ_CST);
+  giveTurn();
+  return static_cast<int64_t>(r - first);
 }
 
 }  // namespace dm
