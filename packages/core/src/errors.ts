@@ -1,4 +1,5 @@
 import type { BatchResult } from './batch-result.js';
+import type { TransferResult } from './plan/transfer-result.js';
 
 /**
  * The one error hierarchy. Every failure Datamover reports — from TypeScript or from a native
@@ -59,6 +60,10 @@ export const ErrorCode = {
   ACCESS_REVOKED: 'ACCESS_REVOKED',
   /** A remote-region token that is malformed, forged, stale or refused by its exporter. */
   INVALID_TOKEN: 'INVALID_TOKEN',
+  /** No chain of open backends connects the source's space to the destination's (`explain` in `detail` says why each route was refused). */
+  UNREACHABLE: 'UNREACHABLE',
+  /** A transfer with `integrity: 'crc32c'` landed bytes whose checksum differs from the source's. */
+  INTEGRITY_MISMATCH: 'INTEGRITY_MISMATCH',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -75,6 +80,8 @@ export class DatamoverError extends Error {
   readonly detail: ErrorDetail | undefined;
   /** For BATCH_FAILED, ABORTED and DEADLINE_EXCEEDED from a batch: what each descriptor did. */
   result?: BatchResult;
+  /** For a failed or cancelled transfer (`mover.transfer()`): what each hop of each chunk did. */
+  transfer?: TransferResult;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown; detail?: ErrorDetail }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
@@ -125,6 +132,8 @@ const CLASS_OF: Record<ErrorCode, new (code: ErrorCode, message: string, options
   REMOTE_DISCONNECT: TransferError,
   ACCESS_REVOKED: TransferError,
   INVALID_TOKEN: InvalidArgumentError,
+  UNREACHABLE: BackendError,
+  INTEGRITY_MISMATCH: TransferError,
 };
 
 /** Creates the error of the right class for a code. */
