@@ -93,6 +93,19 @@ describe('plan()', () => {
     expect(m.stats().plans.run).toBe(0);
   });
 
+  it('refuses bad options: unknown keys, an unknown integrity, a bad staging pool', async () => {
+    const m = await open();
+    const a = m.alloc(64);
+    const b = m.alloc(64);
+    expect(() => m.plan(b, a, { integrity: 'md5' } as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => m.plan(b, a, { signal: new AbortController().signal } as never)).toThrow(/plan\(\): unknown option 'signal'/);
+    await expect(m.transfer(b, a, { timeout: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(m.transfer(b, a, { ofset: 1 } as never)).rejects.toThrow(/transfer\(\): unknown option 'ofset'/);
+    await expect(Mover.open({ backends: [soft()], staging: { bytes: 1000 } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(Mover.open({ backends: [soft()], staging: { count: 0 } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(m.stats().plans.run).toBe(0);
+  });
+
   it('plans a one-hop route in a few microseconds', async () => {
     const m = await open();
     const a = m.alloc(4096);
@@ -247,5 +260,12 @@ describe("integrity: 'crc32c'", () => {
     expect(m.plan(dax, src, { integrity: 'crc32c' }).integrity).toBe('read-back');
     await expect(m.transfer(dax, src, { integrity: 'crc32c' })).resolves.toMatchObject({ ok: true });
     expect(new Uint8Array(readFileSync(path))).toEqual(data);
+    // A direct hop (host→dax) checked by read-back is chunked through the pool too.
+    const host = m.wrap(noise(n, 12));
+    const { region: dax2, path: path2 } = await daxOf(m, new Uint8Array(n));
+    const direct = m.plan(dax2, host, { integrity: 'crc32c' });
+    expect([direct.hops.length, direct.integrity, direct.chunks]).toEqual([1, 'read-back', 2]);
+    await expect(m.transfer(dax2, host, { integrity: 'crc32c' })).resolves.toMatchObject({ ok: true, bytesMoved: n });
+    expect(new Uint8Array(readFileSync(path2))).toEqual(host.bytes());
   });
 });

@@ -61,9 +61,9 @@ export class Plan {
   get stagedBytes(): number {
     return this.hostCopies * this.length;
   }
-  /** Chunks a run of the plan is cut into (1 for a direct route). */
+  /** Chunks a run of the plan is cut into (1 for a direct route without a read-back check). */
   get chunks(): number {
-    return this.route.hops.length === 1 ? 1 : Math.max(1, Math.ceil(this.length / this.chunkBytes));
+    return Math.max(1, Math.ceil(this.length / this.chunkBytes));
   }
 
   /** The chosen route hop by hop, why, and every refused route with its reason. */
