@@ -218,6 +218,7 @@ describe('transfer()', () => {
     expect(r.bytesMoved).toBe(0);
     for (let c = 1; c < r.chunks; c++) {
       expect(['failed', 'not-run']).toContain(r.status(c, 1)); // a chunk already in flight may fail too; none lands
+      if (r.status(c, 1) === 'failed') expect(r.error(c, 1)?.detail).toMatchObject({ chunk: c, hop: 2 }); // its own error
       if (c >= STAGE.count) expect(r.status(c, 0)).toBe('not-run'); // no new chunk starts after the failure
     }
   });

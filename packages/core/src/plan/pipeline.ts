@@ -55,8 +55,9 @@ export async function runPlan(plan: Plan, buffers: readonly Region[], cancel: Ca
         }
         result.record(c, h, true);
       } catch (e) {
-        stop ??= hopError(e as DatamoverError, c, h, hop.backend, `${hop.src}→${hop.dst}`, at);
-        if (stop.code !== ErrorCode.ABORTED && stop.code !== ErrorCode.DEADLINE_EXCEEDED) result.record(c, h, false, stop);
+        const err = hopError(e as DatamoverError, c, h, hop.backend, `${hop.src}→${hop.dst}`, at);
+        stop ??= err; // the first failure is what the transfer rejects with; each hop keeps its own
+        if (err.code !== ErrorCode.ABORTED && err.code !== ErrorCode.DEADLINE_EXCEEDED) result.record(c, h, false, err);
       } finally {
         ctx.recordHop(plan, h, performance.now() - t0);
       }
