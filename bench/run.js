@@ -26,6 +26,7 @@ import { gitRevision, loadSnapshot, machineInfo } from './lib/machine.js';
 import { allocPools } from './lib/memory.js';
 import { importPackage, packageVersion } from './lib/packages.js';
 import { PEERS } from './lib/peers.js';
+import { measurePlans } from './lib/plans.js';
 import { judgeTargets, renderSummary, writeRun } from './lib/report.js';
 import { benchmarkJs, foldEventLoop, measureCell } from './lib/sampler.js';
 import { WorkerPool } from './lib/workers.js';
@@ -314,6 +315,10 @@ export async function runBench(options = {}, { out = process.stdout, log = (m) =
     if (workers) await workers.close();
   }
 
+  // The plan cells run only with the whole sweep (a filtered run names its cells).
+  const planSizes = mode.sizes.filter((s) => s >= 64 * MiB).slice(0, mode.mode === 'quick' ? 1 : undefined);
+  const planCells = filtered ? null : await measurePlans(planSizes, mode.minSamples, log);
+
   const run = {
     schema: 'datamover-bench/2',
     date,
@@ -341,6 +346,7 @@ export async function runBench(options = {}, { out = process.stdout, log = (m) =
     warnings,
     errors,
     ok: errors.length === 0,
+    ...(planCells ? { plans: planCells.plans, plansSkipped: planCells.skipped } : {}),
   };
   if (env.cpeerReason) warnings.push(`C peer: ${env.cpeerReason}`);
   run.targets = judgeTargets(run, BACKENDS.filter((b) => b.targets && open.has(b.name)).map((b) => b.name));

@@ -4,6 +4,7 @@
  * on /dev/dax0.0 in the lab guest).
  */
 // Imported by path, as backend-soft does, so the suite runs from its built dist.
+import { soft } from '@datamover/backend-soft';
 import { runConformance } from '@datamover/conformance';
 import { cxl } from '../src/index.js';
 import { daxFileProvider } from '../src/testing.js';
@@ -16,4 +17,6 @@ runConformance({
   factory: () => cxl(),
   worker: { module: built, export: 'cxl', args: [] },
   kinds: { dax: daxFileProvider() },
+  // soft beside cxl in the plans group: file↔dax then forms a route staged through host memory.
+  companions: () => [soft()],
 });

@@ -11,93 +11,17 @@
 //         host outside allowHosts, and forbidden access, checks revocation and recovery, then has
 //         the server killed while a large batch is in flight.
 // Both authenticate with the shared secret in RDMA_LAB_SECRET (the test makes one per run).
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { Mover } from '@datamover/core';
 import { soft } from '@datamover/backend-soft';
 import { decodeToken, encodeToken, rdma, tokenKey } from '@datamover/backend-rdma';
+import { ask, pattern, peerArgs, peerKit, same, serve } from './kit.mjs';
 
-const [role, serverHost = process.env.LAB_PEER ?? process.env.LAB_SELF ?? '127.0.0.1'] = process.argv.slice(2);
-const SECRET = process.env.RDMA_LAB_SECRET;
-if (!SECRET) {
-  console.log('FAIL setup: RDMA_LAB_SECRET is not set (the shared peerAuth secret)');
-  process.exit(2);
-}
+const { role, serverHost, SECRET } = peerArgs();
 const PORT = Number(process.env.RDMA_LAB_PORT ?? 18600);
 const SIZE = 4 << 20;
-const t0 = Date.now();
-let failures = 0;
-const log = (s) => console.log(`[${role} +${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`);
-const ok = (name, detail = '') => log(`OK ${name}${detail ? ` (${detail})` : ''}`);
-const bad = (name, why) => {
-  failures++;
-  log(`FAIL ${name}: ${why}`);
-};
-const check = async (name, f) => {
-  try {
-    const d = await f();
-    ok(name, d ?? '');
-  } catch (e) {
-    bad(name, `${e?.code ?? ''} ${e?.message ?? e}`);
-  }
-};
-const expectCode = async (name, code, f) => {
-  try {
-    await f();
-    bad(name, `expected ${code}, but it succeeded`);
-  } catch (e) {
-    if (e?.code === code) ok(name, `${code}: ${e.message.slice(0, 140)}`);
-    else bad(name, `expected ${code}, got ${e?.code}: ${e?.message}`);
-  }
-};
-const pattern = (seed, n) => {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
-  return b;
-};
-const same = (a, b) => Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
-
-// A tiny request/response side service for tokens and test choreography (newline JSON).
-function serve(port, handler) {
-  const s = createServer((sock) => {
-    let buf = '';
-    sock.on('data', async (d) => {
-      buf += d;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const m = JSON.parse(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-        const reply = await handler(m);
-        sock.write(`${JSON.stringify(reply ?? {})}\n`);
-      }
-    });
-    sock.on('error', () => {});
-  });
-  s.listen(port, '0.0.0.0');
-  return s;
-}
-async function ask(host, port, m, tries = 240) {
-  for (let i = 0; ; i++) {
-    try {
-      return await new Promise((resolve, reject) => {
-        const c = createConnection(port, host);
-        let buf = '';
-        c.on('connect', () => c.write(`${JSON.stringify(m)}\n`));
-        c.on('data', (d) => {
-          buf += d;
-          if (buf.includes('\n')) {
-            c.end();
-            resolve(JSON.parse(buf.slice(0, buf.indexOf('\n'))));
-          }
-        });
-        c.on('error', reject);
-      });
-    } catch (e) {
-      if (i >= tries) throw e;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-}
+const { log, ok, bad, check, expectCode, failures } = peerKit(role);
 
 const options = { peerAuth: { secret: SECRET }, allowHosts: [serverHost] };
 const mover = await Mover.open({ backends: [rdma(options), soft()] });
@@ -323,6 +247,6 @@ if (role === 'server') {
   });
   await expectCode('work after the peer died fails fast', 'REMOTE_DISCONNECT', () => mover.copy(sink, local, { length: 4096 }));
   await mover.close();
-  log(`stats ok; ${failures} failure(s)`);
-  process.exit(failures ? 1 : 0);
+  log(`stats ok; ${failures()} failure(s)`);
+  process.exit(failures() ? 1 : 0);
 }

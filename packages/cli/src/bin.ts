@@ -9,6 +9,7 @@ import { DatamoverError } from '@datamover/core';
 import { BENCH_USAGE, benchCommand } from './bench.js';
 import { COPY_USAGE, copyCommand } from './copy.js';
 import { DEMO_USAGE, demoCommand } from './demo.js';
+import { EXPLAIN_USAGE, explainCommand } from './explain.js';
 import { CliError } from './errors.js';
 import { INFO_USAGE, infoCommand } from './info.js';
 
@@ -18,6 +19,7 @@ commands:
   ${INFO_USAGE}
       every known backend: available or not and why, version, engine details, capabilities
   ${COPY_USAGE.split('\n').join('\n  ')}
+  ${EXPLAIN_USAGE}
   ${DEMO_USAGE}
       runs every operation on every available backend and checks the results
   ${BENCH_USAGE}
@@ -31,6 +33,7 @@ type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Readonly<Record<string, Command>> = {
   info: (argv) => infoCommand(argv, process.stdout),
   copy: (argv) => copyCommand(argv, process.stdout, process.stderr),
+  explain: (argv) => explainCommand(argv, process.stdout),
   demo: (argv) => demoCommand(argv, process.stdout),
   bench: (argv) => benchCommand(argv, process.stdout),
 };

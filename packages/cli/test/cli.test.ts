@@ -160,6 +160,29 @@ describe('bad arguments exit 1 with a code', () => {
   });
 });
 
+describe('datamover explain', () => {
+  it('prints a direct plan for file → file and a two-hop plan for file → dax, writing nothing', () => {
+    const data = randomFile('explain-src.bin', 8192);
+    writeFileSync(join(dir, 'explain-dst.bin'), Buffer.alloc(8192));
+    const direct = run(['explain', join(dir, 'explain-src.bin'), `file:${join(dir, 'explain-dst.bin')}`]);
+    expect(direct.status).toBe(0);
+    expect(direct.stdout).toContain('1 hop(s), 0 host copy(ies)');
+    expect(direct.stdout).toContain('chosen: direct: soft copies file→file itself');
+    const staged = run(['explain', join(dir, 'explain-src.bin'), `dax:${join(dir, 'explain-dst.bin')}`]);
+    expect(staged.status).toBe(0);
+    expect(staged.stdout).toMatch(/hop 1: soft: file .* → host \(staging\), 8192 bytes, stages through host\n {2}hop 2: cxl: host \(staging\) → dax/);
+    expect(staged.stdout).toContain('file→dax direct: soft copies no file→dax');
+    expect(readFileSync(join(dir, 'explain-dst.bin'))).toEqual(Buffer.alloc(8192));
+    expect(readFileSync(join(dir, 'explain-src.bin'))).toEqual(data);
+  });
+
+  it('refuses an end it cannot name', () => {
+    const r = run(['explain', 'gpu:0', 'host:16']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^error INVALID_ARGUMENT: source "gpu:0"/);
+  });
+});
+
 describe('datamover demo', () => {
   it('runs every check on every available backend, exits 0 and removes its temp files', () => {
     const tmp = join(dir, 'demo-tmp');

@@ -80,6 +80,9 @@ class Context implements CaseContextApi {
   backend(): Backend {
     return this.#rt.target.factory();
   }
+  companions(): Backend[] {
+    return this.#rt.target.companions?.() ?? [];
+  }
 
   async open(options: OpenOptions = {}): Promise<Mover> {
     const inner = options.backend ?? this.backend();
@@ -97,7 +100,11 @@ class Context implements CaseContextApi {
         return inner.open(ring, onProgress);
       },
     };
-    const m = await Mover.open({ backends: [spy], ...(options.ringEntries === undefined ? {} : { ringEntries: options.ringEntries }) });
+    const m = await Mover.open({
+      backends: [spy, ...(options.companions ?? [])],
+      ...(options.ringEntries === undefined ? {} : { ringEntries: options.ringEntries }),
+      ...(options.staging === undefined ? {} : { staging: options.staging }),
+    });
     this.#rings.set(m, rings);
     this.#movers.push(m);
     return m;

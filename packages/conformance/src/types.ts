@@ -2,7 +2,7 @@
 import type { Backend, Capabilities, Mover, OperationSupport, Region, SpaceKind } from '@datamover/core';
 
 /** The case groups, in report order. */
-export const GROUPS = ['content', 'refusals', 'ordering', 'cancellation', 'lifetimes', 'load', 'faults'] as const;
+export const GROUPS = ['content', 'refusals', 'ordering', 'cancellation', 'lifetimes', 'load', 'faults', 'plans'] as const;
 export type Group = (typeof GROUPS)[number];
 
 export interface FixtureOptions {
@@ -74,6 +74,11 @@ export interface ConformanceTarget {
    * factory is skipped with a reason.
    */
   readonly kinds?: Partial<Record<SpaceKind, KindFactory | KindProvider>>;
+  /**
+   * Backends opened beside the target's in the `plans` group (e.g. soft for host and file), so
+   * transfers between kinds no single backend joins form multi-hop routes. Default none.
+   */
+  readonly companions?: () => Backend[];
   /** Longer soaks (the sustained-load case runs 10x longer). */
   readonly long?: boolean;
   /** Scales heavy cases down, with the reason printed in the report (e.g. an engine on the JS thread). */
@@ -110,6 +115,10 @@ export interface OpenOptions {
   /** A different backend instance to open (e.g. a fault-injecting wrapper); default the target's factory(). */
   backend?: Backend;
   ringEntries?: number;
+  /** Backends opened after it (the target's companions, in the plans group). */
+  companions?: readonly Backend[];
+  /** The Mover's staging pool (`Mover.open({ staging })`). */
+  staging?: { bytes: number; count: number };
 }
 
 /** What a case can use. */
@@ -121,6 +130,8 @@ export interface CaseContextApi {
   readonly seed: number;
   /** A fresh backend from the target's factory. */
   backend(): Backend;
+  /** Fresh instances of the target's companion backends (empty without any). */
+  companions(): Backend[];
   /** Opens a Mover on the backend; closed (and checked to close) when the case ends. */
   open(options?: OpenOptions): Promise<Mover>;
   /** A region of `kind` with out-of-band access; disposed when the case ends. */

@@ -9,10 +9,10 @@ import { restack } from './caller-stack.js';
 import * as gen from './descriptor/generated.js';
 import { OPCODE_BITS } from './descriptor/schema.js';
 import { datamoverError, ErrorCode } from './errors.js';
+import { copyLength, endpoint, type Endpoint } from './endpoint.js';
 import type { InlineMode, PathDecision } from './inline.js';
-import { assertRegion, checkOptions, NO_OPTIONS, OPTION_KEYS } from './options.js';
-import { memoryOverlap } from './overlap.js';
-import { checkRange, checkSize, type Region, type Registration } from './region.js';
+import { checkOptions, NO_OPTIONS, OPTION_KEYS } from './options.js';
+import { checkRange, type Region, type Registration } from './region.js';
 import type { SpaceKind } from './spaces.js';
 
 /** Flags any descriptor can carry. */
@@ -132,18 +132,7 @@ export class Batch {
     if (this.#checkKeys) checkOptions('Batch.copy()', options, OPTION_KEYS.copy);
     const s = this.#endpoint(src, options.srcOffset, 'source');
     const d = this.#endpoint(dst, options.dstOffset, 'destination', true);
-    let length = options.length;
-    if (length === undefined) {
-      if (s.room !== d.room) {
-        throw datamoverError(ErrorCode.LENGTH_MISMATCH, `source range is ${s.room} bytes but destination range is ${d.room}; pass { length }`);
-      }
-      length = s.room;
-    }
-    checkRange(s.offset, length, src.length, 'source');
-    checkRange(d.offset, length, dst.length, 'destination');
-    if (memoryOverlap(s.reg.memory, s.abs, d.reg.memory, d.abs, length)) {
-      throw datamoverError(ErrorCode.OVERLAPPING_RANGES, 'source and destination of a copy overlap in the same memory');
-    }
+    const length = copyLength(s, d, src, dst, options.length);
     const session = this.#route('copy', s.reg.space.kind, d.reg.space.kind, options, length);
     const du = this.#durable(options, d.reg, session);
     const w = this.#slot(session, s.reg, d.reg);
@@ -249,17 +238,11 @@ export class Batch {
     if (this.#submitted) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'this batch was already submitted; create a new one');
   }
 
-  #endpoint(region: Region, offset: number | undefined, what: string, write = false) {
+  #endpoint(region: Region, offset: number | undefined, what: string, write = false): Endpoint {
     this.#check();
-    assertRegion(region, `${what} region`);
-    const { reg, base } = region.resolve();
+    const e = endpoint(this.#host.id, region, offset, what, write);
     this.#handles.add(region);
-    if (reg.owner.id !== this.#host.id) throw datamoverError(ErrorCode.FOREIGN_REGION, `${what} region belongs to another Mover`);
-    if (write && !reg.writable) throw datamoverError(ErrorCode.ACCESS_DENIED, `${what} region is read-only`);
-    const off = offset ?? 0;
-    checkSize(off, `${what} offset`);
-    if (off > region.length) throw datamoverError(ErrorCode.OUT_OF_BOUNDS, `${what} offset ${off} is past the region's ${region.length} bytes`);
-    return { reg, offset: off, abs: base + off, room: region.length - off };
+    return e;
   }
 
   #route(op: Operation, src: SpaceKind | null, dst: SpaceKind | null, options: DescriptorOptions, length: number): number {

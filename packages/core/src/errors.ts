@@ -1,4 +1,5 @@
 import type { BatchResult } from './batch-result.js';
+import type { TransferResult } from './plan/transfer-result.js';
 
 /**
  * The one error hierarchy. Every failure Datamover reports — from TypeScript or from a native
@@ -53,6 +54,10 @@ export const ErrorCode = {
   DEVICE_ERROR: 'DEVICE_ERROR',
   /** A durable write (`{ durable: true }`) asked of memory that is not persistent (DRAM, a volatile CXL device, tmpfs). */
   NOT_PERSISTENT: 'NOT_PERSISTENT',
+  /** No chain of open backends connects the source's space to the destination's (`explain` in `detail` says why each route was refused). */
+  UNREACHABLE: 'UNREACHABLE',
+  /** A transfer with `integrity: 'crc32c'` landed bytes whose checksum differs from the source's. */
+  INTEGRITY_MISMATCH: 'INTEGRITY_MISMATCH',
 } as const;
 /** Core's codes. A backend declares its own with declareErrorCodes(). */
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -74,6 +79,8 @@ export class DatamoverError extends Error {
   readonly detail: ErrorDetail | undefined;
   /** For BATCH_FAILED, ABORTED and DEADLINE_EXCEEDED from a batch: what each descriptor did. */
   result?: BatchResult;
+  /** For a failed or cancelled transfer (`mover.transfer()`): what each hop of each chunk did. */
+  transfer?: TransferResult;
 
   constructor(code: AnyErrorCode, message: string, options?: { cause?: unknown; detail?: ErrorDetail }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
@@ -123,6 +130,8 @@ const CLASS_OF: Record<ErrorCode, ErrorClass> = {
   IO_ERROR: TransferError,
   DEVICE_ERROR: TransferError,
   NOT_PERSISTENT: BackendError,
+  UNREACHABLE: BackendError,
+  INTEGRITY_MISMATCH: TransferError,
 };
 
 /** The subclass a declared code's errors take. */

@@ -27,6 +27,12 @@ export type { BackendReport, Fallback, MoverOptions, MoverStats, RoutingPolicy }
 export { checkAllocationSize, Region } from './region.js';
 export { memoryOverlap } from './overlap.js';
 export { defaultBackends, registerDefaultBackend } from './registry.js';
+export { Plan } from './plan/plan.js';
+export type { IntegrityCheck, PlanEnd, PlanHop } from './plan/plan.js';
+export type { PlanOptions, PlanStats, TransferOptions } from './plan/planner.js';
+export type { StagingOptions } from './plan/staging.js';
+export { TransferResult } from './plan/transfer-result.js';
+export type { HopStatus } from './plan/transfer-result.js';
 export { Ring } from './ring/ring.js';
 export { daxSpace, fileSpace, gpuSpace, HOST_SPACE, remoteSpace, SPACE_KINDS } from './spaces.js';
 export type { AddressSpace, SpaceKind } from './spaces.js';

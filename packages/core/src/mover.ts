@@ -15,6 +15,10 @@ import { checkAllocationSize, checkSize, type Region, type Registration } from '
 import { RegionTable } from './region-table.js';
 import { defaultBackends } from './registry.js';
 import { Ring } from './ring/ring.js';
+import type { Plan } from './plan/plan.js';
+import { Planner, type PlanOptions, type PlanStats, type TransferOptions } from './plan/planner.js';
+import { checkStaging, type StagingOptions } from './plan/staging.js';
+import type { TransferResult } from './plan/transfer-result.js';
 import { Router, type Fallback, type RoutingPolicy } from './router.js';
 import { supportSet, type Session } from './session.js';
 import { Submission } from './submission.js';
@@ -33,6 +37,8 @@ export interface MoverOptions {
   ringEntries?: number;
   /** Execution path of small batches (docs/performance.md); default DATAMOVER_INLINE, else 'auto'. A submit's own `inline` wins. */
   inline?: InlineMode;
+  /** The staging pool multi-hop transfers pipeline through (docs/plans.md); allocated on first use. */
+  staging?: StagingOptions;
 }
 
 /** What probing one backend found. */
@@ -61,6 +67,8 @@ export interface MoverStats {
   readonly fallbacks: readonly Fallback[];
   /** Backends that were asked for but could not open, with the reason. */
   readonly unavailable: readonly BackendReport[];
+  /** Transfers (`transfer()`): plans run, their hops, host copies, staged bytes and time per hop. */
+  readonly plans: PlanStats;
 }
 
 
@@ -86,8 +94,9 @@ export class Mover {
   readonly #table: RegionTable;
   #closed = false;
   readonly #host: BatchHost;
+  readonly #planner: Planner;
 
-  private constructor(sessions: Session[], policy: RoutingPolicy, unavailable: BackendReport[]) {
+  private constructor(sessions: Session[], policy: RoutingPolicy, unavailable: BackendReport[], staging: { bytes: number; count: number }) {
     this.#sessions = sessions;
     this.#unavailable = unavailable;
     this.#router = new Router(sessions, policy, unavailable);
@@ -102,6 +111,7 @@ export class Mover {
       explain: (batch, options) => this.#submission.explain(batch, options),
     };
     this.#table = new RegionTable(this.#id, sessions);
+    this.#planner = new Planner(sessions, this.#router, unavailable, staging, { id: this.#id, assertOpen: () => this.#assertOpen(), batch: () => new Batch(this.#host), alloc: (size) => this.alloc(size) });
     unclosed.register(this, this.#table, this);
   }
 
@@ -115,6 +125,7 @@ export class Mover {
     checkOptions('Mover.open()', options, OPTION_KEYS.open);
     const backends = options.backends ?? defaultBackends();
     const policy = options.policy ?? 'prefer-hardware';
+    const staging = checkStaging(options.staging);
     if (!['prefer-hardware', 'software-only', 'explicit'].includes(policy)) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `unknown routing policy ${String(policy)}`);
     if (backends.length === 0) {
       throw datamoverError(ErrorCode.BACKEND_UNAVAILABLE, 'no backend given: pass { backends } or import a backend package such as @datamover/backend-soft');
@@ -145,7 +156,7 @@ export class Mover {
     if (sessions.length === 0) {
       throw datamoverError(ErrorCode.BACKEND_UNAVAILABLE, `no backend is available: ${unavailable.map((r) => `${r.name}: ${r.reason ?? 'unavailable'}`).join('; ')}`, { detail: { reports: unavailable } });
     }
-    return new Mover(sessions, policy, unavailable);
+    return new Mover(sessions, policy, unavailable, staging);
   }
 
   /** Names of the backends this Mover opened, in routing order. */
@@ -367,6 +378,27 @@ export class Mover {
   }
 
   /**
+   * The plan a transfer from `src` to `dst` would run: its hops (fewest, direct first), host copies,
+   * staged bytes, and `explain()`. Throws UNREACHABLE (carrying the explanation) when no chain of
+   * open backends connects the two spaces, and the copy refusals (released region, length
+   * mismatch, …) before anything moves.
+   */
+  plan(dst: Region, src: Region, options: PlanOptions = NO_OPTIONS): Plan {
+    checkOptions('plan()', options, OPTION_KEYS.plan);
+    return this.#planner.plan(dst, src, options);
+  }
+
+  /**
+   * Moves `src` into `dst` across any spaces a chain of open backends connects: one hop is one
+   * copy; more pipeline through the staging pool (docs/plans.md). Resolves with what each chunk
+   * and hop did; a failed or cancelled transfer rejects with that report in `error.transfer`.
+   */
+  async transfer(dst: Region, src: Region, options: TransferOptions = NO_OPTIONS): Promise<TransferResult> {
+    checkOptions('transfer()', options, OPTION_KEYS.transfer);
+    return this.#planner.transfer(dst, src, options);
+  }
+
+  /**
    * Which backend would run `op` on these kinds, and the fallbacks taken to get there. Throws
    * UNSUPPORTED_OPERATION when none can.
    */
@@ -401,6 +433,7 @@ export class Mover {
       batches: this.#submission.batches,
       fallbacks: this.#router.fallbacks(),
       unavailable: this.#unavailable,
+      plans: this.#planner.stats(),
     };
   }
 

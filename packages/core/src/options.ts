@@ -7,6 +7,7 @@ import type { CompareOptions, CopyOptions, Crc32cOptions, DescriptorOptions, Fil
 import { datamoverError, ErrorCode } from './errors.js';
 import type { OpenFileOptions } from './files.js';
 import type { MoverOptions } from './mover.js';
+import type { PlanOptions, TransferOptions } from './plan/planner.js';
 import { Region } from './region.js';
 
 /** The default of every options parameter: shared, so a call without options allocates nothing. */
@@ -39,7 +40,9 @@ export const OPTION_KEYS = {
   writeImmediate: keysOf<WriteImmediateOptions>()(...DESCRIPTOR, 'durable', 'offset', 'width'),
   nop: keysOf<DescriptorOptions>()(...DESCRIPTOR),
   submit: keysOf<SubmitOptions>()(...SUBMIT),
-  open: keysOf<MoverOptions>()('backends', 'policy', 'ringEntries', 'inline'),
+  open: keysOf<MoverOptions>()('backends', 'policy', 'ringEntries', 'inline', 'staging'),
+  plan: keysOf<PlanOptions>()('srcOffset', 'dstOffset', 'length', 'integrity'),
+  transfer: keysOf<TransferOptions>()('srcOffset', 'dstOffset', 'length', 'integrity', 'signal', 'timeout', 'deadline'),
   close: keysOf<{ abort?: boolean }>()('abort'),
   wrap: keysOf<{ readOnly?: boolean }>()('readOnly'),
   alloc: keysOf<{ alignment?: number }>()('alignment'),

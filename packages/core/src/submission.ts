@@ -49,12 +49,9 @@ export class Submission {
   }
 
   async submit(batch: Batch, options: SubmitOptions): Promise<BatchResult> {
+    checkSubmitOptions(options);
     const { signal, timeout, deadline, stopOnError = false } = options;
     const inline = checkInlineMode(options.inline, 'inline');
-    if (typeof stopOnError !== 'boolean') throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'stopOnError must be a boolean');
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'signal must be an AbortSignal');
-    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'timeout must be a non-negative number of milliseconds');
-    if (deadline !== undefined && (typeof deadline !== 'number' || Number.isNaN(deadline))) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'deadline must be a time in milliseconds since the epoch');
     const result = batch.newResult();
     if (signal?.aborted) {
       for (let i = 0; i < batch.length; i++) result.record(i, StatusCode.notRun, 0);
@@ -166,6 +163,15 @@ export class Submission {
       session.registered.add(reg);
     }
   }
+}
+
+/** Throws INVALID_ARGUMENT unless the cancellation and failure options have their types (a batch's submit, a transfer). */
+export function checkSubmitOptions(options: SubmitOptions): void {
+  const { signal, timeout, deadline, stopOnError } = options;
+  if (stopOnError !== undefined && typeof stopOnError !== 'boolean') throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'stopOnError must be a boolean');
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'signal must be an AbortSignal');
+  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'timeout must be a non-negative number of milliseconds');
+  if (deadline !== undefined && (typeof deadline !== 'number' || Number.isNaN(deadline))) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'deadline must be a time in milliseconds since the epoch');
 }
 
 /** Runs an engine call; anything it throws becomes a DatamoverError (DEVICE_ERROR if it is none). */

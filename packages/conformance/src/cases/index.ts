@@ -8,6 +8,7 @@ import { faultCases } from './fault-cases.js';
 import { lifetimeCases } from './lifetimes.js';
 import { loadCases } from './load.js';
 import { orderingCases } from './ordering.js';
+import { planCases } from './plans.js';
 import { refusalCases } from './refusals.js';
 
 export function buildCases(rt: ResolvedTarget): CaseDef[] {
@@ -22,6 +23,7 @@ export function buildCases(rt: ResolvedTarget): CaseDef[] {
     ...lifetimeCases(rt.caps, has),
     ...loadCases(rt.caps, has, rt.target.long ?? false),
     ...faultCases(rt.caps, has),
+    ...planCases(rt.caps, rt.target.companions?.() ?? [], has),
   ];
   return all.filter((c) => groups.has(c.group));
 }

@@ -1,0 +1,48 @@
+/** What a transfer did, per chunk and hop: the report a transfer resolves with, or its error carries. */
+import type { DatamoverError } from '../errors.js';
+
+/** done: the hop ran whole for that chunk · failed: it ran and failed · not-run: it never started (cancelled, or upstream failed). */
+export type HopStatus = 'done' | 'failed' | 'not-run';
+const STATUS: readonly HopStatus[] = ['not-run', 'done', 'failed'];
+
+export class TransferResult {
+  readonly #status: Uint8Array;
+  readonly #errors = new Map<number, DatamoverError>();
+
+  /** @internal */
+  constructor(
+    /** Chunks the transfer was cut into (1 for a direct hop). */
+    readonly chunks: number,
+    /** Hops per chunk. */
+    readonly hops: number,
+    /** Bytes per chunk (the last may be shorter). */
+    readonly chunkBytes: number,
+    /** Bytes of the whole transfer. */
+    readonly length: number,
+  ) {
+    this.#status = new Uint8Array(chunks * hops);
+  }
+
+  /** @internal */
+  record(chunk: number, hop: number, ok: boolean, error?: DatamoverError): void {
+    this.#status[chunk * this.hops + hop] = ok ? 1 : 2;
+    if (error) this.#errors.set(chunk * this.hops + hop, error);
+  }
+
+  status(chunk: number, hop: number): HopStatus {
+    return STATUS[this.#status[chunk * this.hops + hop] ?? 0]!;
+  }
+  error(chunk: number, hop: number): DatamoverError | undefined {
+    return this.#errors.get(chunk * this.hops + hop);
+  }
+
+  /** Bytes that landed in the destination: chunks whose last hop is done (nothing downstream of a failure counts). */
+  get bytesMoved(): number {
+    let n = 0;
+    for (let c = 0; c < this.chunks; c++) if (this.#status[c * this.hops + this.hops - 1] === 1) n += Math.min(this.chunkBytes, this.length - c * this.chunkBytes);
+    return n;
+  }
+  get ok(): boolean {
+    return this.bytesMoved === this.length && this.#errors.size === 0;
+  }
+}
