@@ -1,9 +1,10 @@
 /** Helpers the case groups share: the claimed combinations, labels, region checks. */
-import type { Capabilities, Mover, OperationSupport, SpaceKind } from '@datamover/core';
+import { isStrided, type Capabilities, type Mover, type Operation, type OperationSupport, type SpaceKind, type StridedOperation } from '@datamover/core';
 import { bytesEqual, fail } from '../check.js';
 import type { CaseContextApi, Fixture, FixtureOptions } from '../types.js';
 
-export type Combo = OperationSupport;
+/** A claimed combination of a contiguous operation (the strided ones have their own group: strided.ts). */
+export type Combo = OperationSupport & { readonly op: Exclude<Operation, StridedOperation> };
 
 /** A combination as text: "copy host→file", "fill file", "nop". */
 export function comboLabel(c: Combo): string {
@@ -16,10 +17,11 @@ export function claimed(caps: Capabilities): Combo[] {
   const seen = new Set<string>();
   const out: Combo[] = [];
   for (const o of caps.operations) {
+    if (isStrided(o.op)) continue;
     const k = `${o.op}:${o.src}:${o.dst}`;
     if (seen.has(k)) continue;
     seen.add(k);
-    out.push({ op: o.op, src: o.src, dst: o.dst });
+    out.push({ op: o.op as Combo['op'], src: o.src, dst: o.dst });
   }
   return out;
 }
