@@ -9,6 +9,7 @@ import { lifetimeCases } from './lifetimes.js';
 import { loadCases } from './load.js';
 import { orderingCases } from './ordering.js';
 import { refusalCases } from './refusals.js';
+import { stridedCases } from './strided.js';
 
 export function buildCases(rt: ResolvedTarget): CaseDef[] {
   const has = (k: import('@datamover/core').SpaceKind) => rt.providers.has(k);
@@ -22,6 +23,7 @@ export function buildCases(rt: ResolvedTarget): CaseDef[] {
     ...lifetimeCases(rt.caps, has),
     ...loadCases(rt.caps, has, rt.target.long ?? false),
     ...faultCases(rt.caps, has),
+    ...stridedCases(rt.caps, has),
   ];
   return all.filter((c) => groups.has(c.group));
 }
