@@ -14,7 +14,7 @@
         "native/mapping.cc",
         "native/numa.cc",
         "native/persist.cc",
-        "<(kit)/executor.cc",
+        "<(kit)/executor.cc", "<(kit)/strided.cc",
         "<(kit)/memops.cc",
         "<(kit)/stripes.cc"
       ],

@@ -15,7 +15,7 @@
         "native/context.cc",
         "native/error_log.cc",
         "<(kit)/host_engine.cc",
-        "<(kit)/executor.cc",
+        "<(kit)/executor.cc", "<(kit)/strided.cc",
         "<(kit)/memops.cc",
         "<(kit)/stripes.cc"
       ],

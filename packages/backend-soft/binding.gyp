@@ -8,7 +8,7 @@
   "targets": [
     {
       "target_name": "datamover_soft",
-      "sources": ["native/addon.cc", "<(kit)/host_engine.cc", "<(kit)/executor.cc", "<(kit)/memops.cc", "<(kit)/stripes.cc"],
+      "sources": ["native/addon.cc", "<(kit)/host_engine.cc", "<(kit)/executor.cc", "<(kit)/strided.cc", "<(kit)/memops.cc", "<(kit)/stripes.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!(node -p \"require('path').join(require('path').dirname(require.resolve('@datamover/core/package.json')), 'include')\")",

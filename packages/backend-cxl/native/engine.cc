@@ -31,6 +31,10 @@ void operandKeys(const dm::Descriptor& d, int keys[2]) {
     case DM_OPCODE_FILL: keys[0] = d.fill.akey1; break;
     case DM_OPCODE_CRC32C: keys[0] = d.crc32c.akey0; break;
     case DM_OPCODE_WRITE_IMM: keys[0] = d.writeImm.akey1; break;
+    case DM_OPCODE_COPY_STRIDED: keys[0] = d.copyStrided.akey0, keys[1] = d.copyStrided.akey1; break;
+    case DM_OPCODE_COMPARE_STRIDED: keys[0] = d.compareStrided.akey0, keys[1] = d.compareStrided.akey1; break;
+    case DM_OPCODE_FILL_STRIDED: keys[0] = d.fillStrided.akey1; break;
+    case DM_OPCODE_CRC32C_STRIDED: keys[0] = d.crc32cStrided.akey0; break;
     default: break;
   }
 }

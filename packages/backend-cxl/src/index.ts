@@ -55,12 +55,13 @@ const VERSION = packageInfo(new URL('..', import.meta.url)).version;
 export function daxOperations(): OperationSupport[] {
   const out: OperationSupport[] = [{ op: 'nop', src: null, dst: null }];
   out.push({ op: 'fill', src: null, dst: 'dax' }, { op: 'crc32c', src: 'dax', dst: null }, { op: 'writeImm', src: null, dst: 'dax' });
+  out.push({ op: 'fillStrided', src: null, dst: 'dax' }, { op: 'crc32cStrided', src: 'dax', dst: null });
   const pairs: [SpaceKind, SpaceKind][] = [
     ['host', 'dax'],
     ['dax', 'host'],
     ['dax', 'dax'],
   ];
-  for (const [src, dst] of pairs) out.push({ op: 'copy', src, dst }, { op: 'compare', src, dst });
+  for (const [src, dst] of pairs) out.push({ op: 'copy', src, dst }, { op: 'compare', src, dst }, { op: 'copyStrided', src, dst }, { op: 'compareStrided', src, dst });
   return out;
 }
 

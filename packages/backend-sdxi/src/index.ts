@@ -135,6 +135,10 @@ function capabilities(plan: ReturnType<typeof planOperations>): Capabilities {
     fill: [false, true],
     writeImm: [false, true],
     nop: [false, false],
+    copyStrided: [true, true],
+    compareStrided: [true, true],
+    crc32cStrided: [true, false],
+    fillStrided: [false, true],
   };
   const operations: OperationSupport[] = OPERATIONS.filter((op) => plan[op].route !== 'unsupported').map((op) => ({ op, src: kinds[op][0] ? host : null, dst: kinds[op][1] ? host : null }));
   return { operations, maxDescriptorBytes: 2 ** 32, maxRegions: INTERRUPT_AKEY };

@@ -45,5 +45,23 @@ export function planOperations(path: ExecutionPath, vendorGroups: readonly numbe
     return { route: 'cpu', how: 'host engine on the CPU', fallback: `${missing}; ${why}: runs on the CPU (host engine)` };
   };
   const plan = (op: Operation): OperationPlan => (NATIVE[op] ? { route: 'function', how: NATIVE[op] } : lacking(op));
-  return { copy: plan('copy'), fill: plan('fill'), compare: plan('compare'), crc32c: plan('crc32c'), writeImm: plan('writeImm'), nop: plan('nop') };
+  // The function translates one range per operand; strided descriptors name count blocks, so they
+  // run on the CPU (the host engine's kit executor) whatever the function offers.
+  const strided = (op: Operation): OperationPlan => {
+    const missing = `SDXI 1.0 has no ${op} descriptor`;
+    if (path === 'hardware') return { route: 'unsupported', how: 'not offered', fallback: `${missing}; execution path "hardware" does not offer it` };
+    return { route: 'cpu', how: 'host engine on the CPU', fallback: `${missing}; the function does not run strided vendor descriptors: runs on the CPU (host engine)` };
+  };
+  return {
+    copy: plan('copy'),
+    fill: plan('fill'),
+    compare: plan('compare'),
+    crc32c: plan('crc32c'),
+    writeImm: plan('writeImm'),
+    nop: plan('nop'),
+    copyStrided: strided('copyStrided'),
+    fillStrided: strided('fillStrided'),
+    compareStrided: strided('compareStrided'),
+    crc32cStrided: strided('crc32cStrided'),
+  };
 }

@@ -47,7 +47,7 @@ const POLL_MS = 0.02;
 const DONE = -1;
 const ON_CPU = -2;
 const ROUTE = { function: 0, cpu: 1, unsupported: 2 } as const;
-const OPS: readonly Operation[] = ['copy', 'fill', 'compare', 'crc32c', 'writeImm', 'nop'];
+const OPS: readonly Operation[] = ['copy', 'fill', 'compare', 'crc32c', 'writeImm', 'nop', 'copyStrided', 'fillStrided', 'compareStrided', 'crc32cStrided'];
 
 const CB = {
   signal: COMPLETION.signal / 4,
@@ -66,6 +66,10 @@ function opIndex(kind: number): number {
     case OPCODE.crc32c: return 3;
     case OPCODE.writeImm: return 4;
     case OPCODE.nop: return 5;
+    case OPCODE.copyStrided: return 6;
+    case OPCODE.fillStrided: return 7;
+    case OPCODE.compareStrided: return 8;
+    case OPCODE.crc32cStrided: return 9;
     default: return -1;
   }
 }

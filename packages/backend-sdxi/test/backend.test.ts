@@ -25,7 +25,7 @@ const ops = (path: ExecutionPath) => new Set(sdxi({ executionPath: path }).capab
 describe('execution-path policy', () => {
   it('offers SDXI operations always, fill/compare/crc32c only off the "hardware" path, on host memory only', () => {
     expect(ops('hardware')).toEqual(new Set(['nop', 'copy', 'writeImm']));
-    expect(ops('auto')).toEqual(new Set(['nop', 'copy', 'writeImm', 'fill', 'compare', 'crc32c']));
+    expect(ops('auto')).toEqual(new Set(['nop', 'copy', 'writeImm', 'fill', 'compare', 'crc32c', 'copyStrided', 'fillStrided', 'compareStrided', 'crc32cStrided']));
     expect(ops('software')).toEqual(ops('auto'));
     for (const o of sdxi().capabilities().operations) expect([o.src, o.dst].every((k) => k === null || k === 'host')).toBe(true);
     expect(() => sdxi({ executionPath: 'fast' as ExecutionPath })).toThrow(/executionPath/);
@@ -34,9 +34,20 @@ describe('execution-path policy', () => {
   it('says in probe() which operations fall back and how; stats give each reason', async () => {
     const p = await sdxi().probe();
     expect(p).toMatchObject({ available: true, details: { engine: 'sdxi', spec: 'SDXI 1.0', function: 'software', executionPath: 'auto' } });
-    expect(p.details!['fallbacks']).toBe('fill, compare, crc32c → Datamover vendor descriptor (group 0x700), run by the function (no SDXI 1.0 descriptor)');
-    expect((await sdxi({ executionPath: 'hardware' }).probe()).details!['fallbacks']).toBe('fill, compare, crc32c → not offered (no SDXI 1.0 descriptor)');
-    expect((await sdxi({ executionPath: 'software' }).probe()).details!['fallbacks']).toBe('fill, compare, crc32c → host engine on the CPU (no SDXI 1.0 descriptor)');
+    expect(p.details!['fallbacks']).toBe('fill, compare, crc32c → Datamover vendor descriptor (group 0x700), run by the function (no SDXI 1.0 descriptor); copyStrided, fillStrided, compareStrided, crc32cStrided → host engine on the CPU (no SDXI 1.0 descriptor)');
+    expect((await sdxi({ executionPath: 'hardware' }).probe()).details!['fallbacks']).toBe('fill, compare, crc32c, copyStrided, fillStrided, compareStrided, crc32cStrided → not offered (no SDXI 1.0 descriptor)');
+    expect((await sdxi({ executionPath: 'software' }).probe()).details!['fallbacks']).toBe('fill, compare, crc32c, copyStrided, fillStrided, compareStrided, crc32cStrided → host engine on the CPU (no SDXI 1.0 descriptor)');
+  });
+
+  it('strided descriptors run on the CPU path (the function translates one range per operand)', async () => {
+    const m = await open(sdxi());
+    const src = new Uint8Array(8192).map((_, i) => i * 7);
+    const dst = new Uint8Array(4096);
+    await m.batch().copyStrided(m.wrap(dst), m.wrap(src), { count: 4, blockBytes: 1024, srcStride: 2048 }).submit();
+    for (let i = 0; i < 4; i++) expect(Buffer.compare(dst.subarray(i * 1024, (i + 1) * 1024), src.subarray(i * 2048, i * 2048 + 1024))).toBe(0);
+    const r = await m.batch().crc32cStrided(m.wrap(src), { count: 4, blockBytes: 1024, stride: 2048 }).submit();
+    expect(r.value(0)).toBe(crc32c(dst));
+    await m.close();
   });
 
   it('"auto": vendor operations run as Datamover vendor descriptors in the function; stats count them with the reason', async () => {

@@ -14,6 +14,21 @@ const SLICE_MS = 4;
 const CHUNK = 1 << 20;
 /** Opcode bits that must be clear: se, ch, csr, rb, bits 7:6 and 31:27. */
 
+/** A side whose blocks overlap one another (stride below the block size): OVERLAP. */
+function selfOverlap(count: number, stride: number, n: number): boolean {
+  return count > 1 && stride < n;
+}
+
+/** Up to CHUNK bytes of the fill pattern from its phase 0; BAD_DESCRIPTOR for a width but 1 or 8. */
+function fillChunk(patternBytes: number, pattern: bigint, n: number): Uint8Array {
+  if (patternBytes !== 1 && patternBytes !== 8) throw new Refusal(S.BAD_DESCRIPTOR);
+  const unit = new Uint8Array(8);
+  new DataView(unit.buffer).setBigUint64(0, pattern, true);
+  const chunk = new Uint8Array(Math.min(CHUNK, n));
+  for (let k = 0; k < chunk.length; k++) chunk[k] = patternBytes === 1 ? unit[0]! : unit[k & 7]!;
+  return chunk;
+}
+
 class Refusal {
   constructor(
     readonly status: number,
@@ -194,45 +209,68 @@ export class TsEngine implements EngineSession {
         const src = this.#range(d.akey0, d.addr0, n, false);
         const dst = this.#range(d.akey1, d.addr1, n, true);
         if (memoryOverlap(src.memory, d.addr0, dst.memory, d.addr1, n)) throw new Refusal(S.OVERLAP);
-        for (let o = 0; o < n; o += CHUNK) {
-          this.#chunkStart = o;
-          dst.write(d.addr1 + o, src.read(d.addr0 + o, Math.min(CHUNK, n - o)));
-        }
+        this.#copyBytes(src, d.addr0, dst, d.addr1, n, 0);
         return 0n;
       }
       case 'fill': {
         const n = d.size + 1;
         const dst = this.#range(d.akey1, d.addr1, n, true);
-        if (d.patternBytes !== 1 && d.patternBytes !== 8) throw new Refusal(S.BAD_DESCRIPTOR);
-        const unit = new Uint8Array(8);
-        new DataView(unit.buffer).setBigUint64(0, d.pattern, true);
-        const chunk = new Uint8Array(Math.min(CHUNK, n));
-        for (let k = 0; k < chunk.length; k++) chunk[k] = d.patternBytes === 1 ? unit[0]! : unit[k & 7]!;
-        // CHUNK is a multiple of 8, so an 8-byte pattern stays in phase from chunk to chunk.
-        for (let o = 0; o < n; o += CHUNK) dst.write(d.addr1 + o, chunk.subarray(0, Math.min(CHUNK, n - o)));
+        this.#fillBytes(dst, d.addr1, n, fillChunk(d.patternBytes, d.pattern, n));
         return 0n;
       }
       case 'compare': {
         const n = d.size + 1;
         const a = this.#range(d.akey0, d.addr0, n, false);
         const b = this.#range(d.akey1, d.addr1, n, false);
-        for (let o = 0; o < n; o += CHUNK) {
-          this.#chunkStart = o;
-          const m = Math.min(CHUNK, n - o);
-          const x = a.read(d.addr0 + o, m);
-          const y = b.read(d.addr1 + o, m);
-          for (let k = 0; k < m; k++) if (x[k] !== y[k]) return BigInt(o + k);
-        }
-        return 0xffff_ffff_ffff_ffffn;
+        return BigInt.asUintN(64, BigInt(this.#compareBytes(a, d.addr0, b, d.addr1, n, 0)));
       }
       case 'crc32c': {
         const n = d.size + 1;
         const src = this.#range(d.akey0, d.addr0, n, false);
-        let c = d.seed;
-        for (let o = 0; o < n; o += CHUNK) {
-          this.#chunkStart = o;
-          c = crc32c(src.read(d.addr0 + o, Math.min(CHUNK, n - o)), c);
+        return BigInt(this.#crcBytes(src, d.addr0, n, d.seed, 0));
+      }
+      // Strided: every block of every side checked first (the kit's strided.cc order), then each
+      // block through the contiguous operation's byte work.
+      case 'copyStrided': {
+        const n = d.size + 1;
+        if (d.count === 0) throw new Refusal(S.BAD_DESCRIPTOR);
+        const src = this.#blocks(d.akey0, d.addr0, n, d.count, d.stride0, false);
+        const dst = this.#blocks(d.akey1, d.addr1, n, d.count, d.stride1, true);
+        const span = (stride: number) => (d.count - 1) * stride + n;
+        if (selfOverlap(d.count, d.stride0, n) || selfOverlap(d.count, d.stride1, n) || memoryOverlap(src.memory, d.addr0, dst.memory, d.addr1, span(d.stride0), span(d.stride1))) {
+          throw new Refusal(S.OVERLAP);
         }
+        for (let i = 0; i < d.count; i++) this.#copyBytes(src, d.addr0 + i * d.stride0, dst, d.addr1 + i * d.stride1, n, i * n);
+        return 0n;
+      }
+      case 'fillStrided': {
+        const n = d.size + 1;
+        if (d.count === 0) throw new Refusal(S.BAD_DESCRIPTOR);
+        const dst = this.#blocks(d.akey1, d.addr1, n, d.count, d.stride1, true);
+        const chunk = fillChunk(d.patternBytes, d.pattern, n);
+        if (selfOverlap(d.count, d.stride1, n)) throw new Refusal(S.OVERLAP);
+        for (let i = 0; i < d.count; i++) this.#fillBytes(dst, d.addr1 + i * d.stride1, n, chunk);
+        return 0n;
+      }
+      case 'compareStrided': {
+        const n = d.size + 1;
+        if (d.count === 0) throw new Refusal(S.BAD_DESCRIPTOR);
+        const a = this.#blocks(d.akey0, d.addr0, n, d.count, d.stride0, false);
+        const b = this.#blocks(d.akey1, d.addr1, n, d.count, d.stride1, false);
+        if (selfOverlap(d.count, d.stride0, n) || selfOverlap(d.count, d.stride1, n)) throw new Refusal(S.OVERLAP);
+        for (let i = 0; i < d.count; i++) {
+          const m = this.#compareBytes(a, d.addr0 + i * d.stride0, b, d.addr1 + i * d.stride1, n, i * n);
+          if (m >= 0) return BigInt(i * n + m);
+        }
+        return 0xffff_ffff_ffff_ffffn;
+      }
+      case 'crc32cStrided': {
+        const n = d.size + 1;
+        if (d.count === 0) throw new Refusal(S.BAD_DESCRIPTOR);
+        const src = this.#blocks(d.akey0, d.addr0, n, d.count, d.stride0, false);
+        if (selfOverlap(d.count, d.stride0, n)) throw new Refusal(S.OVERLAP);
+        let c = d.seed; // chained over the blocks in order
+        for (let i = 0; i < d.count; i++) c = this.#crcBytes(src, d.addr0 + i * d.stride0, n, c, i * n);
         return BigInt(c);
       }
       case 'writeImm': {
@@ -246,6 +284,52 @@ export class TsEngine implements EngineSession {
       default:
         throw new Refusal(S.BAD_DESCRIPTOR);
     }
+  }
+
+  #copyBytes(src: Access, a0: number, dst: Access, a1: number, n: number, before: number): void {
+    for (let o = 0; o < n; o += CHUNK) {
+      this.#chunkStart = before + o;
+      dst.write(a1 + o, src.read(a0 + o, Math.min(CHUNK, n - o)));
+    }
+  }
+
+  #fillBytes(dst: Access, a1: number, n: number, chunk: Uint8Array): void {
+    // CHUNK is a multiple of 8, so an 8-byte pattern stays in phase from chunk to chunk.
+    for (let o = 0; o < n; o += CHUNK) dst.write(a1 + o, chunk.subarray(0, Math.min(CHUNK, n - o)));
+  }
+
+  /** The first differing offset, or -1 when equal. */
+  #compareBytes(a: Access, a0: number, b: Access, a1: number, n: number, before: number): number {
+    for (let o = 0; o < n; o += CHUNK) {
+      this.#chunkStart = before + o;
+      const m = Math.min(CHUNK, n - o);
+      const x = a.read(a0 + o, m);
+      const y = b.read(a1 + o, m);
+      for (let k = 0; k < m; k++) if (x[k] !== y[k]) return o + k;
+    }
+    return -1;
+  }
+
+  #crcBytes(src: Access, a0: number, n: number, seed: number, before: number): number {
+    let c = seed;
+    for (let o = 0; o < n; o += CHUNK) {
+      this.#chunkStart = before + o;
+      c = crc32c(src.read(a0 + o, Math.min(CHUNK, n - o)), c);
+    }
+    return c;
+  }
+
+  /**
+   * One side of a strided descriptor: BAD_AKEY, OUT_OF_BOUNDS when the last block ends past the
+   * region (by division, as the kit), ACCESS_DENIED for writes.
+   */
+  #blocks(akey: number, addr: number, n: number, count: number, stride: number, write: boolean): Access {
+    const r = this.#regions.get(akey);
+    if (!r) throw new Refusal(S.BAD_AKEY);
+    if (addr + n > r.length) throw new Refusal(S.OUT_OF_BOUNDS);
+    if (count > 1 && stride > 0 && count - 1 > Math.floor((r.length - addr - n) / stride)) throw new Refusal(S.OUT_OF_BOUNDS);
+    if (write && !r.writable) throw new Refusal(S.ACCESS_DENIED);
+    return r;
   }
 
   /** The region behind an AKey index, after checking the range and, for writes, the access. */

@@ -277,7 +277,8 @@ describe('static surface', () => {
 
   it('abiOffsets() matches the TS schema', () => {
     const off = addon.Engine.abiOffsets();
-    for (const [op, fields] of Object.entries(abi.FIELD_OFFSETS)) {
+    // The strided layouts are checked at compile time (abi.h's generated offsetof asserts); host_engine.cc reports the rest.
+    for (const [op, fields] of Object.entries(abi.FIELD_OFFSETS).filter(([op]) => !op.endsWith('Strided'))) {
       const { csb_ptr: csb, ...body } = off[op]!;
       expect(body).toEqual(fields);
       expect(csb).toBe(abi.CSB_PTR_OFFSET);

@@ -38,6 +38,7 @@ for (const engine of ENGINES) {
         regions: m.regions,
         records: RECORDS,
         seed: engine === 'ts' ? 11 : 12,
+        strided: true,
       });
       console.log(`[ring-fuzz] ${JSON.stringify(f)}`);
       expect(ringFuzzProblems(f, RECORDS)).toEqual([]);

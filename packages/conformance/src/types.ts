@@ -2,7 +2,7 @@
 import type { Backend, Capabilities, Mover, OperationSupport, Region, SpaceKind } from '@datamover/core';
 
 /** The case groups, in report order. */
-export const GROUPS = ['content', 'refusals', 'ordering', 'cancellation', 'lifetimes', 'load', 'faults', 'plans'] as const;
+export const GROUPS = ['content', 'refusals', 'ordering', 'cancellation', 'lifetimes', 'load', 'faults', 'plans', 'strided'] as const;
 export type Group = (typeof GROUPS)[number];
 
 export interface FixtureOptions {

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "checks.h"
 #include "fault_guard.h"
 #include "memops.h"
 
@@ -21,30 +22,14 @@ Region::~Region() {
 
 // ---- Execution ----
 
+using exec::kEqual;
+using exec::ok;
+using exec::overlaps;
+using exec::status;
+
 namespace {
 
 constexpr size_t kBounceBytes = size_t{1} << 20;  // staging for file I/O; a multiple of 4096
-constexpr uint64_t kEqual = ~uint64_t{0};
-
-Outcome status(uint32_t s) { return Outcome{s, 0, 0}; }
-Outcome ok(uint64_t result = 0) { return Outcome{DM_STATUS_OK, result, 0}; }
-
-// Whether [a+offA, +n) and [b+offB, +n) name the same bytes: same host memory (any two views),
-// or the same file. Both ranges are in bounds, so none of the sums overflow.
-bool overlaps(const Region& a, uint64_t offA, const Region& b, uint64_t offB, uint64_t n) {
-  if (a.isFile != b.isFile) return false;
-  uint64_t x, y;
-  if (a.isFile) {
-    if (a.dev != b.dev || a.ino != b.ino) return false;
-    x = a.fileOffset + offA;
-    y = b.fileOffset + offB;
-  } else {
-    x = reinterpret_cast<uintptr_t>(a.base) + offA;
-    y = reinterpret_cast<uintptr_t>(b.base) + offB;
-  }
-  return x < y + n && y < x + n;
-}
-
 // Length of the next chunk of a file loop at file position pos: at most `max` (a multiple of
 // 4096) and ending on a 4096 boundary, so every chunk after the first is eligible for O_DIRECT.
 uint64_t chunkLen(uint64_t pos, uint64_t remaining, uint64_t max) {
@@ -90,6 +75,10 @@ Outcome Executor::run(const Descriptor& d) {
     case DM_OPCODE_COMPARE: return compare(d.compare);
     case DM_OPCODE_CRC32C: return crc32c(d.crc32c);
     case DM_OPCODE_WRITE_IMM: return writeImm(d.writeImm);
+    case DM_OPCODE_COPY_STRIDED: return copyStrided(d.copyStrided);
+    case DM_OPCODE_FILL_STRIDED: return fillStrided(d.fillStrided);
+    case DM_OPCODE_COMPARE_STRIDED: return compareStrided(d.compareStrided);
+    case DM_OPCODE_CRC32C_STRIDED: return crc32cStrided(d.crc32cStrided);
     default: return status(DM_STATUS_BAD_DESCRIPTOR);
   }
 }
@@ -102,49 +91,62 @@ Outcome Executor::copy(const dm_desc_copy_t& c) {
   Pin src(table_, c.akey0), dst(table_, c.akey1);
   if (uint32_t s = check(src.get(), c.addr0, n, false)) return status(s);
   if (uint32_t s = check(dst.get(), c.addr1, n, true)) return status(s);
-  if (overlaps(*src, c.addr0, *dst, c.addr1, n)) return status(DM_STATUS_OVERLAP);
+  if (overlaps(*src, c.addr0, *dst, c.addr1, n, n)) return status(DM_STATUS_OVERLAP);
+  return moveCopy(*src, c.addr0, *dst, c.addr1, n, nt_);
+}
 
-  if (!src->isFile && !dst->isFile) {
-    dm::copy(dst->base + c.addr1, src->base + c.addr0, n, nt_);
+Outcome Executor::moveCopy(Region& src, uint64_t addr0, Region& dst, uint64_t addr1, uint64_t n, size_t nt) {
+  if (!src.isFile && !dst.isFile) {
+    dm::copy(dst.base + addr1, src.base + addr0, n, nt);
     return ok();
   }
-  if (!dst->isFile) return fileIo(*src, false, c.addr0, dst->base + c.addr1, n).outcome();
-  if (!src->isFile) return fileIo(*dst, true, c.addr1, src->base + c.addr0, n).outcome();
+  if (!dst.isFile) return fileIo(src, false, addr0, dst.base + addr1, n).outcome();
+  if (!src.isFile) return fileIo(dst, true, addr1, src.base + addr0, n).outcome();
 
   uint8_t* buf = bounce();
   if (buf == nullptr) return Outcome{DM_STATUS_IO_ERROR, 0, ENOMEM};
   for (uint64_t done = 0; done < n;) {
-    const uint64_t k = chunkLen(src->fileOffset + c.addr0 + done, n - done, kBounceBytes);
-    Io io = fileIo(*src, false, c.addr0 + done, buf, k);
-    if (io.status == DM_STATUS_OK) io = fileIo(*dst, true, c.addr1 + done, buf, k);
+    const uint64_t k = chunkLen(src.fileOffset + addr0 + done, n - done, kBounceBytes);
+    Io io = fileIo(src, false, addr0 + done, buf, k);
+    if (io.status == DM_STATUS_OK) io = fileIo(dst, true, addr1 + done, buf, k);
     if (io.status != DM_STATUS_OK) return io.outcome(done);
     done += k;
   }
   return ok();
 }
 
+// The fill pattern as 8 bytes, or false for a width other than 1 or 8 (BAD_DESCRIPTOR).
+bool Executor::pattern64(uint8_t patternBytes, uint64_t pattern, uint64_t* out) {
+  if (patternBytes != 1 && patternBytes != 8) return false;
+  *out = patternBytes == 1 ? (pattern & 0xff) * 0x0101010101010101ull : pattern;
+  return true;
+}
+
 Outcome Executor::fill(const dm_desc_fill_t& f) {
   const uint64_t n = uint64_t{f.size} + 1;
   Pin dst(table_, f.akey1);
   if (uint32_t s = check(dst.get(), f.addr1, n, true)) return status(s);
-  if (f.pattern_bytes != 1 && f.pattern_bytes != 8) return status(DM_STATUS_BAD_DESCRIPTOR);
-  const uint64_t p = f.pattern_bytes == 1 ? (f.pattern & 0xff) * 0x0101010101010101ull : f.pattern;
+  uint64_t p;
+  if (!pattern64(f.pattern_bytes, f.pattern, &p)) return status(DM_STATUS_BAD_DESCRIPTOR);
+  return moveFill(*dst, f.addr1, n, p, nt_);
+}
 
-  if (!dst->isFile) {
-    dm::fill(dst->base + f.addr1, n, p, nt_);
+Outcome Executor::moveFill(Region& dst, uint64_t addr1, uint64_t n, uint64_t p, size_t nt) {
+  if (!dst.isFile) {
+    dm::fill(dst.base + addr1, n, p, nt);
     return ok();
   }
   uint8_t* buf = bounce();
   if (buf == nullptr) return Outcome{DM_STATUS_IO_ERROR, 0, ENOMEM};
   unsigned phase = 8;  // pattern phase the bounce buffer currently holds (8: none yet)
   for (uint64_t done = 0; done < n;) {
-    const uint64_t k = chunkLen(dst->fileOffset + f.addr1 + done, n - done, kBounceBytes);
+    const uint64_t k = chunkLen(dst.fileOffset + addr1 + done, n - done, kBounceBytes);
     if ((done & 7) != phase) {  // chunks after the first keep the phase: at most two refills
       phase = static_cast<unsigned>(done & 7);
       const uint64_t q = phase == 0 ? p : (p >> (8 * phase)) | (p << (64 - 8 * phase));
       dm::fill(buf, kBounceBytes, q, SIZE_MAX);
     }
-    const Io io = fileIo(*dst, true, f.addr1 + done, buf, k);
+    const Io io = fileIo(dst, true, addr1 + done, buf, k);
     if (io.status != DM_STATUS_OK) return io.outcome(done);
     done += k;
   }
@@ -156,21 +158,24 @@ Outcome Executor::compare(const dm_desc_compare_t& c) {
   Pin a(table_, c.akey0), b(table_, c.akey1);
   if (uint32_t s = check(a.get(), c.addr0, n, false)) return status(s);
   if (uint32_t s = check(b.get(), c.addr1, n, false)) return status(s);
+  return moveCompare(*a, c.addr0, *b, c.addr1, n);
+}
 
-  if (!a->isFile && !b->isFile) {
-    const uint64_t m = mismatch(a->base + c.addr0, b->base + c.addr1, n);
+Outcome Executor::moveCompare(Region& a, uint64_t addr0, Region& b, uint64_t addr1, uint64_t n) {
+  if (!a.isFile && !b.isFile) {
+    const uint64_t m = mismatch(a.base + addr0, b.base + addr1, n);
     return ok(m == n ? kEqual : m);
   }
   uint8_t* buf = bounce();
   if (buf == nullptr) return Outcome{DM_STATUS_IO_ERROR, 0, ENOMEM};
   constexpr uint64_t kHalf = kBounceBytes / 2;
-  const Region& filed = a->isFile ? *a : *b;
-  const uint64_t filedAddr = a->isFile ? c.addr0 : c.addr1;
+  const Region& filed = a.isFile ? a : b;
+  const uint64_t filedAddr = a.isFile ? addr0 : addr1;
   for (uint64_t done = 0; done < n;) {
     const uint64_t k = chunkLen(filed.fileOffset + filedAddr + done, n - done, kHalf);
     const uint8_t *pa, *pb;
-    Io io = fetch(*a, c.addr0 + done, k, buf, &pa);
-    if (io.status == DM_STATUS_OK) io = fetch(*b, c.addr1 + done, k, buf + kHalf, &pb);
+    Io io = fetch(a, addr0 + done, k, buf, &pa);
+    if (io.status == DM_STATUS_OK) io = fetch(b, addr1 + done, k, buf + kHalf, &pb);
     if (io.status != DM_STATUS_OK) return io.outcome(done);
     const uint64_t m = mismatch(pa, pb, k);
     if (m < k) return ok(done + m);
@@ -183,19 +188,26 @@ Outcome Executor::crc32c(const dm_desc_crc32c_t& c) {
   const uint64_t n = uint64_t{c.size} + 1;
   Pin src(table_, c.akey0);
   if (uint32_t s = check(src.get(), c.addr0, n, false)) return status(s);
-
   uint32_t crc = ~c.seed;
-  if (!src->isFile) return ok(~crc32cUpdate(crc, src->base + c.addr0, n));
+  const Outcome o = moveCrc32c(*src, c.addr0, n, &crc);
+  return o.status == DM_STATUS_OK ? ok(~crc) : o;
+}
+
+Outcome Executor::moveCrc32c(Region& src, uint64_t addr0, uint64_t n, uint32_t* crc) {
+  if (!src.isFile) {
+    *crc = crc32cUpdate(*crc, src.base + addr0, n);
+    return ok();
+  }
   uint8_t* buf = bounce();
   if (buf == nullptr) return Outcome{DM_STATUS_IO_ERROR, 0, ENOMEM};
   for (uint64_t done = 0; done < n;) {
-    const uint64_t k = chunkLen(src->fileOffset + c.addr0 + done, n - done, kBounceBytes);
-    const Io io = fileIo(*src, false, c.addr0 + done, buf, k);
+    const uint64_t k = chunkLen(src.fileOffset + addr0 + done, n - done, kBounceBytes);
+    const Io io = fileIo(src, false, addr0 + done, buf, k);
     if (io.status != DM_STATUS_OK) return io.outcome(done);
-    crc = crc32cUpdate(crc, buf, k);
+    *crc = crc32cUpdate(*crc, buf, k);
     done += k;
   }
-  return ok(~crc);
+  return ok();
 }
 
 Outcome Executor::writeImm(const dm_desc_write_imm_t& w) {

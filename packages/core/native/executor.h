@@ -56,6 +56,17 @@ class Executor {
   Outcome compare(const dm_desc_compare_t& c);
   Outcome crc32c(const dm_desc_crc32c_t& c);
   Outcome writeImm(const dm_desc_write_imm_t& w);
+  // strided.cc: count blocks per descriptor, every block checked before the first moves.
+  Outcome copyStrided(const dm_desc_copy_strided_t& c);
+  Outcome fillStrided(const dm_desc_fill_strided_t& f);
+  Outcome compareStrided(const dm_desc_compare_strided_t& c);
+  Outcome crc32cStrided(const dm_desc_crc32c_strided_t& c);
+  // The byte work of one checked range, shared by the contiguous and strided operations.
+  Outcome moveCopy(Region& src, uint64_t addr0, Region& dst, uint64_t addr1, uint64_t n, size_t nt);
+  Outcome moveFill(Region& dst, uint64_t addr1, uint64_t n, uint64_t pattern, size_t nt);
+  Outcome moveCompare(Region& a, uint64_t addr0, Region& b, uint64_t addr1, uint64_t n);
+  Outcome moveCrc32c(Region& src, uint64_t addr0, uint64_t n, uint32_t* crc);
+  static bool pattern64(uint8_t patternBytes, uint64_t pattern, uint64_t* out);
   Io fetch(Region& r, uint64_t off, uint64_t n, uint8_t* scratch, const uint8_t** out);
   uint8_t* bounce();
 

@@ -7,9 +7,16 @@ import type { GpuMemory, Memory } from './memory.js';
 import type { Ring } from './ring/ring.js';
 import type { SpaceKind } from './spaces.js';
 
-export const OPERATIONS = ['copy', 'fill', 'compare', 'crc32c', 'writeImm', 'nop'] as const;
+export const OPERATIONS = ['copy', 'fill', 'compare', 'crc32c', 'writeImm', 'nop', 'copyStrided', 'fillStrided', 'compareStrided', 'crc32cStrided'] as const;
 /** The operations a descriptor can carry. */
 export type Operation = (typeof OPERATIONS)[number];
+/** The strided operations: `count` blocks of one size per descriptor (docs/engine-abi.md). */
+export const STRIDED_OPERATIONS = ['copyStrided', 'fillStrided', 'compareStrided', 'crc32cStrided'] as const;
+export type StridedOperation = (typeof STRIDED_OPERATIONS)[number];
+/** Whether an operation is one of the strided ones. */
+export function isStrided(op: Operation): op is StridedOperation {
+  return (STRIDED_OPERATIONS as readonly string[]).includes(op);
+}
 
 /** Which address-space kinds an operation reads (`src`) and writes or also reads (`dst`). */
 export interface OperationSupport {
@@ -154,7 +161,11 @@ export function allOperations(kinds: readonly SpaceKind[]): OperationSupport[] {
   const out: OperationSupport[] = [{ op: 'nop', src: null, dst: null }];
   for (const a of kinds) {
     out.push({ op: 'crc32c', src: a, dst: null }, { op: 'fill', src: null, dst: a }, { op: 'writeImm', src: null, dst: a });
-    for (const b of kinds) out.push({ op: 'copy', src: a, dst: b }, { op: 'compare', src: a, dst: b });
+    out.push({ op: 'crc32cStrided', src: a, dst: null }, { op: 'fillStrided', src: null, dst: a });
+    for (const b of kinds) {
+      out.push({ op: 'copy', src: a, dst: b }, { op: 'compare', src: a, dst: b });
+      out.push({ op: 'copyStrided', src: a, dst: b }, { op: 'compareStrided', src: a, dst: b });
+    }
   }
   return out;
 }

@@ -11,8 +11,9 @@ import { OPCODE_BITS } from './descriptor/schema.js';
 import { datamoverError, ErrorCode } from './errors.js';
 import { copyLength, endpoint, type Endpoint } from './endpoint.js';
 import type { InlineMode, PathDecision } from './inline.js';
-import { checkOptions, NO_OPTIONS, OPTION_KEYS } from './options.js';
-import { checkRange, type Region, type Registration } from './region.js';
+import { checkOptions, NO_OPTIONS, OPTION_KEYS, requiredOptions } from './options.js';
+import { memoryOverlap } from './overlap.js';
+import { checkBlocks, checkRange, type Region, type Registration } from './region.js';
 import type { SpaceKind } from './spaces.js';
 
 /** Flags any descriptor can carry. */
@@ -59,6 +60,41 @@ export interface WriteImmediateOptions extends DescriptorOptions, DurableOption 
   offset?: number;
   /** Bytes written: 1, 2, 4 or 8 (default 8). */
   width?: 1 | 2 | 4 | 8;
+}
+/** The blocks of a strided operation: `count` blocks of `blockBytes` each, one descriptor. */
+export interface StridedBlocks {
+  /** Blocks to move (at most 2³² − 1); 0 runs as a NOP. */
+  count: number;
+  /** Bytes per block (at most the backend's `maxDescriptorBytes`). */
+  blockBytes: number;
+}
+/** Block i of the source is at srcOffset + i × srcStride; of the destination, at dstOffset + i × dstStride. */
+export interface CopyStridedOptions extends DescriptorOptions, StridedBlocks {
+  srcOffset?: number;
+  dstOffset?: number;
+  /** Bytes from one source block to the next (default `blockBytes`: packed); at least `blockBytes` when count > 1. */
+  srcStride?: number;
+  /** Bytes from one destination block to the next (default `blockBytes`). */
+  dstStride?: number;
+}
+export interface FillStridedOptions extends DescriptorOptions, StridedBlocks {
+  offset?: number;
+  /** Bytes from one block to the next (default `blockBytes`). */
+  stride?: number;
+  /** As for fill; an 8-byte pattern starts afresh at each block. */
+  patternBytes?: 1 | 8;
+}
+export interface CompareStridedOptions extends DescriptorOptions, StridedBlocks {
+  aOffset?: number;
+  bOffset?: number;
+  aStride?: number;
+  bStride?: number;
+}
+export interface Crc32cStridedOptions extends DescriptorOptions, StridedBlocks {
+  offset?: number;
+  stride?: number;
+  /** A previous checksum to continue from. */
+  seed?: number;
 }
 export interface SubmitOptions {
   signal?: AbortSignal;
@@ -146,8 +182,7 @@ export class Batch {
     const d = this.#endpoint(dst, options.offset, 'destination', true);
     const length = options.length ?? d.room;
     checkRange(d.offset, length, dst.length, 'fill');
-    const patternBytes = options.patternBytes ?? 1;
-    if (patternBytes !== 1 && patternBytes !== 8) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `patternBytes must be 1 or 8, got ${String(patternBytes)}`);
+    const patternBytes = this.#patternBytes(options.patternBytes);
     const p = unsigned(pattern, patternBytes, 'fill pattern');
     const session = this.#route('fill', null, d.reg.space.kind, options, length);
     const du = this.#durable(options, d.reg, session);
@@ -200,6 +235,76 @@ export class Batch {
     return this.#opcode(w, gen.OPCODE.writeImm | du, options);
   }
 
+  /**
+   * Copies `count` blocks of `blockBytes` in one descriptor: block i from srcOffset + i × srcStride
+   * to dstOffset + i × dstStride. Every block is checked before any byte moves.
+   */
+  copyStrided(dst: Region, src: Region, options: CopyStridedOptions): this {
+    const { count, blockBytes } = requiredOptions('Batch.copyStrided()', options, OPTION_KEYS.copyStrided);
+    const s = this.#endpoint(src, options.srcOffset, 'source');
+    const d = this.#endpoint(dst, options.dstOffset, 'destination', true);
+    const srcStride = options.srcStride ?? blockBytes;
+    const dstStride = options.dstStride ?? blockBytes;
+    const spanS = checkBlocks(s.offset, count, blockBytes, srcStride, src.length, 'source');
+    const spanD = checkBlocks(d.offset, count, blockBytes, dstStride, dst.length, 'destination');
+    // The spans are judged whole: interleaved blocks of one memory are refused too (conservative).
+    if (memoryOverlap(s.reg.memory, s.abs, d.reg.memory, d.abs, spanS, spanD)) {
+      throw datamoverError(ErrorCode.OVERLAPPING_RANGES, 'source and destination blocks of a strided copy overlap in the same memory');
+    }
+    const w = this.#slot(this.#route('copyStrided', s.reg.space.kind, d.reg.space.kind, options, blockBytes), s.reg, d.reg);
+    if (spanS === 0) return this.#nop(w, options);
+    gen.encodeCopyStridedBody(this.words, w, { size: blockBytes - 1, count, akey0: s.reg.index, akey1: d.reg.index, addr0: s.abs, addr1: d.abs, stride0: srcStride, stride1: dstStride }, 0);
+    return this.#opcode(w, gen.OPCODE.copyStrided, options);
+  }
+
+  /** Fills `count` blocks of `blockBytes` at offset + i × stride with the pattern, in one descriptor. */
+  fillStrided(dst: Region, pattern: number | bigint, options: FillStridedOptions): this {
+    const { count, blockBytes } = requiredOptions('Batch.fillStrided()', options, OPTION_KEYS.fillStrided);
+    const d = this.#endpoint(dst, options.offset, 'destination', true);
+    const stride = options.stride ?? blockBytes;
+    const span = checkBlocks(d.offset, count, blockBytes, stride, dst.length, 'fill');
+    const patternBytes = this.#patternBytes(options.patternBytes);
+    const p = unsigned(pattern, patternBytes, 'fill pattern');
+    const w = this.#slot(this.#route('fillStrided', null, d.reg.space.kind, options, blockBytes), d.reg);
+    if (span === 0) return this.#nop(w, options);
+    gen.encodeFillStridedBody(this.words, w, { size: blockBytes - 1, count, patternBytes, akey1: d.reg.index, addr1: d.abs, stride1: stride, pattern: p }, 0);
+    return this.#opcode(w, gen.OPCODE.fillStrided, options);
+  }
+
+  /**
+   * Compares `count` blocks of `blockBytes` pairwise in one descriptor. The result is the first
+   * differing byte counted over the blocks laid end to end (i × blockBytes + offset in block i), or -1.
+   */
+  compareStrided(a: Region, b: Region, options: CompareStridedOptions): this {
+    const { count, blockBytes } = requiredOptions('Batch.compareStrided()', options, OPTION_KEYS.compareStrided);
+    const x = this.#endpoint(a, options.aOffset, 'first operand');
+    const y = this.#endpoint(b, options.bOffset, 'second operand');
+    const aStride = options.aStride ?? blockBytes;
+    const bStride = options.bStride ?? blockBytes;
+    const span = checkBlocks(x.offset, count, blockBytes, aStride, a.length, 'first operand');
+    checkBlocks(y.offset, count, blockBytes, bStride, b.length, 'second operand');
+    const w = this.#slot(this.#route('compareStrided', x.reg.space.kind, y.reg.space.kind, options, blockBytes), x.reg, y.reg);
+    if (span === 0) return this.#nop(w, options, -1);
+    gen.encodeCompareStridedBody(this.words, w, { size: blockBytes - 1, count, akey0: x.reg.index, akey1: y.reg.index, addr0: x.abs, addr1: y.abs, stride0: aStride, stride1: bStride }, 0);
+    return this.#opcode(w, gen.OPCODE.compareStrided, options);
+  }
+
+  /**
+   * CRC-32C of `count` blocks of `blockBytes`, chained: one checksum over the blocks in order, equal
+   * to crc32c of the same bytes laid end to end (so it matches the checksum of a packed copy).
+   */
+  crc32cStrided(src: Region, options: Crc32cStridedOptions): this {
+    const { count, blockBytes } = requiredOptions('Batch.crc32cStrided()', options, OPTION_KEYS.crc32cStrided);
+    const s = this.#endpoint(src, options.offset, 'source');
+    const stride = options.stride ?? blockBytes;
+    const span = checkBlocks(s.offset, count, blockBytes, stride, src.length, 'crc32c');
+    const seed = Number(unsigned(options.seed ?? 0, 4, 'crc32c seed'));
+    const w = this.#slot(this.#route('crc32cStrided', s.reg.space.kind, null, options, blockBytes), s.reg);
+    if (span === 0) return this.#nop(w, options, seed);
+    gen.encodeCrc32cStridedBody(this.words, w, { size: blockBytes - 1, count, akey0: s.reg.index, addr0: s.abs, stride0: stride, seed }, 0);
+    return this.#opcode(w, gen.OPCODE.crc32cStrided, options);
+  }
+
   nop(options: DescriptorOptions = NO_OPTIONS): this {
     if (this.#checkKeys) checkOptions('Batch.nop()', options, OPTION_KEYS.nop);
     this.#check();
@@ -250,6 +355,12 @@ export class Batch {
     const max = this.#host.maxDescriptorBytes(session);
     if (length > max) throw datamoverError(ErrorCode.SIZE_TOO_LARGE, `${length} bytes exceed the ${max}-byte limit of one descriptor; split the range`);
     return session;
+  }
+
+  #patternBytes(patternBytes: number | undefined): 1 | 8 {
+    const n = patternBytes ?? 1;
+    if (n !== 1 && n !== 8) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `patternBytes must be 1 or 8, got ${String(n)}`);
+    return n;
   }
 
   /** The durable bit for a write to `dst` run by `session`, after checking it can be honoured. */

@@ -5,10 +5,11 @@
  * routes work to backends, and the error hierarchy. Core knows no backend.
  */
 export * as abi from './abi.js';
-export { allOperations, BACKEND_STATUS_BASE, OPERATIONS } from './backend.js';
+export { allOperations, BACKEND_STATUS_BASE, isStrided, OPERATIONS, STRIDED_OPERATIONS } from './backend.js';
+export type { StridedOperation } from './backend.js';
 export type { Backend, Capabilities, EngineErrorInfo, EngineSession, Operation, OperationSupport, ProbeResult, RegionInfo, RingConsumerStats } from './backend.js';
 export { Batch } from './batch.js';
-export type { BatchPath, CompareOptions, CopyOptions, Crc32cOptions, DescriptorOptions, DurableOption, FillOptions, SubmitOptions, WriteImmediateOptions } from './batch.js';
+export type { BatchPath, CompareOptions, CompareStridedOptions, CopyOptions, CopyStridedOptions, Crc32cOptions, Crc32cStridedOptions, DescriptorOptions, DurableOption, FillOptions, FillStridedOptions, StridedBlocks, SubmitOptions, WriteImmediateOptions } from './batch.js';
 export { BatchResult } from './batch-result.js';
 export type { DescriptorStatus, NotRunReason } from './batch-result.js';
 export { BackendError, CancelledError, DatamoverError, datamoverError, declaredErrorCodes, declareErrorCodes, ErrorCode, InvalidArgumentError, RegionStateError, TransferError } from './errors.js';

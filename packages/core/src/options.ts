@@ -3,7 +3,7 @@
  * its call understands (a misspelled key is refused, not ignored), and a region argument is a
  * Region. One place for both, so every public entry point refuses bad input the same way.
  */
-import type { CompareOptions, CopyOptions, Crc32cOptions, DescriptorOptions, FillOptions, SubmitOptions, WriteImmediateOptions } from './batch.js';
+import type { CompareOptions, CompareStridedOptions, CopyOptions, CopyStridedOptions, Crc32cOptions, Crc32cStridedOptions, DescriptorOptions, FillOptions, FillStridedOptions, SubmitOptions, WriteImmediateOptions } from './batch.js';
 import { datamoverError, ErrorCode } from './errors.js';
 import type { OpenFileOptions } from './files.js';
 import type { MoverOptions } from './mover.js';
@@ -39,6 +39,10 @@ export const OPTION_KEYS = {
   crc32c: keysOf<Crc32cOptions>()(...DESCRIPTOR, 'offset', 'length', 'seed'),
   writeImmediate: keysOf<WriteImmediateOptions>()(...DESCRIPTOR, 'durable', 'offset', 'width'),
   nop: keysOf<DescriptorOptions>()(...DESCRIPTOR),
+  copyStrided: keysOf<CopyStridedOptions>()(...DESCRIPTOR, 'count', 'blockBytes', 'srcOffset', 'dstOffset', 'srcStride', 'dstStride'),
+  fillStrided: keysOf<FillStridedOptions>()(...DESCRIPTOR, 'count', 'blockBytes', 'offset', 'stride', 'patternBytes'),
+  compareStrided: keysOf<CompareStridedOptions>()(...DESCRIPTOR, 'count', 'blockBytes', 'aOffset', 'bOffset', 'aStride', 'bStride'),
+  crc32cStrided: keysOf<Crc32cStridedOptions>()(...DESCRIPTOR, 'count', 'blockBytes', 'offset', 'stride', 'seed'),
   submit: keysOf<SubmitOptions>()(...SUBMIT),
   open: keysOf<MoverOptions>()('backends', 'policy', 'ringEntries', 'inline', 'staging'),
   plan: keysOf<PlanOptions>()('srcOffset', 'dstOffset', 'length', 'integrity'),
@@ -70,6 +74,13 @@ export function checkOptions(call: string, value: unknown, allowed: KeySet): voi
   if (value === undefined || value === NO_OPTIONS) return;
   if (value === null || typeof value !== 'object') refuseOptions(call, value, allowed);
   for (const k in value) if (allowed[k] !== true) refuseOptions(call, value, allowed);
+}
+
+/** checkOptions for a call whose options bag is required (the strided operations: count, blockBytes). */
+export function requiredOptions<T>(call: string, value: T | undefined, allowed: KeySet): T {
+  if (value === undefined) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `${call}: options are required (count, blockBytes, …)`);
+  checkOptions(call, value, allowed);
+  return value;
 }
 
 /** The refusal, kept out of checkOptions so that stays small enough to inline on the hot path. */

@@ -5,12 +5,12 @@
 import type { Memory } from './memory.js';
 
 /**
- * Whether `[aOff, aOff + length)` of `a` and `[bOff, bOff + length)` of `b` share bytes. Host
+ * Whether `[aOff, aOff + length)` of `a` and `[bOff, bOff + bLength)` of `b` share bytes. Host
  * memory is judged by address where an engine reported one for both (two SharedArrayBuffer
  * objects over one memory then alias), else by buffer object; files and dax by device and inode;
  * gpu by buffer.
  */
-export function memoryOverlap(a: Memory, aOff: number, b: Memory, bOff: number, length: number): boolean {
+export function memoryOverlap(a: Memory, aOff: number, b: Memory, bOff: number, length: number, bLength = length): boolean {
   let x: number;
   let y: number;
   if (a.kind === 'host' && b.kind === 'host') {
@@ -33,5 +33,5 @@ export function memoryOverlap(a: Memory, aOff: number, b: Memory, bOff: number, 
     x = aOff;
     y = bOff;
   } else return false;
-  return length > 0 && x < y + length && y < x + length;
+  return length > 0 && bLength > 0 && x < y + bLength && y < x + length;
 }

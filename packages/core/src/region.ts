@@ -259,6 +259,32 @@ export function checkRange(offset: number, length: number, limit: number, what =
   }
 }
 
+/** Most blocks one strided descriptor carries (its `count` is 32 bits). */
+export const MAX_STRIDED_COUNT = 0xffff_ffff;
+
+/**
+ * Checks one side of a strided operation: `count` blocks of `blockBytes`, block i at
+ * offset + i × stride, all inside `limit` bytes. Blocks of one side must not overlap one another
+ * (OVERLAPPING_RANGES when count > 1 and stride < blockBytes). The last block may end exactly at
+ * the region's end; the bound is decided by division, so stride × count never has to fit a number.
+ * Returns the span: bytes from the first block's start to the last's end (0 when count is 0).
+ */
+export function checkBlocks(offset: number, count: number, blockBytes: number, stride: number, limit: number, what: string): number {
+  checkSize(count, `${what} count`);
+  checkSize(blockBytes, `${what} blockBytes`);
+  checkSize(stride, `${what} stride`);
+  if (count > MAX_STRIDED_COUNT) throw datamoverError(ErrorCode.SIZE_TOO_LARGE, `${what} count ${count} exceeds the ${MAX_STRIDED_COUNT} blocks of one strided descriptor`);
+  if (count > 1 && stride < blockBytes) {
+    throw datamoverError(ErrorCode.OVERLAPPING_RANGES, `${what} stride ${stride} is below the block size ${blockBytes}: the blocks would overlap`);
+  }
+  if (count === 0 || blockBytes === 0) return 0;
+  checkRange(offset, blockBytes, limit, `${what} first block`);
+  if (count > 1 && stride > 0 && count - 1 > Math.floor((limit - offset - blockBytes) / stride)) {
+    throw datamoverError(ErrorCode.OUT_OF_BOUNDS, `${what}: ${count} blocks of ${blockBytes} bytes every ${stride} from offset ${offset} run past the region's ${limit} bytes`);
+  }
+  return (count - 1) * stride + blockBytes;
+}
+
 /** The largest ArrayBuffer this runtime makes (Node 20: 4 GiB). */
 const MAX_BUFFER_BYTES = bufferConstants.MAX_LENGTH;
 

@@ -1,31 +1,44 @@
 /** Helpers the case groups share: the claimed combinations, labels, region checks. */
-import type { Capabilities, Mover, OperationSupport, SpaceKind } from '@datamover/core';
+import { isStrided, type Capabilities, type Mover, type Operation, type OperationSupport, type SpaceKind, type StridedOperation } from '@datamover/core';
 import { bytesEqual, fail } from '../check.js';
 import type { CaseContextApi, Fixture, FixtureOptions } from '../types.js';
 
-export type Combo = OperationSupport;
+/** A claimed combination of a contiguous operation (the strided ones have their own group: strided.ts). */
+export type Combo = OperationSupport & { readonly op: Exclude<Operation, StridedOperation> };
 
 /** A combination as text: "copy host→file", "fill file", "nop". */
-export function comboLabel(c: Combo): string {
+export function comboLabel(c: OperationSupport): string {
   if (c.src && c.dst) return `${c.op} ${c.src}→${c.dst}`;
   return `${c.op}${c.src ? ` ${c.src}` : ''}${c.dst ? ` ${c.dst}` : ''}`;
 }
 
-/** The claimed combinations, deduplicated, in a stable order. */
+/** A claimed combination of a strided operation. */
+export type StridedCombo = OperationSupport & { readonly op: StridedOperation };
+
+/** The claimed combinations of contiguous operations, deduplicated, in a stable order. */
 export function claimed(caps: Capabilities): Combo[] {
+  return claimedWhere(caps, (o): o is Combo => !isStrided(o.op));
+}
+
+/** The claimed combinations of strided operations, deduplicated, in a stable order. */
+export function claimedStrided(caps: Capabilities): StridedCombo[] {
+  return claimedWhere(caps, (o): o is StridedCombo => isStrided(o.op));
+}
+
+function claimedWhere<T extends OperationSupport>(caps: Capabilities, keep: (o: OperationSupport) => o is T): T[] {
   const seen = new Set<string>();
-  const out: Combo[] = [];
+  const out: T[] = [];
   for (const o of caps.operations) {
     const k = `${o.op}:${o.src}:${o.dst}`;
-    if (seen.has(k)) continue;
+    if (!keep(o) || seen.has(k)) continue;
     seen.add(k);
-    out.push({ op: o.op, src: o.src, dst: o.dst });
+    out.push({ op: o.op, src: o.src, dst: o.dst } as T);
   }
   return out;
 }
 
 /** Why a combination cannot be tested here (a kind without a factory), or undefined. */
-export function missingKind(c: Combo, has: (k: SpaceKind) => boolean): string | undefined {
+export function missingKind(c: OperationSupport, has: (k: SpaceKind) => boolean): string | undefined {
   for (const k of [c.src, c.dst]) {
     if (k && !has(k)) return `no region factory for kind '${k}' (pass kinds.${k} to the suite)`;
   }

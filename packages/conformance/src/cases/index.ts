@@ -10,6 +10,7 @@ import { loadCases } from './load.js';
 import { orderingCases } from './ordering.js';
 import { planCases } from './plans.js';
 import { refusalCases } from './refusals.js';
+import { stridedCases } from './strided.js';
 
 export function buildCases(rt: ResolvedTarget): CaseDef[] {
   const has = (k: import('@datamover/core').SpaceKind) => rt.providers.has(k);
@@ -24,6 +25,7 @@ export function buildCases(rt: ResolvedTarget): CaseDef[] {
     ...loadCases(rt.caps, has, rt.target.long ?? false),
     ...faultCases(rt.caps, has),
     ...planCases(rt.caps, rt.target.companions?.() ?? [], has),
+    ...stridedCases(rt.caps, has),
   ];
   return all.filter((c) => groups.has(c.group));
 }

@@ -54,7 +54,7 @@ function add(batch: Batch, c: Combo, a: Region | undefined, b: Region | undefine
   }
 }
 
-const SIZE_KEYS: Record<Operation, readonly string[]> = {
+const SIZE_KEYS: Record<Combo['op'], readonly string[]> = {
   copy: ['length', 'srcOffset', 'dstOffset'],
   fill: ['offset', 'length'],
   compare: ['length', 'aOffset', 'bOffset'],
@@ -63,7 +63,7 @@ const SIZE_KEYS: Record<Operation, readonly string[]> = {
   nop: [],
 };
 
-const OUT_OF_BOUNDS: Record<Operation, readonly Opts[]> = {
+const OUT_OF_BOUNDS: Record<Combo['op'], readonly Opts[]> = {
   copy: [{ length: SIZE + 1 }, { srcOffset: 200, length: 57 }, { dstOffset: 200, length: 57 }, { srcOffset: SIZE + 1, length: 0 }, { dstOffset: SIZE + 1, length: 0 }],
   fill: [{ length: SIZE + 1 }, { offset: 200, length: 57 }, { offset: SIZE + 1 }, { offset: SIZE + 1, length: 0 }],
   compare: [{ length: SIZE + 1 }, { aOffset: 250, length: 7 }, { bOffset: 250, length: 7 }, { aOffset: SIZE + 1, length: 0 }],

@@ -60,6 +60,12 @@ export interface RingFuzzTarget {
   readonly oracleRecord?: (words: Uint32Array) => Uint32Array;
   /** Opcode bits besides RESERVED_OPCODE_BITS' complement the engine accepts (cxl: durable). */
   readonly acceptedBits?: number;
+  /**
+   * Also draw strided records (copy, fill, compare, crc32c over `count` blocks, strides sometimes
+   * below the block size or past 2⁶⁴ when multiplied out). Off by default, so the sequences of
+   * engines without them stay as they were.
+   */
+  readonly strided?: boolean;
   readonly records?: number;
   readonly seed?: number;
   /** Longest wait for one batch before it counts as a hang (default 10 s). */
@@ -148,10 +154,12 @@ class RecordSource {
   readonly #rng: Rng;
   readonly #regions: readonly RingRegion[];
   readonly #acceptedBits: number;
-  constructor(rng: Rng, regions: readonly RingRegion[], acceptedBits: number) {
+  readonly #strided: boolean;
+  constructor(rng: Rng, regions: readonly RingRegion[], acceptedBits: number, strided: boolean) {
     this.#rng = rng;
     this.#regions = regions;
     this.#acceptedBits = acceptedBits;
+    this.#strided = strided;
   }
 
   next(csb: number): Uint32Array {
@@ -184,7 +192,8 @@ class RecordSource {
   /** Encodes one descriptor body into `u`; returns its opcode word. */
   #wellFormed(u: Uint32Array): number {
     const rng = this.#rng;
-    const op = rng.pick(['nop', 'copy', 'fill', 'compare', 'crc32c', 'writeImm'] as const);
+    const ops = ['nop', 'copy', 'fill', 'compare', 'crc32c', 'writeImm'] as const;
+    const op = this.#strided && rng.int(0, 3) === 0 ? rng.pick(['copyStrided', 'fillStrided', 'compareStrided', 'crc32cStrided'] as const) : rng.pick(ops);
     const a = this.#akey();
     const b = this.#akey();
     const size = this.#size(Math.min(this.#len(a), this.#len(b)));
@@ -206,6 +215,12 @@ class RecordSource {
       case 'crc32c':
         abi.encodeCrc32cBody(u, 0, { size, akey0: a, addr0, seed: rng.u32() }, 0);
         break;
+      case 'copyStrided':
+      case 'fillStrided':
+      case 'compareStrided':
+      case 'crc32cStrided':
+        this.#stridedBody(u, op, a, b);
+        break;
       case 'writeImm': {
         const width = rng.pick([1, 2, 4, 8, 8, 3, 0, 16]);
         abi.encodeWriteImmBody(u, 0, { width, akey1: b, addr1: this.#addr(b, Math.max(1, width)), value: rng.bigint(8) }, 0);
@@ -215,6 +230,25 @@ class RecordSource {
     let word0 = OPCODE[op] | (rng.int(0, 4) === 0 ? 1 << OPCODE_BITS.fence : 0);
     if (this.#acceptedBits !== 0 && rng.int(0, 4) === 0) word0 |= this.#acceptedBits;
     return word0 >>> 0;
+  }
+
+  /** A strided record: a few blocks that mostly fit both regions, sometimes not. */
+  #stridedBody(u: Uint32Array, op: 'copyStrided' | 'fillStrided' | 'compareStrided' | 'crc32cStrided', a: number, b: number): void {
+    const rng = this.#rng;
+    const count = rng.pick([0, 1, 2, 3, 5, 8, 2 ** 32 - 1]);
+    const room = Math.min(this.#len(a), this.#len(b));
+    const size = rng.int(0, Math.max(1, Math.floor(room / Math.max(1, Math.min(count, 8))) - 1));
+    const stride = () => {
+      const r = rng.int(0, 12);
+      if (r === 0) return rng.pick([0, size, 2 ** 63, 2 ** 62 + 2 ** 40]); // self-overlapping, or past 2^64 times count
+      return size + 1 + rng.int(0, 64);
+    };
+    const addr0 = this.#addr(a, size + 1);
+    const addr1 = this.#addr(b, size + 1);
+    if (op === 'copyStrided') abi.encodeCopyStridedBody(u, 0, { size, count, akey0: a, akey1: b, addr0, addr1, stride0: stride(), stride1: stride() }, 0);
+    else if (op === 'compareStrided') abi.encodeCompareStridedBody(u, 0, { size, count, akey0: a, akey1: b, addr0, addr1, stride0: stride(), stride1: stride() }, 0);
+    else if (op === 'fillStrided') abi.encodeFillStridedBody(u, 0, { size, count, patternBytes: rng.pick([1, 8, 1, 8, 3]), akey1: b, addr1, stride1: stride(), pattern: rng.bigint(8) }, 0);
+    else abi.encodeCrc32cStridedBody(u, 0, { size, count, akey0: a, addr0, stride0: stride(), seed: rng.u32() }, 0);
   }
 
   /** Mostly a registered region's AKey, sometimes one never registered. */
@@ -286,7 +320,7 @@ export async function fuzzRing(t: RingFuzzTarget): Promise<RingFuzzFigures> {
       const view = copies[r.backing]!.subarray(r.offset, r.offset + r.length);
       oracle.session.register({ index, memory: { kind: 'host', view }, length: r.length, writable: r.writable });
     });
-    const source = new RecordSource(rng, t.regions, t.acceptedBits ?? 0);
+    const source = new RecordSource(rng, t.regions, t.acceptedBits ?? 0, t.strided ?? false);
     const reservedMask = (RESERVED_OPCODE_BITS & ~(t.acceptedBits ?? 0)) >>> 0;
     const total = t.records ?? 20_000;
     while (figures.records < total && figures.hangs === 0) {

@@ -36,6 +36,10 @@ extern "C" {
 #define DM_OPCODE_COMPARE 0x07000200u /* DMV subtype 0x02 */
 #define DM_OPCODE_CRC32C 0x07000300u /* DMV subtype 0x03 */
 #define DM_OPCODE_WRITE_IMM 0x07000400u /* DMV subtype 0x04 */
+#define DM_OPCODE_COPY_STRIDED 0x07001100u /* DMV subtype 0x11 */
+#define DM_OPCODE_FILL_STRIDED 0x07001200u /* DMV subtype 0x12 */
+#define DM_OPCODE_COMPARE_STRIDED 0x07001300u /* DMV subtype 0x13 */
+#define DM_OPCODE_CRC32C_STRIDED 0x07001400u /* DMV subtype 0x14 */
 #define DM_OPCODE_KIND_MASK 0x7ffff00u
 
 /* DSC_DMAB_NOP (Table 6-6): no body; with the fence flag it is a barrier. */
@@ -143,6 +147,101 @@ DM_STATIC_ASSERT(offsetof(dm_desc_write_imm_t, width) == 8, "writeImm.width");
 DM_STATIC_ASSERT(offsetof(dm_desc_write_imm_t, akey1) == 14, "writeImm.akey1");
 DM_STATIC_ASSERT(offsetof(dm_desc_write_imm_t, addr1) == 24, "writeImm.addr1");
 DM_STATIC_ASSERT(offsetof(dm_desc_write_imm_t, value) == 32, "writeImm.value");
+
+/* Vendor strided copy: block i from (akey0, addr0 + i × stride0) to (akey1, addr1 + i × stride1), count blocks of size+1 bytes. */
+typedef struct __attribute__((packed, aligned(8))) dm_desc_copy_strided {
+  uint32_t opcode;
+  uint32_t size; /* bytes per block minus one (SDXI size encoding) */
+  uint32_t count; /* number of blocks, at least 1 (0 is BAD_DESCRIPTOR: the Mover sends a NOP) */
+  uint16_t akey0; /* AKey (region-table) index of the source */
+  uint16_t akey1; /* AKey (region-table) index of the destination */
+  uint64_t addr0; /* source byte offset inside the akey0 region */
+  uint64_t addr1; /* destination byte offset inside the akey1 region */
+  uint64_t stride0; /* bytes from one source block to the next, at least the block size when count > 1 */
+  uint64_t stride1; /* bytes from one destination block to the next, at least the block size when count > 1 */
+  uint8_t reserved0[8];
+  uint64_t csb_ptr;
+} dm_desc_copy_strided_t;
+DM_STATIC_ASSERT(sizeof(dm_desc_copy_strided_t) == 64, "copyStrided descriptor size");
+DM_STATIC_ASSERT(offsetof(dm_desc_copy_strided_t, size) == 4, "copyStrided.size");
+DM_STATIC_ASSERT(offsetof(dm_desc_copy_strided_t, count) == 8, "copyStrided.count");
+DM_STATIC_ASSERT(offsetof(dm_desc_copy_strided_t, akey0) == 12, "copyStrided.akey0");
+DM_STATIC_ASSERT(offsetof(dm_desc_copy_strided_t, akey1) == 14, "copyStrided.akey1");
+DM_STATIC_ASSERT(offsetof(dm_desc_copy_strided_t, addr0) == 16, "copyStrided.addr0");
+DM_STATIC_ASSERT(offsetof(dm_desc_copy_strided_t, addr1) == 24, "copyStrided.addr1");
+DM_STATIC_ASSERT(offsetof(dm_desc_copy_strided_t, stride0) == 32, "copyStrided.stride0");
+DM_STATIC_ASSERT(offsetof(dm_desc_copy_strided_t, stride1) == 40, "copyStrided.stride1");
+
+/* Vendor strided fill: the pattern over count blocks of size+1 bytes at (akey1, addr1 + i × stride1). */
+typedef struct __attribute__((packed, aligned(8))) dm_desc_fill_strided {
+  uint32_t opcode;
+  uint32_t size; /* bytes per block minus one (SDXI size encoding) */
+  uint32_t count; /* number of blocks, at least 1 (0 is BAD_DESCRIPTOR: the Mover sends a NOP) */
+  uint8_t pattern_bytes; /* pattern width in bytes: 1 or 8 (fill has no source AKey; each block starts the pattern afresh) */
+  uint8_t reserved0[1];
+  uint16_t akey1; /* AKey (region-table) index of the destination */
+  uint8_t reserved1[8];
+  uint64_t addr1; /* destination byte offset inside the akey1 region */
+  uint8_t reserved2[8];
+  uint64_t stride1; /* bytes from one destination block to the next, at least the block size when count > 1 */
+  uint64_t pattern; /* fill pattern; a 1-byte pattern uses bits 7:0 */
+  uint64_t csb_ptr;
+} dm_desc_fill_strided_t;
+DM_STATIC_ASSERT(sizeof(dm_desc_fill_strided_t) == 64, "fillStrided descriptor size");
+DM_STATIC_ASSERT(offsetof(dm_desc_fill_strided_t, size) == 4, "fillStrided.size");
+DM_STATIC_ASSERT(offsetof(dm_desc_fill_strided_t, count) == 8, "fillStrided.count");
+DM_STATIC_ASSERT(offsetof(dm_desc_fill_strided_t, pattern_bytes) == 12, "fillStrided.patternBytes");
+DM_STATIC_ASSERT(offsetof(dm_desc_fill_strided_t, akey1) == 14, "fillStrided.akey1");
+DM_STATIC_ASSERT(offsetof(dm_desc_fill_strided_t, addr1) == 24, "fillStrided.addr1");
+DM_STATIC_ASSERT(offsetof(dm_desc_fill_strided_t, stride1) == 40, "fillStrided.stride1");
+DM_STATIC_ASSERT(offsetof(dm_desc_fill_strided_t, pattern) == 48, "fillStrided.pattern");
+
+/* Vendor strided compare: result is the first differing byte as i × (size+1) + offset in block i, or all ones when equal. */
+typedef struct __attribute__((packed, aligned(8))) dm_desc_compare_strided {
+  uint32_t opcode;
+  uint32_t size; /* bytes per block minus one (SDXI size encoding) */
+  uint32_t count; /* number of blocks, at least 1 (0 is BAD_DESCRIPTOR: the Mover sends a NOP) */
+  uint16_t akey0; /* AKey (region-table) index of the source */
+  uint16_t akey1; /* AKey (region-table) index of the destination */
+  uint64_t addr0; /* source byte offset inside the akey0 region */
+  uint64_t addr1; /* destination byte offset inside the akey1 region */
+  uint64_t stride0; /* bytes from one source block to the next, at least the block size when count > 1 */
+  uint64_t stride1; /* bytes from one destination block to the next, at least the block size when count > 1 */
+  uint8_t reserved0[8];
+  uint64_t csb_ptr;
+} dm_desc_compare_strided_t;
+DM_STATIC_ASSERT(sizeof(dm_desc_compare_strided_t) == 64, "compareStrided descriptor size");
+DM_STATIC_ASSERT(offsetof(dm_desc_compare_strided_t, size) == 4, "compareStrided.size");
+DM_STATIC_ASSERT(offsetof(dm_desc_compare_strided_t, count) == 8, "compareStrided.count");
+DM_STATIC_ASSERT(offsetof(dm_desc_compare_strided_t, akey0) == 12, "compareStrided.akey0");
+DM_STATIC_ASSERT(offsetof(dm_desc_compare_strided_t, akey1) == 14, "compareStrided.akey1");
+DM_STATIC_ASSERT(offsetof(dm_desc_compare_strided_t, addr0) == 16, "compareStrided.addr0");
+DM_STATIC_ASSERT(offsetof(dm_desc_compare_strided_t, addr1) == 24, "compareStrided.addr1");
+DM_STATIC_ASSERT(offsetof(dm_desc_compare_strided_t, stride0) == 32, "compareStrided.stride0");
+DM_STATIC_ASSERT(offsetof(dm_desc_compare_strided_t, stride1) == 40, "compareStrided.stride1");
+
+/* Vendor strided CRC-32C, chained: one checksum over the blocks in order, as if they were contiguous. */
+typedef struct __attribute__((packed, aligned(8))) dm_desc_crc32c_strided {
+  uint32_t opcode;
+  uint32_t size; /* bytes per block minus one (SDXI size encoding) */
+  uint32_t count; /* number of blocks, at least 1 (0 is BAD_DESCRIPTOR: the Mover sends a NOP) */
+  uint16_t akey0; /* AKey (region-table) index of the source */
+  uint8_t reserved0[2];
+  uint64_t addr0; /* source byte offset inside the akey0 region */
+  uint8_t reserved1[8];
+  uint64_t stride0; /* bytes from one source block to the next, at least the block size when count > 1 */
+  uint8_t reserved2[8];
+  uint32_t seed; /* initial CRC (0 for a fresh checksum) */
+  uint8_t reserved3[4];
+  uint64_t csb_ptr;
+} dm_desc_crc32c_strided_t;
+DM_STATIC_ASSERT(sizeof(dm_desc_crc32c_strided_t) == 64, "crc32cStrided descriptor size");
+DM_STATIC_ASSERT(offsetof(dm_desc_crc32c_strided_t, size) == 4, "crc32cStrided.size");
+DM_STATIC_ASSERT(offsetof(dm_desc_crc32c_strided_t, count) == 8, "crc32cStrided.count");
+DM_STATIC_ASSERT(offsetof(dm_desc_crc32c_strided_t, akey0) == 12, "crc32cStrided.akey0");
+DM_STATIC_ASSERT(offsetof(dm_desc_crc32c_strided_t, addr0) == 16, "crc32cStrided.addr0");
+DM_STATIC_ASSERT(offsetof(dm_desc_crc32c_strided_t, stride0) == 32, "crc32cStrided.stride0");
+DM_STATIC_ASSERT(offsetof(dm_desc_crc32c_strided_t, seed) == 48, "crc32cStrided.seed");
 
 /* Ring memory (src/ring/layout.ts). */
 #define DM_RING_WRITE_INDEX_OFFSET 0

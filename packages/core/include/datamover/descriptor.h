@@ -25,6 +25,10 @@ union Descriptor {
   dm_desc_compare_t compare;
   dm_desc_crc32c_t crc32c;
   dm_desc_write_imm_t writeImm;
+  dm_desc_copy_strided_t copyStrided;
+  dm_desc_fill_strided_t fillStrided;
+  dm_desc_compare_strided_t compareStrided;
+  dm_desc_crc32c_strided_t crc32cStrided;
 };
 
 // Opcode bits a descriptor may set: valid, fence, subtype, type. The rest (se, ch, csr, rb,

@@ -10,6 +10,10 @@ export const OPCODE = {
   compare: 0x07000200,
   crc32c: 0x07000300,
   writeImm: 0x07000400,
+  copyStrided: 0x07001100,
+  fillStrided: 0x07001200,
+  compareStrided: 0x07001300,
+  crc32cStrided: 0x07001400,
 } as const;
 export type OperationName = keyof typeof OPCODE;
 
@@ -21,6 +25,10 @@ export const FIELD_OFFSETS = {
   compare: { size: 4, akey0: 12, akey1: 14, addr0: 16, addr1: 24 },
   crc32c: { size: 4, akey0: 12, addr0: 16, seed: 32 },
   writeImm: { width: 8, akey1: 14, addr1: 24, value: 32 },
+  copyStrided: { size: 4, count: 8, akey0: 12, akey1: 14, addr0: 16, addr1: 24, stride0: 32, stride1: 40 },
+  fillStrided: { size: 4, count: 8, patternBytes: 12, akey1: 14, addr1: 24, stride1: 40, pattern: 48 },
+  compareStrided: { size: 4, count: 8, akey0: 12, akey1: 14, addr0: 16, addr1: 24, stride0: 32, stride1: 40 },
+  crc32cStrided: { size: 4, count: 8, akey0: 12, addr0: 16, stride0: 32, seed: 48 },
 } as const;
 
 /** Body of DSC_DMAB_NOP (Table 6-6): no body; with the fence flag it is a barrier. */
@@ -188,6 +196,162 @@ export function encodeWriteImmBody(u32: Uint32Array, w: number, f: WriteImmField
   u32[w + 15] = Math.floor(csbPtr / 0x1_0000_0000);
 }
 
+/** Body of Vendor strided copy: block i from (akey0, addr0 + i × stride0) to (akey1, addr1 + i × stride1), count blocks of size+1 bytes. */
+export interface CopyStridedFields {
+  /** bytes per block minus one (SDXI size encoding) */
+  size: number;
+  /** number of blocks, at least 1 (0 is BAD_DESCRIPTOR: the Mover sends a NOP) */
+  count: number;
+  /** AKey (region-table) index of the source */
+  akey0: number;
+  /** AKey (region-table) index of the destination */
+  akey1: number;
+  /** source byte offset inside the akey0 region */
+  addr0: number;
+  /** destination byte offset inside the akey1 region */
+  addr1: number;
+  /** bytes from one source block to the next, at least the block size when count > 1 */
+  stride0: number;
+  /** bytes from one destination block to the next, at least the block size when count > 1 */
+  stride1: number;
+}
+
+/**
+ * Writes words 1–15 of a copyStrided descriptor at `u32[w]` (QW1–7 plus the upper half of QW0).
+ * The caller publishes word 0 (opcode | valid) last. Unused words are zeroed.
+ */
+export function encodeCopyStridedBody(u32: Uint32Array, w: number, f: CopyStridedFields, csbPtr: number): void {
+  u32.fill(0, w + 1, w + 14);
+  u32[w + 1] = f.size;
+  u32[w + 2] = f.count;
+  u32[w + 3] = (u32[w + 3]! | ((f.akey0) << 0)) >>> 0;
+  u32[w + 3] = (u32[w + 3]! | ((f.akey1) << 16)) >>> 0;
+  u32[w + 4] = f.addr0 >>> 0;
+  u32[w + 5] = Math.floor(f.addr0 / 0x1_0000_0000);
+  u32[w + 6] = f.addr1 >>> 0;
+  u32[w + 7] = Math.floor(f.addr1 / 0x1_0000_0000);
+  u32[w + 8] = f.stride0 >>> 0;
+  u32[w + 9] = Math.floor(f.stride0 / 0x1_0000_0000);
+  u32[w + 10] = f.stride1 >>> 0;
+  u32[w + 11] = Math.floor(f.stride1 / 0x1_0000_0000);
+  u32[w + 14] = csbPtr >>> 0;
+  u32[w + 15] = Math.floor(csbPtr / 0x1_0000_0000);
+}
+
+/** Body of Vendor strided fill: the pattern over count blocks of size+1 bytes at (akey1, addr1 + i × stride1). */
+export interface FillStridedFields {
+  /** bytes per block minus one (SDXI size encoding) */
+  size: number;
+  /** number of blocks, at least 1 (0 is BAD_DESCRIPTOR: the Mover sends a NOP) */
+  count: number;
+  /** pattern width in bytes: 1 or 8 (fill has no source AKey; each block starts the pattern afresh) */
+  patternBytes: number;
+  /** AKey (region-table) index of the destination */
+  akey1: number;
+  /** destination byte offset inside the akey1 region */
+  addr1: number;
+  /** bytes from one destination block to the next, at least the block size when count > 1 */
+  stride1: number;
+  /** fill pattern; a 1-byte pattern uses bits 7:0 */
+  pattern: bigint;
+}
+
+/**
+ * Writes words 1–15 of a fillStrided descriptor at `u32[w]` (QW1–7 plus the upper half of QW0).
+ * The caller publishes word 0 (opcode | valid) last. Unused words are zeroed.
+ */
+export function encodeFillStridedBody(u32: Uint32Array, w: number, f: FillStridedFields, csbPtr: number): void {
+  u32.fill(0, w + 1, w + 14);
+  u32[w + 1] = f.size;
+  u32[w + 2] = f.count;
+  u32[w + 3] = (u32[w + 3]! | ((f.patternBytes) << 0)) >>> 0;
+  u32[w + 3] = (u32[w + 3]! | ((f.akey1) << 16)) >>> 0;
+  u32[w + 6] = f.addr1 >>> 0;
+  u32[w + 7] = Math.floor(f.addr1 / 0x1_0000_0000);
+  u32[w + 10] = f.stride1 >>> 0;
+  u32[w + 11] = Math.floor(f.stride1 / 0x1_0000_0000);
+  u32[w + 12] = Number(BigInt.asUintN(32, f.pattern));
+  u32[w + 13] = Number(BigInt.asUintN(64, f.pattern) >> 32n);
+  u32[w + 14] = csbPtr >>> 0;
+  u32[w + 15] = Math.floor(csbPtr / 0x1_0000_0000);
+}
+
+/** Body of Vendor strided compare: result is the first differing byte as i × (size+1) + offset in block i, or all ones when equal. */
+export interface CompareStridedFields {
+  /** bytes per block minus one (SDXI size encoding) */
+  size: number;
+  /** number of blocks, at least 1 (0 is BAD_DESCRIPTOR: the Mover sends a NOP) */
+  count: number;
+  /** AKey (region-table) index of the source */
+  akey0: number;
+  /** AKey (region-table) index of the destination */
+  akey1: number;
+  /** source byte offset inside the akey0 region */
+  addr0: number;
+  /** destination byte offset inside the akey1 region */
+  addr1: number;
+  /** bytes from one source block to the next, at least the block size when count > 1 */
+  stride0: number;
+  /** bytes from one destination block to the next, at least the block size when count > 1 */
+  stride1: number;
+}
+
+/**
+ * Writes words 1–15 of a compareStrided descriptor at `u32[w]` (QW1–7 plus the upper half of QW0).
+ * The caller publishes word 0 (opcode | valid) last. Unused words are zeroed.
+ */
+export function encodeCompareStridedBody(u32: Uint32Array, w: number, f: CompareStridedFields, csbPtr: number): void {
+  u32.fill(0, w + 1, w + 14);
+  u32[w + 1] = f.size;
+  u32[w + 2] = f.count;
+  u32[w + 3] = (u32[w + 3]! | ((f.akey0) << 0)) >>> 0;
+  u32[w + 3] = (u32[w + 3]! | ((f.akey1) << 16)) >>> 0;
+  u32[w + 4] = f.addr0 >>> 0;
+  u32[w + 5] = Math.floor(f.addr0 / 0x1_0000_0000);
+  u32[w + 6] = f.addr1 >>> 0;
+  u32[w + 7] = Math.floor(f.addr1 / 0x1_0000_0000);
+  u32[w + 8] = f.stride0 >>> 0;
+  u32[w + 9] = Math.floor(f.stride0 / 0x1_0000_0000);
+  u32[w + 10] = f.stride1 >>> 0;
+  u32[w + 11] = Math.floor(f.stride1 / 0x1_0000_0000);
+  u32[w + 14] = csbPtr >>> 0;
+  u32[w + 15] = Math.floor(csbPtr / 0x1_0000_0000);
+}
+
+/** Body of Vendor strided CRC-32C, chained: one checksum over the blocks in order, as if they were contiguous. */
+export interface Crc32cStridedFields {
+  /** bytes per block minus one (SDXI size encoding) */
+  size: number;
+  /** number of blocks, at least 1 (0 is BAD_DESCRIPTOR: the Mover sends a NOP) */
+  count: number;
+  /** AKey (region-table) index of the source */
+  akey0: number;
+  /** source byte offset inside the akey0 region */
+  addr0: number;
+  /** bytes from one source block to the next, at least the block size when count > 1 */
+  stride0: number;
+  /** initial CRC (0 for a fresh checksum) */
+  seed: number;
+}
+
+/**
+ * Writes words 1–15 of a crc32cStrided descriptor at `u32[w]` (QW1–7 plus the upper half of QW0).
+ * The caller publishes word 0 (opcode | valid) last. Unused words are zeroed.
+ */
+export function encodeCrc32cStridedBody(u32: Uint32Array, w: number, f: Crc32cStridedFields, csbPtr: number): void {
+  u32.fill(0, w + 1, w + 14);
+  u32[w + 1] = f.size;
+  u32[w + 2] = f.count;
+  u32[w + 3] = (u32[w + 3]! | ((f.akey0) << 0)) >>> 0;
+  u32[w + 4] = f.addr0 >>> 0;
+  u32[w + 5] = Math.floor(f.addr0 / 0x1_0000_0000);
+  u32[w + 8] = f.stride0 >>> 0;
+  u32[w + 9] = Math.floor(f.stride0 / 0x1_0000_0000);
+  u32[w + 12] = f.seed;
+  u32[w + 14] = csbPtr >>> 0;
+  u32[w + 15] = Math.floor(csbPtr / 0x1_0000_0000);
+}
+
 /** A decoded descriptor: the opcode word's flags plus the operation's body fields. */
 export type DecodedDescriptor =
   | ({ op: 'nop' } & DescriptorHeader & NopFields)
@@ -196,6 +360,10 @@ export type DecodedDescriptor =
   | ({ op: 'compare' } & DescriptorHeader & CompareFields)
   | ({ op: 'crc32c' } & DescriptorHeader & Crc32cFields)
   | ({ op: 'writeImm' } & DescriptorHeader & WriteImmFields)
+  | ({ op: 'copyStrided' } & DescriptorHeader & CopyStridedFields)
+  | ({ op: 'fillStrided' } & DescriptorHeader & FillStridedFields)
+  | ({ op: 'compareStrided' } & DescriptorHeader & CompareStridedFields)
+  | ({ op: 'crc32cStrided' } & DescriptorHeader & Crc32cStridedFields)
   | ({ op: 'unknown'; group: number; subtype: number } & DescriptorHeader);
 
 export interface DescriptorHeader {
@@ -230,6 +398,14 @@ export function decodeDescriptor(u32: Uint32Array, w: number): DecodedDescriptor
       return { op: 'crc32c', ...header, size: u32[w + 1]!, akey0: (u32[w + 3]! >>> 0) & 0xffff, addr0: u32[w + 4]! + u32[w + 5]! * 0x1_0000_0000, seed: u32[w + 8]! };
     case 0x07000400:
       return { op: 'writeImm', ...header, width: (u32[w + 2]! >>> 0) & 0xff, akey1: (u32[w + 3]! >>> 16) & 0xffff, addr1: u32[w + 6]! + u32[w + 7]! * 0x1_0000_0000, value: BigInt(u32[w + 8]!) | (BigInt(u32[w + 9]!) << 32n) };
+    case 0x07001100:
+      return { op: 'copyStrided', ...header, size: u32[w + 1]!, count: u32[w + 2]!, akey0: (u32[w + 3]! >>> 0) & 0xffff, akey1: (u32[w + 3]! >>> 16) & 0xffff, addr0: u32[w + 4]! + u32[w + 5]! * 0x1_0000_0000, addr1: u32[w + 6]! + u32[w + 7]! * 0x1_0000_0000, stride0: u32[w + 8]! + u32[w + 9]! * 0x1_0000_0000, stride1: u32[w + 10]! + u32[w + 11]! * 0x1_0000_0000 };
+    case 0x07001200:
+      return { op: 'fillStrided', ...header, size: u32[w + 1]!, count: u32[w + 2]!, patternBytes: (u32[w + 3]! >>> 0) & 0xff, akey1: (u32[w + 3]! >>> 16) & 0xffff, addr1: u32[w + 6]! + u32[w + 7]! * 0x1_0000_0000, stride1: u32[w + 10]! + u32[w + 11]! * 0x1_0000_0000, pattern: BigInt(u32[w + 12]!) | (BigInt(u32[w + 13]!) << 32n) };
+    case 0x07001300:
+      return { op: 'compareStrided', ...header, size: u32[w + 1]!, count: u32[w + 2]!, akey0: (u32[w + 3]! >>> 0) & 0xffff, akey1: (u32[w + 3]! >>> 16) & 0xffff, addr0: u32[w + 4]! + u32[w + 5]! * 0x1_0000_0000, addr1: u32[w + 6]! + u32[w + 7]! * 0x1_0000_0000, stride0: u32[w + 8]! + u32[w + 9]! * 0x1_0000_0000, stride1: u32[w + 10]! + u32[w + 11]! * 0x1_0000_0000 };
+    case 0x07001400:
+      return { op: 'crc32cStrided', ...header, size: u32[w + 1]!, count: u32[w + 2]!, akey0: (u32[w + 3]! >>> 0) & 0xffff, addr0: u32[w + 4]! + u32[w + 5]! * 0x1_0000_0000, stride0: u32[w + 8]! + u32[w + 9]! * 0x1_0000_0000, seed: u32[w + 12]! };
     default:
       return { op: 'unknown', ...header, group: (word0 >>> 16) & 2047, subtype: (word0 >>> 8) & 0xff };
   }

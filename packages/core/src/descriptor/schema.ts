@@ -86,6 +86,14 @@ const akey1: FieldSpec = { name: 'akey1', offset: 14, type: 'u16', doc: 'AKey (r
 const addr0: FieldSpec = { name: 'addr0', offset: 16, type: 'u64', doc: 'source byte offset inside the akey0 region' };
 const addr1: FieldSpec = { name: 'addr1', offset: 24, type: 'u64', doc: 'destination byte offset inside the akey1 region' };
 
+// Strided operations: `count` blocks of size+1 bytes, block i at addr + i × stride on each side.
+const blockSize: FieldSpec = { ...size, doc: 'bytes per block minus one (SDXI size encoding)' };
+const count: FieldSpec = { name: 'count', offset: 8, type: 'u32', doc: 'number of blocks, at least 1 (0 is BAD_DESCRIPTOR: the Mover sends a NOP)' };
+const stride0: FieldSpec = { name: 'stride0', offset: 32, type: 'u64', doc: 'bytes from one source block to the next, at least the block size when count > 1' };
+const stride1: FieldSpec = { name: 'stride1', offset: 40, type: 'u64', doc: 'bytes from one destination block to the next, at least the block size when count > 1' };
+/** The body of the two-operand strided operations (copy, compare). */
+const stridedPair: readonly FieldSpec[] = [blockSize, count, akey0, akey1, addr0, addr1, stride0, stride1];
+
 export const OPERATIONS: readonly OperationSpec[] = [
   {
     name: 'nop',
@@ -146,5 +154,41 @@ export const OPERATIONS: readonly OperationSpec[] = [
       { name: 'value', offset: 32, type: 'u64', bigint: true, doc: 'the immediate value, little-endian, low `width` bytes used' },
     ],
     doc: 'Vendor write-immediate: store an 8/16/32/64-bit value at (akey1, addr1).',
+  },
+  {
+    name: 'copyStrided',
+    group: 'DMV',
+    subtype: 0x11,
+    fields: stridedPair,
+    doc: 'Vendor strided copy: block i from (akey0, addr0 + i × stride0) to (akey1, addr1 + i × stride1), count blocks of size+1 bytes.',
+  },
+  {
+    name: 'fillStrided',
+    group: 'DMV',
+    subtype: 0x12,
+    fields: [
+      blockSize,
+      count,
+      { name: 'patternBytes', offset: 12, type: 'u8', doc: 'pattern width in bytes: 1 or 8 (fill has no source AKey; each block starts the pattern afresh)' },
+      akey1,
+      addr1,
+      stride1,
+      { name: 'pattern', offset: 48, type: 'u64', bigint: true, doc: 'fill pattern; a 1-byte pattern uses bits 7:0' },
+    ],
+    doc: 'Vendor strided fill: the pattern over count blocks of size+1 bytes at (akey1, addr1 + i × stride1).',
+  },
+  {
+    name: 'compareStrided',
+    group: 'DMV',
+    subtype: 0x13,
+    fields: stridedPair,
+    doc: 'Vendor strided compare: result is the first differing byte as i × (size+1) + offset in block i, or all ones when equal.',
+  },
+  {
+    name: 'crc32cStrided',
+    group: 'DMV',
+    subtype: 0x14,
+    fields: [blockSize, count, akey0, addr0, stride0, { name: 'seed', offset: 48, type: 'u32', doc: 'initial CRC (0 for a fresh checksum)' }],
+    doc: 'Vendor strided CRC-32C, chained: one checksum over the blocks in order, as if they were contiguous.',
   },
 ];
