@@ -274,7 +274,11 @@ Outcome Executor::run(const Descriptor& d) {
     case DM_OPCODE_FILL: o = fill(d.fill, rec); break;
     case DM_OPCODE_WRITE_IMM: o = writeImm(d.writeImm, rec); break;
     case DM_OPCODE_COMPARE:
-    case DM_OPCODE_CRC32C: return status(DM_STATUS_UNSUPPORTED);
+    case DM_OPCODE_CRC32C:
+    case DM_OPCODE_COPY_STRIDED:
+    case DM_OPCODE_FILL_STRIDED:
+    case DM_OPCODE_COMPARE_STRIDED:
+    case DM_OPCODE_CRC32C_STRIDED: return status(DM_STATUS_UNSUPPORTED);
     default: return status(DM_STATUS_BAD_DESCRIPTOR);
   }
   record(rec, o, t0);

@@ -26,14 +26,14 @@ const claimed = new Set(GDS_CAPABILITIES.operations.map((o) => `${o.op}:${o.src}
 const claims = (op: string, src: SpaceKind | null, dst: SpaceKind | null) => claimed.has(`${op}:${src}:${dst}`);
 
 /**
- * The gds engine's status (executor.cc `run`): compare and crc32c are UNSUPPORTED right after the
- * reserved-bit check; a copy, fill or writeImm that passes soft's range and access checks on
+ * The gds engine's status (executor.cc `run`): compare, crc32c and the strided operations are
+ * UNSUPPORTED right after the reserved-bit check; a copy, fill or writeImm that passes soft's range and access checks on
  * kinds the engine does not claim is UNSUPPORTED, nothing written.
  */
 function gdsStatus(r: RecordView, oracle: number, regions: readonly RingRegion[]): number {
   const d = r.decoded;
   if (!r.claimed || ((r.words[0]! | 1) & RESERVED_OPCODE_BITS) !== 0) return oracle;
-  if (d.op === 'compare' || d.op === 'crc32c') return S.UNSUPPORTED;
+  if (d.op === 'compare' || d.op === 'crc32c' || d.op.endsWith('Strided')) return S.UNSUPPORTED;
   if (oracle !== S.OK && oracle !== S.OVERLAP) return oracle;
   if (d.op === 'copy') return claims('copy', regions[d.akey0]!.kind, regions[d.akey1]!.kind) ? oracle : S.UNSUPPORTED;
   if (d.op === 'fill' || d.op === 'writeImm') return claims(d.op, null, regions[d.akey1]!.kind) ? oracle : S.UNSUPPORTED;

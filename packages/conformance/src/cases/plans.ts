@@ -60,12 +60,18 @@ async function content(ctx: CaseContextApi, a: SpaceKind, b: SpaceKind): Promise
   ok(r.ok && r.bytesMoved === SIZE, `transfer report: ${r.bytesMoved} of ${SIZE} bytes moved`);
   await expectRegion(dst, `${a}→${b} destination`, data);
   await dst.f.write(dst.bytes);
-  const checked = await m.transfer(dst.f.region, src.region, { integrity: 'crc32c' });
-  ok(checked.ok, 'transfer with integrity');
-  await expectRegion(dst, `${a}→${b} destination (integrity: crc32c)`, data);
+  // Where no open backend can checksum the ends, integrity is refused, typed, before a byte moves.
+  const checked = await settle(m.transfer(dst.f.region, src.region, { integrity: 'crc32c' }));
+  const refused = !checked.ok && isDatamoverError(checked.error) && checked.error.code === 'UNSUPPORTED_OPERATION';
+  if (refused) await expectRegion(dst, `${a}→${b} destination after a refused integrity transfer`, dst.bytes);
+  else {
+    ok(checked.ok && checked.value.ok, `transfer with integrity: ${checked.ok ? 'not ok' : String(checked.error)}`);
+    await expectRegion(dst, `${a}→${b} destination (integrity: crc32c)`, data);
+  }
+  const runs = refused ? 1 : 2;
   const s = m.stats().plans;
-  equal(s.run, 2, 'stats().plans.run');
-  equal(s.hostCopies, 2 * plan.hostCopies, 'stats().plans.hostCopies');
+  equal(s.run, runs, 'stats().plans.run');
+  equal(s.hostCopies, runs * plan.hostCopies, 'stats().plans.hostCopies');
 }
 
 /** The first pair of kinds whose route stages through host, with its fixtures; skips when none does. */
