@@ -59,6 +59,8 @@ export const ErrorCode = {
   ACCESS_REVOKED: 'ACCESS_REVOKED',
   /** A remote-region token that is malformed, forged, stale or refused by its exporter. */
   INVALID_TOKEN: 'INVALID_TOKEN',
+  /** The peer agent is not in the directory: it withdrew, or its lease expired (it died). */
+  PEER_GONE: 'PEER_GONE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -125,6 +127,7 @@ const CLASS_OF: Record<ErrorCode, new (code: ErrorCode, message: string, options
   REMOTE_DISCONNECT: TransferError,
   ACCESS_REVOKED: TransferError,
   INVALID_TOKEN: InvalidArgumentError,
+  PEER_GONE: TransferError,
 };
 
 /** Creates the error of the right class for a code. */

@@ -13,6 +13,7 @@ export { BatchResult } from './batch-result.js';
 export type { DescriptorStatus, NotRunReason } from './batch-result.js';
 export { BackendError, CancelledError, DatamoverError, datamoverError, ErrorCode, InvalidArgumentError, RegionStateError, TransferError } from './errors.js';
 export type { ErrorDetail } from './errors.js';
+export * from './directory/index.js';
 export { DIRECT_ALIGNMENT } from './files.js';
 export type { OpenFileOptions } from './files.js';
 export type { BackendMemory, DaxMemory, FileMemory, GpuMemory, HostMemory, Memory, RemoteMemory } from './memory.js';
