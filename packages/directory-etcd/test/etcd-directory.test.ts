@@ -5,7 +5,8 @@ import { DatamoverError, ErrorCode, type DirectoryEvent } from '@datamover/core'
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdDirectory } from '../src/index.js';
-import { EtcdServer, etcdMissing, until } from './etcd-server.js';
+import { EtcdServer } from '../src/etcd-server.js';
+import { etcdMissing, until } from './helpers.js';
 
 async function code(p: Promise<unknown> | (() => unknown)): Promise<string> {
   try {

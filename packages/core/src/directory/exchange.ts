@@ -51,7 +51,12 @@ export class RegionExchange {
 
   /** `agent`'s region `name`: cached, or looked up and imported (PEER_GONE, ACCESS_REVOKED, INVALID_TOKEN). */
   importRegion(agent: string, name: string): Promise<Region> {
-    const key = `${checkName('agent', agent)}/${checkName('region', name)}`;
+    let key: string;
+    try {
+      key = `${checkName('agent', agent)}/${checkName('region', name)}`;
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const hit = this.#imports.get(key);
     if (hit) return hit.region;
     const token = this.directory.lookupRegion(agent, name);

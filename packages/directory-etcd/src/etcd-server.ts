@@ -1,7 +1,7 @@
 /**
- * A real etcd server for tests (Debian's etcd-server package): started on free loopback ports with
- * its own data folder, stopped by its PID. `etcdMissing` says why tests skip when the binary is
- * absent (CI installs it: .ci/run).
+ * A real, single-member etcd server for tests and benchmarks (`@datamover/directory-etcd/testing`):
+ * the `etcd` binary (Debian's etcd-server package, or $ETCD_BIN) started on free loopback ports with
+ * its own temporary data folder, and stopped by its PID.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,9 +11,10 @@ import { join } from 'node:path';
 
 const BIN = process.env['ETCD_BIN'] ?? 'etcd';
 
-/** Why etcd cannot run here, or undefined when it can. */
-export const etcdMissing: string | undefined = spawnSync(BIN, ['--version']).status === 0 ? undefined : `the etcd binary (${BIN}) is not installed: apt-get install etcd-server`;
-if (etcdMissing) console.warn(`skipping etcd tests: ${etcdMissing}`);
+/** Why an etcd server cannot be started here, or undefined when it can. */
+export function etcdMissing(): string | undefined {
+  return spawnSync(BIN, ['--version']).status === 0 ? undefined : `the etcd binary (${BIN}) is not installed: apt-get install etcd-server`;
+}
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -82,15 +83,5 @@ export class EtcdServer {
   async dispose(): Promise<void> {
     await this.stop();
     rmSync(this.dataDir, { recursive: true, force: true });
-  }
-}
-
-/** Polls `f` until it returns true (or throws when `ms` passes); returns the milliseconds it took. */
-export async function until(f: () => boolean | Promise<boolean>, ms: number, what: string): Promise<number> {
-  const start = Date.now();
-  for (;;) {
-    if (await f()) return Date.now() - start;
-    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
