@@ -11,6 +11,7 @@ import { COPY_USAGE, copyCommand } from './copy.js';
 import { DEMO_USAGE, demoCommand } from './demo.js';
 import { CliError } from './errors.js';
 import { INFO_USAGE, infoCommand } from './info.js';
+import { PEERS_USAGE, peersCommand } from './peers.js';
 
 const USAGE = `usage: datamover <command> [options]
 
@@ -22,6 +23,8 @@ commands:
       runs every operation on every available backend and checks the results
   ${BENCH_USAGE}
       the benchmark suite (bench/run.js; source checkout only)
+  ${PEERS_USAGE}
+      the agents and exported regions a peer directory on etcd holds under a prefix
   datamover help | --help | --version
 
 exit status: 0 ok; 1 error (printed as "error CODE: message"); 2 internal error`;
@@ -33,6 +36,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   copy: (argv) => copyCommand(argv, process.stdout, process.stderr),
   demo: (argv) => demoCommand(argv, process.stdout),
   bench: (argv) => benchCommand(argv, process.stdout),
+  peers: (argv) => peersCommand(argv, process.stdout),
 };
 
 export async function main(argv: string[]): Promise<number> {
