@@ -7,7 +7,7 @@
  */
 import { checkAddress, checkName, checkPrefix, checkToken, datamoverError, DatamoverError, encodeAddress, ErrorCode, peerGone, regionOf, decodeAddress } from '@datamover/core';
 import type { AgentAddress, AgentRecord, DirectoryEvent, PeerDirectory } from '@datamover/core';
-import { Etcd3, type Lease, type Watcher } from 'etcd3';
+import { Etcd3, EtcdLeaseInvalidError, type Lease, type Watcher } from 'etcd3';
 import { KeySpace } from './keys.js';
 
 export interface EtcdDirectoryOptions {
@@ -177,20 +177,35 @@ export class EtcdDirectory implements PeerDirectory {
     }
   }
 
-  /** Puts `key` on the current lease; when the lease is being renewed, waits for it (the renewal puts the key too). */
+  /**
+   * Puts `key` on the current lease; when the lease is being renewed, waits for it (the renewal puts
+   * the key too). A lease etcd no longer knows (expired while this process was starved of CPU,
+   * revoked) starts the renewal at once, before the keep-alive notices, and the put is retried once on the new lease.
+   */
   async #put(key: string, value: string, what: string): Promise<void> {
-    await this.#renewing;
-    const lease = this.#lease as Lease;
-    await this.#call(what, () => lease.put(key).value(value).exec());
+    for (let retried = false; ; retried = true) {
+      await this.#renewing;
+      const lease = this.#lease as Lease;
+      try {
+        await this.#call(what, () => lease.put(key).value(value).exec());
+        return;
+      } catch (e) {
+        if (retried || !((e as DatamoverError).cause instanceof EtcdLeaseInvalidError)) throw e;
+        this.#lost(lease);
+      }
+    }
   }
 
   async #grant(): Promise<Lease> {
     const lease = this.#client.lease(this.ttl);
     await lease.grant();
-    lease.on('lost', () => {
-      if (!this.#closed && this.#lease === lease && !this.#renewing) this.#renewing = this.#renew().finally(() => (this.#renewing = undefined));
-    });
+    lease.on('lost', () => this.#lost(lease));
     return lease;
+  }
+
+  /** Starts renewing when `lease` is the current one and no renewal runs yet. */
+  #lost(lease: Lease): void {
+    if (!this.#closed && this.#lease === lease && !this.#renewing) this.#renewing = this.#renew().finally(() => (this.#renewing = undefined));
   }
 
   /** A new lease, and everything this agent published put on it again; retried until it works or close(). */

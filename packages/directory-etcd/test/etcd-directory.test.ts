@@ -153,6 +153,22 @@ describe.skipIf(etcdMissing)('EtcdDirectory on a real etcd', () => {
     expect(await code(EtcdDirectory.open({ endpoints: [dead], prefix: p, agent: 'a', dialTimeout: 500 }))).toBe(ErrorCode.BACKEND_UNAVAILABLE);
   });
 
+  it('a put on a lease etcd no longer knows renews the lease and puts everything again', async () => {
+    const p = prefix();
+    const a = await open({ prefix: p, agent: 'a', ttl: 30 });
+    await a.publish({ host: '127.0.0.1', port: 6 });
+    await a.putRegion('r0', 'tok0');
+    const kv = (await raw.get(`${p}/agents/a`).exec()).kvs[0]!;
+    // What a starved process finds: its lease expired (here: revoked behind its back) before the keep-alive noticed.
+    await raw.leaseClient.leaseRevoke({ ID: kv.lease });
+    await a.putRegion('r1', 'tok1');
+    expect(a.renewals).toBe(1);
+    const b = await open({ prefix: p, agent: 'b' });
+    expect(await b.lookup('a')).toMatchObject({ port: 6, regions: { r0: 'tok0', r1: 'tok1' } });
+    await a.close();
+    await b.close();
+  });
+
   for (const wipe of [false, true]) {
     it(`keeps its registrations across an etcd restart ${wipe ? 'that lost its data' : 'with its data'}`, async () => {
       const p = prefix();
