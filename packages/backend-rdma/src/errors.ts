@@ -1,11 +1,12 @@
 /** The rdma backend's own error codes (core's declareErrorCodes): stable strings, like core's. */
-import { declareErrorCodes } from '@datamover/core';
+import { declareErrorCodes, ErrorCode } from '@datamover/core';
 
-export const RdmaErrorCode = declareErrorCodes('rdma', {
-  /** The peer holding a remote region disconnected (or stopped answering) before the work landed. */
-  REMOTE_DISCONNECT: 'transfer',
-  /** The exporter revoked the remote region this work names. */
-  ACCESS_REVOKED: 'transfer',
-  /** A remote-region token that is malformed, forged, stale or refused by its exporter. */
-  INVALID_TOKEN: 'invalid-argument',
-});
+export const RdmaErrorCode = {
+  ...declareErrorCodes('rdma', {
+    /** The peer holding a remote region disconnected (or stopped answering) before the work landed. */
+    REMOTE_DISCONNECT: 'transfer',
+  }),
+  // Revocation and tokens belong to core's region exchange (the peer directory) as well, so they are core's codes.
+  ACCESS_REVOKED: ErrorCode.ACCESS_REVOKED,
+  INVALID_TOKEN: ErrorCode.INVALID_TOKEN,
+} as const;

@@ -26,6 +26,7 @@ export type { CacheEntry, CacheOptions, CacheStats } from './reg-cache.js';
 export { STATUS_DISCONNECT, STATUS_REVOKED, STATUS_WC, WC_STATUS } from './session.js';
 export { decodeToken, encodeToken, TOKEN_BYTES, TOKEN_VERSION, tokenKey, verifyToken } from './token.js';
 export { sharedSecretAuth } from './peer-auth.js';
+export { rdmaTransport } from './transport.js';
 export type { PeerAuth, PeerAuthOption } from './peer-auth.js';
 export type { Access, ExportToken } from './token.js';
 export { rdmaConformanceKinds, rdmaConformanceTrim, rdmaHostAddress, softwareRdmaOnly } from './conformance.js';

@@ -12,6 +12,7 @@ import { DEMO_USAGE, demoCommand } from './demo.js';
 import { EXPLAIN_USAGE, explainCommand } from './explain.js';
 import { CliError } from './errors.js';
 import { INFO_USAGE, infoCommand } from './info.js';
+import { PEERS_USAGE, peersCommand } from './peers.js';
 
 const USAGE = `usage: datamover <command> [options]
 
@@ -24,6 +25,8 @@ commands:
       runs every operation on every available backend and checks the results
   ${BENCH_USAGE}
       the benchmark suite (bench/run.js; source checkout only)
+  ${PEERS_USAGE}
+      the agents and exported regions a peer directory on etcd holds under a prefix
   datamover help | --help | --version
 
 exit status: 0 ok; 1 error (printed as "error CODE: message"); 2 internal error`;
@@ -36,6 +39,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   explain: (argv) => explainCommand(argv, process.stdout),
   demo: (argv) => demoCommand(argv, process.stdout),
   bench: (argv) => benchCommand(argv, process.stdout),
+  peers: (argv) => peersCommand(argv, process.stdout),
 };
 
 export async function main(argv: string[]): Promise<number> {

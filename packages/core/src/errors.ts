@@ -58,6 +58,12 @@ export const ErrorCode = {
   UNREACHABLE: 'UNREACHABLE',
   /** A transfer with `integrity: 'crc32c'` landed bytes whose checksum differs from the source's. */
   INTEGRITY_MISMATCH: 'INTEGRITY_MISMATCH',
+  /** The exporter revoked the remote region this work names. */
+  ACCESS_REVOKED: 'ACCESS_REVOKED',
+  /** A remote-region token that is malformed, forged, stale or refused by its exporter. */
+  INVALID_TOKEN: 'INVALID_TOKEN',
+  /** The peer agent is not in the directory: it withdrew, or its lease expired (it died). */
+  PEER_GONE: 'PEER_GONE',
 } as const;
 /** Core's codes. A backend declares its own with declareErrorCodes(). */
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -132,6 +138,9 @@ const CLASS_OF: Record<ErrorCode, ErrorClass> = {
   NOT_PERSISTENT: BackendError,
   UNREACHABLE: BackendError,
   INTEGRITY_MISMATCH: TransferError,
+  ACCESS_REVOKED: TransferError,
+  INVALID_TOKEN: InvalidArgumentError,
+  PEER_GONE: TransferError,
 };
 
 /** The subclass a declared code's errors take. */
@@ -153,8 +162,8 @@ const declared = new Map<string, DeclaredCode>();
 
 /**
  * A backend's own stable error codes, declared once where the backend is defined, each with the
- * subclass its errors take: `const RdmaErrorCode = declareErrorCodes('rdma', { INVALID_TOKEN:
- * 'invalid-argument' })`, then `datamoverError(RdmaErrorCode.INVALID_TOKEN, …)`. A code core defines
+ * subclass its errors take: `const RdmaErrorCode = declareErrorCodes('rdma', { REMOTE_DISCONNECT:
+ * 'transfer' })`, then `datamoverError(RdmaErrorCode.REMOTE_DISCONNECT, …)`. A code core defines
  * or another backend declared is refused (INVALID_ARGUMENT), so a code names one meaning.
  */
 export function declareErrorCodes<const T extends Record<string, ErrorGroup>>(backend: string, codes: T): { readonly [K in keyof T & string]: K & BackendErrorCode } {

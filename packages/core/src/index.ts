@@ -14,6 +14,7 @@ export { BatchResult } from './batch-result.js';
 export type { DescriptorStatus, NotRunReason } from './batch-result.js';
 export { BackendError, CancelledError, DatamoverError, datamoverError, declaredErrorCodes, declareErrorCodes, ErrorCode, InvalidArgumentError, RegionStateError, TransferError } from './errors.js';
 export type { AnyErrorCode, BackendErrorCode, ErrorDetail, ErrorGroup } from './errors.js';
+export * from './directory/index.js';
 export { DIRECT_ALIGNMENT } from './files.js';
 export type { OpenFileOptions } from './files.js';
 export type { BackendMemory, DaxMemory, FileMemory, GpuMemory, HostMemory, Memory, RemoteMemory } from './memory.js';
