@@ -19,6 +19,7 @@ export class DirectoryHub {
   readonly #agents = new Map<string, Entry>();
   readonly #listeners = new Set<(e: DirectoryEvent) => void>();
 
+  /** @internal MemoryDirectory's view of one agent's entry. */
   entry(agent: string): Entry | undefined {
     return this.#agents.get(agent);
   }
@@ -29,6 +30,7 @@ export class DirectoryHub {
     const e = this.#agents.get(agent);
     return e && Object.freeze({ ...e.address, agent, regions: Object.freeze(Object.fromEntries(e.regions)) });
   }
+  /** @internal Adds or updates an agent (MemoryDirectory's publish). */
   setAgent(agent: string, address: AgentAddress): Entry {
     const e = this.#agents.get(agent) ?? { address, regions: new Map<string, string>() };
     e.address = address;
