@@ -7,7 +7,7 @@ import { markAsUntransferable } from 'node:worker_threads';
 import type { Backend, EngineSession, Operation, ProbeResult } from './backend.js';
 import { Batch, type BatchHost, type CompareOptions, type CopyOptions, type Crc32cOptions, type DescriptorOptions, type FillOptions, type SubmitOptions, type WriteImmediateOptions } from './batch.js';
 import { collector } from './collector.js';
-import { datamoverError, ErrorCode, type DatamoverError } from './errors.js';
+import { DatamoverError, datamoverError, ErrorCode } from './errors.js';
 import { closeFileMemory, openFileMemory, type OpenFileOptions } from './files.js';
 import type { BackendMemory, GpuMemory, HostMemory, Memory } from './memory.js';
 import { assertRegion, checkOptions, NO_OPTIONS, ONE_SHOT_KEYS, OPTION_KEYS } from './options.js';
@@ -111,7 +111,7 @@ export class Mover {
       explain: (batch, options) => this.#submission.explain(batch, options),
     };
     this.#table = new RegionTable(this.#id, sessions);
-    this.#planner = new Planner(sessions, this.#router, unavailable, staging, { id: this.#id, assertOpen: () => this.#assertOpen(), batch: () => new Batch(this.#host), alloc: (size) => this.alloc(size) });
+    this.#planner = new Planner(sessions, this.#router, unavailable, staging, { id: this.#id, assertOpen: () => this.#assertOpen(), batch: () => new Batch(this.#host), alloc: (size) => this.#stagingMemory(size) });
     unclosed.register(this, this.#table, this);
   }
 
@@ -168,6 +168,19 @@ export class Mover {
   }
 
   // ---------------------------------------------------------------- regions
+
+  /**
+   * The staging pool's memory: aligned, from a backend that allocates (O_DIRECT file hops want it),
+   * else plain host memory, which every backend that reaches host registers (rdma alone allocates none).
+   */
+  #stagingMemory(size: number): Region {
+    try {
+      return this.alloc(size);
+    } catch (e) {
+      if (!(e instanceof DatamoverError && e.code === ErrorCode.UNSUPPORTED_OPERATION)) throw e;
+      return this.wrap(new Uint8Array(size));
+    }
+  }
 
   /** Registers host memory: an ArrayBuffer, a SharedArrayBuffer, or any TypedArray / Buffer / DataView over one. */
   wrap(memory: ArrayBufferLike | ArrayBufferView, options: { readOnly?: boolean } = NO_OPTIONS): Region {
