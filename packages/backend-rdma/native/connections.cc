@@ -250,7 +250,7 @@ void Engine::ConnectQp(const Napi::CallbackInfo& info) {
 
 void Engine::DropPeer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (closed_) return;
+  if (closed()) return;
   const auto peer = static_cast<uint32_t>(intArg(env, info[0], 0, 0xffffffffLL, "peer"));
   std::vector<Qp*> qs;
   {

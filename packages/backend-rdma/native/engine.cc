@@ -1,5 +1,5 @@
 // The Engine's life: opening the device and starting its threads, events to JavaScript, stats,
-// and shutdown.
+// and release (after the kit's shutdown stopped the consumer).
 #include "engine.h"
 
 #ifdef DM_HAVE_RDMA_HEADERS
@@ -9,14 +9,13 @@
 
 namespace dm {
 
-Engine::Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info), env_(info.Env()) {
+Engine::Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) {
   Napi::Env env = info.Env();
   std::string why;
   v_ = loadVerbs(&why);
   if (v_ == nullptr) fail(env, "BACKEND_UNAVAILABLE", why);
-  if (!info[0].IsTypedArray() || !info[1].IsFunction() || !info[2].IsFunction())
-    fail(env, "INVALID_ARGUMENT", "Engine(ring: Uint8Array, onProgress, onEvents, options?)");
-  Napi::Uint8Array view = info[0].As<Napi::Uint8Array>();
+  Napi::Uint8Array view = ringArg(info);
+  if (!info[2].IsFunction()) fail(env, "INVALID_ARGUMENT", "Engine(ring: Uint8Array, onProgress, onEvents, options?)");
   std::string wantDevice;
   if (info.Length() > 3 && info[3].IsObject()) {
     Napi::Object o = info[3].As<Napi::Object>();
@@ -27,16 +26,8 @@ Engine::Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info),
     if (!o.Get("ackTimeout").IsUndefined()) ackTimeout_ = static_cast<uint8_t>(intArg(env, o.Get("ackTimeout"), 1, 31, "ackTimeout"));
     if (!o.Get("retryCount").IsUndefined()) retryCount_ = static_cast<uint8_t>(intArg(env, o.Get("retryCount"), 0, 7, "retryCount"));
   }
-  ring_ = view.Data();
-  if (view.ByteLength() < DM_RING_BYTES || *h32(DM_RING_MAGIC_OFFSET) != DM_RING_MAGIC) fail(env, "INVALID_ARGUMENT", "ring: bad memory");
-  const uint32_t entries = *h32(DM_RING_ENTRIES_OFFSET);
-  slots_ = *h32(DM_RING_SLOTS_OFFSET);
-  completions_ = *h32(DM_RING_COMPLETIONS_OFFSET);
-  if (entries == 0 || (entries & (entries - 1)) != 0 || slots_ + uint64_t{entries} * 64 > view.ByteLength() ||
-      completions_ + uint64_t{entries} * 32 > view.ByteLength())
-    fail(env, "INVALID_ARGUMENT", "ring: bad layout");
-  mask_ = entries - 1;
-  pend_.resize(entries);
+  attach(env, view);
+  pend_.resize(entries());
 
   // The device: librdmacm's own contexts, so QPs made on cm ids share our protection domain.
   int n = 0;
@@ -73,16 +64,15 @@ Engine::Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info),
   if (ch_ == nullptr) undo(std::string("rdma_create_event_channel: ") + std::strerror(errno));
   fcntl(ch_->fd, F_SETFL, fcntl(ch_->fd, F_GETFL) | O_NONBLOCK);
 
-  ringRef_ = Napi::Persistent(view);
-  progress_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "datamover-rdma-progress", 0, 1);
-  progress_.Unref(env);
   events_ = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "datamover-rdma-events", 0, 1);
   events_.Unref(env);
-  thread_ = std::thread(&Engine::consume, this);
   cmThread_ = std::thread(&Engine::cmLoop, this);
   recvThread_ = std::thread(&Engine::recvLoop, this);
-  napi_add_env_cleanup_hook(env_, &Engine::onEnvCleanup, this);
-  hooked_ = true;
+  // Last: the kit's consumer thread (should it fail to start, the kit calls release()).
+  start(env, info[1], "datamover-rdma-progress", spinMicrosOption(env, Napi::Object::New(env)));
+  // An allocator's finalizer (soft's alloc(), at environment teardown) stops this engine before it
+  // frees memory registered here: the memory registrations go before the memory (live_engines.h).
+  addLiveEngine(this);
 }
 
 // ---- events to JavaScript
@@ -98,7 +88,7 @@ void Engine::emit(Event e) {
       std::lock_guard<std::mutex> g(evMu_);
       q.swap(evq_);
     }
-    if (q.empty() || closed_) return;
+    if (q.empty() || closed()) return;
     Napi::Array arr = Napi::Array::New(env, q.size());
     uint32_t k = 0;
     for (const Event& e : q) {
@@ -139,13 +129,9 @@ Napi::Value Engine::Stats(const Napi::CallbackInfo& info) {
   return o;
 }
 
-void Engine::shutdown(bool fromEnvCleanup) {
-  if (closed_) return;
-  closed_ = true;
+void Engine::release() {
+  removeLiveEngine(this);
   stop_ = true;
-  { std::lock_guard<std::mutex> g(mu_); }
-  cv_.notify_one();
-  if (thread_.joinable()) thread_.join();
   std::vector<std::thread> conns;
   {
     std::lock_guard<std::mutex> g(qpMu_);
@@ -177,11 +163,7 @@ void Engine::shutdown(bool fromEnvCleanup) {
   v_->dealloc_pd(pd_);
   v_->destroy_event_channel(ch_);
   v_->free_devices(devices_);
-  progress_.Release();
   events_.Release();
-  if (hooked_ && !fromEnvCleanup) napi_remove_env_cleanup_hook(env_, &Engine::onEnvCleanup, this);
-  hooked_ = false;
-  ringRef_.Reset();
 }
 
 }  // namespace dm

@@ -5,15 +5,16 @@
 // advances in ring order. Connection management runs on a second thread (librdmacm events), and
 // receive completions (immediate data) on a third. libibverbs and librdmacm are dlopened.
 //
+// The ring itself (its checks, the consumer thread, completion blocks, the failure rule, sleep and
+// wake-up, doorbell/ref/unref/close) is core's kit, dm::RingConsumer, in its pipelined mode.
 // The Engine's methods live in files named by concern: engine.cc (open, events to JavaScript,
-// stats, close), regions.cc (memory registrations and the region table), consumer.cc (the ring
-// consumer: posting work requests, polling send completions), queue_pairs.cc (a QP's setup,
+// stats, release), regions.cc (memory registrations and the region table), consumer.cc (the kit's
+// post and poll: posting work requests, polling send completions), queue_pairs.cc (a QP's setup,
 // receives and teardown), connections.cc (rdma_cm: listening, accepting, connecting).
 #pragma once
 
 #ifdef DM_HAVE_RDMA_HEADERS
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
@@ -24,8 +25,8 @@
 #include <vector>
 
 #include <datamover/abi.h>
-#include <datamover/failure_rule.h>
-#include <datamover/napi_args.h>
+#include <datamover/live_engines.h>
+#include <datamover/ring_consumer.h>
 #include <napi.h>
 
 #include "verbs.h"
@@ -65,8 +66,6 @@ struct Region {
 };
 
 struct Pending {
-  bool active = false;
-  bool done = false;
   uint32_t chunksLeft = 0;
   uint32_t status = DM_STATUS_OK;
   int32_t detail = 0;
@@ -85,10 +84,10 @@ struct Event {
   std::string message;
 };
 
-class Engine : public Napi::ObjectWrap<Engine> {
+class Engine : public Napi::ObjectWrap<Engine>, public RingConsumer, public LiveEngine {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Engine",
+    return defineEngine<Engine>(env, "Engine",
                        {
                            InstanceMethod<&Engine::RegMr>("regMr"),
                            InstanceMethod<&Engine::DeregMr>("deregMr"),
@@ -100,11 +99,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
                            InstanceMethod<&Engine::ExpectPeer>("expectPeer"),
                            InstanceMethod<&Engine::ConnectQp>("connectQp"),
                            InstanceMethod<&Engine::DropPeer>("dropPeer"),
-                           InstanceMethod<&Engine::Doorbell>("doorbell"),
-                           InstanceMethod<&Engine::Ref>("ref"),
-                           InstanceMethod<&Engine::Unref>("unref"),
                            InstanceMethod<&Engine::Stats>("stats"),
-                           InstanceMethod<&Engine::Close>("close"),
                        });
   }
   explicit Engine(const Napi::CallbackInfo& info);
@@ -121,24 +116,19 @@ class Engine : public Napi::ObjectWrap<Engine> {
   void ExpectPeer(const Napi::CallbackInfo& info);
   void ConnectQp(const Napi::CallbackInfo& info);
   void DropPeer(const Napi::CallbackInfo& info);
-  void Doorbell(const Napi::CallbackInfo& info);
-  void Ref(const Napi::CallbackInfo& info) { checkOpen(info.Env()); progress_.Ref(info.Env()); }
-  void Unref(const Napi::CallbackInfo& info) { checkOpen(info.Env()); progress_.Unref(info.Env()); }
   Napi::Value Stats(const Napi::CallbackInfo& info);
-  void Close(const Napi::CallbackInfo&) { shutdown(false); }
 
-  void checkOpen(Napi::Env env) const {
-    if (closed_) fail(env, "ENGINE_CLOSED", "the engine is closed");
-  }
-  uint64_t* h64(uint32_t off) const { return reinterpret_cast<uint64_t*>(ring_ + off); }
-  uint32_t* h32(uint32_t off) const { return reinterpret_cast<uint32_t*>(ring_ + off); }
-  bool ready(uint64_t i) const;
-  void consume();
-  bool postOne(uint64_t i);
-  void finish(uint64_t i, uint32_t status, int32_t detail, uint64_t result);
+  // The kit's engine part: consume() runs servePipelined(post, pollSend) on the consumer thread;
+  // release() (after the consumer stopped) stops the other threads and frees the verbs objects.
+  void consume() override;
+  void release() override;
+  // LiveEngine: a local region or memory registration over [p, p + n); stop before it is freed.
+  bool holds(const void* p, size_t n) override;
+  void stopForFree() override { shutdown(false); }
+  bool post(uint64_t i, const Descriptor& d);
+  void settle(uint64_t i, uint32_t status, int32_t detail, uint64_t result);
   void chunkDone(uint64_t i, uint32_t status, int32_t detail, uint64_t result);
   void pollSend();
-  void waitIdle(uint64_t next);
   void cmLoop();
   void recvLoop();
   void handleCmEvent(rdma_cm_event_type type, rdma_cm_id* id, int status, const ConnPrivate* priv);
@@ -150,16 +140,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
   void connectThread(uint32_t peer, uint16_t index, std::string host, uint16_t port, uint64_t key);
   Region* acquire(uint16_t idx);
   void releasePins(Pending& p);
-  void shutdown(bool fromEnvCleanup);
-  static void onEnvCleanup(void* self) { static_cast<Engine*>(self)->shutdown(true); }
 
-  napi_env env_;
   const Verbs* v_ = nullptr;
-  uint8_t* ring_ = nullptr;
-  uint64_t mask_ = 0;
-  uint32_t slots_ = 0, completions_ = 0;
-  Napi::Reference<Napi::Uint8Array> ringRef_;
-  Napi::ThreadSafeFunction progress_;
   Napi::ThreadSafeFunction events_;
 
   // verbs objects
@@ -196,18 +178,10 @@ class Engine : public Napi::ObjectWrap<Engine> {
   std::vector<std::thread> connectors_;
   std::atomic<uint32_t> rr_{0};
 
-  // engine thread state
+  // threads: the kit's consumer (pend_, per slot) and the connection and receive threads
   std::vector<Pending> pend_;
-  int outstandingWrs_ = 0;
-  dm::FailureRule failures_;  // consumer thread only
-  std::thread thread_, cmThread_, recvThread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::atomic<uint64_t> bells_{0};
-  std::atomic<bool> sleeping_{false};
-  std::atomic<bool> stop_{false};
-  bool closed_ = false;
-  bool hooked_ = false;
+  std::thread cmThread_, recvThread_;
+  std::atomic<bool> stop_{false};  // the connection and receive threads
 
   std::mutex evMu_;
   std::deque<Event> evq_;

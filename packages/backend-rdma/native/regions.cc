@@ -35,7 +35,7 @@ Napi::Value Engine::RegMr(const Napi::CallbackInfo& info) {
 
 Napi::Value Engine::DeregMr(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (closed_) return Napi::Boolean::New(env, false);
+  if (closed()) return Napi::Boolean::New(env, false);
   const auto id = static_cast<uint32_t>(intArg(env, info[0], 0, 0xffffffffLL, "id"));
   std::unique_ptr<Mr> m;
   {
@@ -100,6 +100,20 @@ void Engine::Deregister(const Napi::CallbackInfo& info) {
   if (!regions_[index]) fail(env, "INVALID_ARGUMENT", "region is not registered");
   if (regions_[index]->busy > 0) fail(env, "REGION_BUSY", "work naming the region is in flight");
   dead = std::move(regions_[index]);
+}
+
+bool Engine::holds(const void* p, size_t n) {
+  const auto lo = reinterpret_cast<uintptr_t>(p);
+  const auto over = [&](const void* base, size_t len) {
+    const auto b = reinterpret_cast<uintptr_t>(base);
+    return b < lo + n && lo < b + len;
+  };
+  std::lock_guard<std::mutex> g(regionMu_);
+  for (const auto& [id, m] : mrs_)
+    if (over(m->mr->addr, m->mr->length)) return true;
+  for (const auto& r : regions_)
+    if (r && !r->remote && over(r->base, r->length)) return true;
+  return false;
 }
 
 Region* Engine::acquire(uint16_t idx) {

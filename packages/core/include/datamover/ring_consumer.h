@@ -9,7 +9,8 @@
 //   Define:      defineEngine<Engine>(env, "Engine", { its own methods })
 //   constructor: ringArg(info), its own options, attach(env, ring), then start(...) as the last step
 //   destructor:  shutdown(false)
-//   consume():   on the consumer thread: build the executor, then serve(run) or serve(run, takeRun)
+//   consume():   on the consumer thread: build the executor, then serve(run) or serve(run, takeRun),
+//                or servePipelined(post, poll) where descriptors complete later (rdma)
 //   release():   after the consumer stopped: drop regions and whatever else the engine holds
 #pragma once
 
@@ -70,6 +71,10 @@ class RingConsumer {
   void checkOpen(Napi::Env env) const {
     if (closed_) fail(env, "ENGINE_CLOSED", "the engine is closed");
   }
+  // Whether shutdown() has begun (JS thread).
+  bool closed() const { return closed_; }
+  // The ring's slot count (after attach()): an engine's per-slot state is indexed by i % entries().
+  uint64_t entries() const { return mask_ + 1; }
   // A region index (an AKey).
   static uint16_t indexArg(Napi::Env env, const Napi::Value& v) {
     return static_cast<uint16_t>(intArg(env, v, 0, 65535, "index"));
@@ -119,6 +124,21 @@ class RingConsumer {
   bool stopsOnError(uint64_t i) const { return FailureRule::stopsOnError(tag(i)); }
   // Writes slot i's completion block and then signals it; a failure marks its work failed.
   void complete(uint64_t i, const Outcome& o);
+
+  // The pipelined consumer loop, for an engine whose descriptors finish later on its own queue
+  // (rdma: work requests complete on a CQ). Up to entries() slots are in flight; read_index
+  // advances in ring order over settled ones. The kit loads each published slot, settles a
+  // misplaced csb_ptr (BAD_DESCRIPTOR) and a held-back one itself, and offers a fenced descriptor,
+  // or one of a work that stops on error, only once nothing before it is in flight (so the failure
+  // rule sees every earlier outcome). The rest goes to post(uint64_t i, const Descriptor& d) ->
+  // bool: the engine claims slot i itself (claim(); NOT_RUN when that fails) and settles it with
+  // settlePosted(), at once or later; false means not now (no room), the slot stays unclaimed and
+  // is offered again after the next poll. poll() settles what finished, through settlePosted(); it
+  // runs while anything is in flight, and the consumer yields the CPU between empty polls.
+  template <class Post, class Poll>
+  void servePipelined(Post post, Poll poll);
+  // Consumer thread: completes slot i, which post() took (now or earlier).
+  void settlePosted(uint64_t i, const Outcome& o);
 
   // ---- JS thread: inline execution ----
 
@@ -197,6 +217,10 @@ class RingConsumer {
   std::atomic<bool> turn_{false};
   FailureRule failures_;  // whoever holds the turn
   bool closed_ = false;
+  // servePipelined() only, on the consumer thread: per slot, whether its completion is written
+  // and read_index not yet past it; how many slots post() took that are not settled yet.
+  std::vector<uint8_t> settled_;
+  uint64_t inFlight_ = 0;
 };
 
 template <class E>
@@ -474,6 +498,62 @@ void RingConsumer::serve(Run run, [[maybe_unused]] TakeRun takeRun) {
     count();
     giveTurn();
   }
+}
+
+inline void RingConsumer::settlePosted(uint64_t i, const Outcome& o) {
+  complete(i, o);
+  settled_[i & mask_] = 1;
+  --inFlight_;
+  if (o.status != DM_STATUS_NOT_RUN) bump(executed_, 1);
+}
+
+template <class Post, class Poll>
+void RingConsumer::servePipelined(Post post, Poll poll) {
+  uint64_t* readIndex = at<uint64_t>(DM_RING_READ_INDEX_OFFSET);
+  uint32_t* notifyPending = at<uint32_t>(DM_RING_NOTIFY_PENDING_OFFSET);
+  settled_.assign(entries(), 0);
+  inFlight_ = 0;
+  // [r, next): slots taken, not yet retired. No inline runs here (the engine offers none), so the
+  // turn is held for the whole loop, keeping the ring's one-settler rule.
+  while (!takeTurn()) sched_yield();
+  uint64_t r = __atomic_load_n(readIndex, __ATOMIC_ACQUIRE);
+  uint64_t next = r;
+  const auto kitSettles = [&](uint64_t i, const Outcome& o) {
+    complete(i, o);
+    settled_[i & mask_] = 1;
+  };
+  while (!stop_.load(std::memory_order_relaxed)) {
+    bool progressed = false;
+    for (; next - r < entries() && ready(next); ++next, progressed = true) {
+      Descriptor d;
+      const bool placed = load(next, d);
+      if (((d.nop.opcode & (1u << DM_OPCODE_FENCE)) != 0 || stopsOnError(next)) && inFlight_ > 0) break;
+      if (!placed) {
+        kitSettles(next, Outcome{DM_STATUS_BAD_DESCRIPTOR, 0, 0});
+      } else if (heldBack(next, d)) {
+        kitSettles(next, claim(next) ? FailureRule::kHeldBack : Outcome{DM_STATUS_NOT_RUN, 0, 0});
+      } else {
+        ++inFlight_;
+        if (!post(next, d)) {
+          --inFlight_;
+          break;
+        }
+      }
+    }
+    if (inFlight_ > 0) poll();
+    const uint64_t first = r;
+    for (; r < next && settled_[r & mask_] != 0; ++r) settled_[r & mask_] = 0;
+    if (r != first) {
+      // As in serve(): seq-cst store then exchange, so no wake-up of the producer is lost.
+      __atomic_store_n(readIndex, r, __ATOMIC_SEQ_CST);
+      if (__atomic_exchange_n(notifyPending, 1u, __ATOMIC_SEQ_CST) == 0) progress_.NonBlockingCall();
+      progressed = true;
+    }
+    if (progressed) continue;
+    if (inFlight_ > 0) sched_yield();
+    else waitForWork();
+  }
+  giveTurn();
 }
 
 template <class Run>
