@@ -213,6 +213,10 @@ describe('dax regions over a MAP_SHARED file', () => {
     expect(() => m.batch().fillStrided(d, 1, { count: 4, blockBytes: 4096, durable: 1 as unknown as boolean })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
     // Reads have no durable option: an unknown key.
     expect(() => m.batch().crc32cStrided(d, { count: 4, blockBytes: 4096, durable: true } as never)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+    // A file region is persistent, but soft (which runs file work) cannot make writes durable.
+    const f = await m.openFile(file(64 << 10), { mode: 'rw' });
+    expect(() => m.batch().fillStrided(f, 1, { count: 4, blockBytes: 4096, durable: true })).toThrow(expect.objectContaining({ code: ErrorCode.UNSUPPORTED_OPERATION }));
+    expect((await m.batch().fillStrided(f, 1, { count: 4, blockBytes: 4096 }).submit()).ok).toBe(true); // the same without the flag runs
     const forced = await openDax(m, file(64 << 10), { persistent: false });
     expect(() => m.batch().copyStrided(forced, src, { count: 16, blockBytes: 4096, durable: true })).toThrow(expect.objectContaining({ code: ErrorCode.NOT_PERSISTENT }));
   });
