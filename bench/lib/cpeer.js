@@ -62,8 +62,10 @@ export class CPeer {
     });
   }
 
-  static async start(build, poolBytes) {
-    const peer = new CPeer(spawn(build.path, [String(poolBytes)], { stdio: ['pipe', 'pipe', 'pipe'] }));
+  /** `dstFile`: map that file's first `poolBytes` as the destination pool (the same memory as a dax region). */
+  static async start(build, poolBytes, dstFile) {
+    const argv = dstFile === undefined ? [String(poolBytes)] : [String(poolBytes), dstFile];
+    const peer = new CPeer(spawn(build.path, argv, { stdio: ['pipe', 'pipe', 'pipe'] }));
     peer.info = await peer.#request('info');
     return peer;
   }

@@ -4,7 +4,7 @@
  * (AVX2 and AVX-512), which bypass the caches: for copies far larger than the LLC that is the
  * machine's practical limit. Built at run time by bench/lib/cpeer.js with `cc -O2`.
  *
- * usage: memcpy <pool-bytes>
+ * usage: memcpy <pool-bytes> [<destination-file>]
  *   Allocates two page-aligned pools (source and destination), faults every page in, then reads
  *   commands from stdin, one per line, and answers each with one line of JSON:
  *     info                                   -> {"pool":N,"methods":{"memcpy":true,...}}
@@ -21,6 +21,9 @@
  *   loop the first and last operation's destination (at most 1 MiB each) is overwritten, and
  *   after it "verified" says whether they hold the right bytes again.
  *   The source pool holds byte i = (i * 131 + i / 4096) mod 256, as bench/lib/memory.js writes it.
+ *   With <destination-file> the destination pool is a MAP_SHARED mapping of the file's first
+ *   <pool-bytes> (the file must be that long): the same memory another process maps as a dax
+ *   region (bench/kvbench.js's demotion cell), so both write through the same page cache or device.
  *
  * Methods: memcpy, nt-avx2, nt-avx512 (copy); memset, ntfill-avx2, ntfill-avx512 (fill);
  * crc32c-sse42 (crc32c, one stream of 8-byte crc32 instructions); nt-avx2-mt (copy: nt-avx2 split
@@ -29,6 +32,7 @@
  * "threads", the width of nt-avx2-mt.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -36,6 +40,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -330,9 +336,26 @@ static void run(const char *name, size_t size, size_t batch, int iters, unsigned
   free(ns);
 }
 
+/* The first `n` bytes of `path`, mapped MAP_SHARED for writing; exits with a message on failure. */
+static unsigned char *map_file(const char *path, size_t n) {
+  int fd = open(path, O_RDWR);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0 || (size_t)st.st_size < n) {
+    fprintf(stderr, "%s: cannot open it read-write, or it is shorter than %zu bytes\n", path, n);
+    exit(1);
+  }
+  void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  if (p == MAP_FAILED) {
+    fprintf(stderr, "%s: mmap failed\n", path);
+    exit(1);
+  }
+  return p;
+}
+
 int main(int argc, char **argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s <pool-bytes>   (then commands on stdin: info | run <method> <size> <batch> <iterations> | quit)\n", argv[0]);
+  if (argc != 2 && argc != 3) {
+    fprintf(stderr, "usage: %s <pool-bytes> [<destination-file>]   (then commands on stdin: info | run <method> <size> <batch> <iterations> | quit)\n", argv[0]);
     return 2;
   }
   pool = strtoull(argv[1], NULL, 10);
@@ -342,7 +365,7 @@ int main(int argc, char **argv) {
   }
   size_t alloc = (pool + 4095) & ~(size_t)4095;
   src = aligned_alloc(4096, alloc);
-  dst = aligned_alloc(4096, alloc);
+  dst = argc == 3 ? map_file(argv[2], pool) : aligned_alloc(4096, alloc);
   if (!src || !dst) {
     fprintf(stderr, "cannot allocate 2 x %zu bytes\n", alloc);
     return 1;
@@ -380,6 +403,7 @@ int main(int argc, char **argv) {
     }
   }
   free(src);
-  free(dst);
+  if (argc == 3) munmap(dst, pool);
+  else free(dst);
   return 0;
 }

@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "checks.h"
 #include "common.h"
 #include "fault_guard.h"
 #include "memops.h"
@@ -114,36 +115,58 @@ dm::Outcome Engine::run(dm::Executor& exec, const dm::Descriptor& in, dm::Region
   const uint32_t kind = op & DM_OPCODE_KIND_MASK;
   d.nop.opcode = op & ~kDurable;  // the executor knows only SDXI's flags
 
-  if (kind == DM_OPCODE_COPY) {
-    // Two mappings of the same device or file alias at different addresses: compare file offsets.
-    const uint64_t n = uint64_t{d.copy.size} + 1;
+  if (kind == DM_OPCODE_COPY || kind == DM_OPCODE_COPY_STRIDED) {
+    // Two mappings of the same device or file alias at different addresses: compare file offsets
+    // (a strided copy's spans, first block's start to last block's end, as the executor judges them).
+    const bool strided = kind == DM_OPCODE_COPY_STRIDED;
+    const dm_desc_copy_strided_t& c = d.copyStrided;
+    const uint16_t k0 = strided ? c.akey0 : d.copy.akey0, k1 = strided ? c.akey1 : d.copy.akey1;
+    const uint64_t a0 = strided ? c.addr0 : d.copy.addr0, a1 = strided ? c.addr1 : d.copy.addr1;
+    const uint64_t n = uint64_t{strided ? c.size : d.copy.size} + 1;
+    const uint32_t count = strided ? c.count : 1;
     const dm::Region *a = regions[0], *b = regions[1];
-    if (a != nullptr && b != nullptr && meta_[d.copy.akey0].map && meta_[d.copy.akey1].map && dm::inBounds(*a, d.copy.addr0, n) &&
-        dm::inBounds(*b, d.copy.addr1, n) && b->writable && a->dev == b->dev && a->ino == b->ino) {
-      const uint64_t x = a->fileOffset + d.copy.addr0, y = b->fileOffset + d.copy.addr1;
-      if (x < y + n && y < x + n) return status(DM_STATUS_OVERLAP);
+    uint64_t spanA, spanB;
+    if (a != nullptr && b != nullptr && meta_[k0].map && meta_[k1].map && b->writable && a->dev == b->dev && a->ino == b->ino &&
+        dm::exec::blocksInBounds(*a, a0, n, count, strided ? c.stride0 : 0, &spanA) &&
+        dm::exec::blocksInBounds(*b, a1, n, count, strided ? c.stride1 : 0, &spanB)) {
+      const uint64_t x = a->fileOffset + a0, y = b->fileOffset + a1;
+      if (x < y + spanB && y < x + spanA) return status(DM_STATUS_OVERLAP);
     }
   }
   if ((op & kDurable) == 0) return exec.run(d);
 
+  // The written blocks: one for the contiguous writes, `count` at `stride` for the strided ones.
   uint16_t key;
-  uint64_t addr, n;
+  uint64_t addr, n, stride = 0;
+  uint32_t count = 1;
   switch (kind) {
     case DM_OPCODE_COPY: key = d.copy.akey1, addr = d.copy.addr1, n = uint64_t{d.copy.size} + 1; break;
     case DM_OPCODE_FILL: key = d.fill.akey1, addr = d.fill.addr1, n = uint64_t{d.fill.size} + 1; break;
     case DM_OPCODE_WRITE_IMM: key = d.writeImm.akey1, addr = d.writeImm.addr1, n = d.writeImm.width; break;
+    case DM_OPCODE_COPY_STRIDED:
+      key = d.copyStrided.akey1, addr = d.copyStrided.addr1, n = uint64_t{d.copyStrided.size} + 1;
+      count = d.copyStrided.count, stride = d.copyStrided.stride1;
+      break;
+    case DM_OPCODE_FILL_STRIDED:
+      key = d.fillStrided.akey1, addr = d.fillStrided.addr1, n = uint64_t{d.fillStrided.size} + 1;
+      count = d.fillStrided.count, stride = d.fillStrided.stride1;
+      break;
     default: return status(DM_STATUS_BAD_DESCRIPTOR);  // durable is a flag of writes only
   }
-  const dm::Region* dst = regions[kind == DM_OPCODE_COPY ? 1 : 0];
+  const bool twoOperands = kind == DM_OPCODE_COPY || kind == DM_OPCODE_COPY_STRIDED;
+  const dm::Region* dst = regions[twoOperands ? 1 : 0];
   if (dst != nullptr && dm::inBounds(*dst, addr, n) && dst->writable && meta_[key].persist == Persist::None)
-    return status(DM_STATUS_NOT_PERSISTENT);  // refused before anything is written
+    return status(DM_STATUS_NOT_PERSISTENT);  // refused before anything is written (first block in range)
   const dm::Outcome o = exec.run(d);
-  if (o.status != DM_STATUS_OK) return o;
+  if (o.status != DM_STATUS_OK) return o;  // the executor checked every block: the span below lies in dst
   const Persist how = meta_[key].persist;
   if (how == Persist::WriteBack) {
-    dm::fault::guarded([&] { writeBack(dst->base + addr, n); });
+    dm::fault::guarded([&] { writeBack(dst->base + addr, n, count, stride); });
   } else if (how == Persist::Msync) {
-    if (const int e = syncRange(dst->base + addr, n)) return status(DM_STATUS_IO_ERROR, e);
+    // One msync over the blocks' span: it writes back only dirty pages, so the gaps cost nothing
+    // unless something else dirtied them, and it is one system call instead of `count`.
+    const uint64_t span = (uint64_t{count} - 1) * stride + n;
+    if (const int e = syncRange(dst->base + addr, span)) return status(DM_STATUS_IO_ERROR, e);
   }
   durableOps_.fetch_add(1, std::memory_order_relaxed);
   return o;

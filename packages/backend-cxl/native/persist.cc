@@ -56,21 +56,25 @@ const char* flushName(FlushInsn f) {
   }
 }
 
-void writeBack(const void* ptr, size_t n) {
+void writeBack(const void* ptr, size_t n, uint32_t count, uint64_t stride) {
   if (n == 0) return;
-  const uintptr_t p = reinterpret_cast<uintptr_t>(ptr) & ~(kLine - 1);
-  const uintptr_t end = reinterpret_cast<uintptr_t>(ptr) + n;
 #if defined(__x86_64__)
-  switch (flushInsn()) {
-    case FlushInsn::Clwb: clwbRange(p, end); break;
-    case FlushInsn::Clflushopt: clflushoptRange(p, end); break;
-    case FlushInsn::Clflush: clflushRange(p, end); break;  // CLFLUSH is ordered by itself
-    case FlushInsn::None: break;
+  const FlushInsn insn = flushInsn();
+  for (uint32_t i = 0; i < count; ++i) {
+    const uintptr_t block = reinterpret_cast<uintptr_t>(ptr) + i * stride;
+    const uintptr_t p = block & ~(kLine - 1), end = block + n;
+    switch (insn) {
+      case FlushInsn::Clwb: clwbRange(p, end); break;
+      case FlushInsn::Clflushopt: clflushoptRange(p, end); break;
+      case FlushInsn::Clflush: clflushRange(p, end); break;  // CLFLUSH is ordered by itself
+      case FlushInsn::None: break;
+    }
   }
-  _mm_sfence();
+  _mm_sfence();  // one fence orders every block's write-backs (and any non-temporal stores)
 #else
-  (void)p;
-  (void)end;
+  (void)ptr;
+  (void)count;
+  (void)stride;
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
 #endif
 }

@@ -186,6 +186,41 @@ describe('dax regions over a MAP_SHARED file', () => {
     expect(bytes[100]).toBe(7);
   });
 
+  it('durable strided copies and fills: each block lands and is made durable; refused like the contiguous writes', async () => {
+    const m = await open();
+    const path = file(1 << 20);
+    const d = await openDax(m, path, { offset: 4096 });
+    const src = m.wrap(pattern(64 << 10, 5));
+    // 16 blocks of 4 KiB, packed in host memory, every 12 KiB in the dax file.
+    const r = await m
+      .batch()
+      .copyStrided(d, src, { count: 16, blockBytes: 4096, dstStride: 12288, durable: true })
+      .fillStrided(d, 0xee, { count: 16, blockBytes: 100, offset: 4096, stride: 12288, durable: true })
+      .submit();
+    expect(r.ok).toBe(true);
+    expect(m.stats().backends.find((b) => b.name === 'cxl')!.engine['durableWrites']).toBe(2);
+    const bytes = readFileSync(path);
+    const want = pattern(64 << 10, 5);
+    for (let i = 0; i < 16; i++) {
+      const at = 4096 + i * 12288;
+      expect(bytes.subarray(at, at + 4096).equals(want.subarray(i * 4096, (i + 1) * 4096))).toBe(true);
+      expect(bytes.subarray(at + 4096, at + 4196).every((b) => b === 0xee)).toBe(true);
+      expect(bytes[at + 4196]).toBe(0);
+    }
+    const h = m.wrap(new Uint8Array(64 << 10));
+    expect(() => m.batch().copyStrided(h, d, { count: 4, blockBytes: 4096, durable: true })).toThrow(expect.objectContaining({ code: ErrorCode.NOT_PERSISTENT }));
+    expect(() => m.batch().fillStrided(h, 1, { count: 4, blockBytes: 4096, durable: true })).toThrow(expect.objectContaining({ code: ErrorCode.NOT_PERSISTENT }));
+    expect(() => m.batch().fillStrided(d, 1, { count: 4, blockBytes: 4096, durable: 1 as unknown as boolean })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+    // Reads have no durable option: an unknown key.
+    expect(() => m.batch().crc32cStrided(d, { count: 4, blockBytes: 4096, durable: true } as never)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+    // A file region is persistent, but soft (which runs file work) cannot make writes durable.
+    const f = await m.openFile(file(64 << 10), { mode: 'rw' });
+    expect(() => m.batch().fillStrided(f, 1, { count: 4, blockBytes: 4096, durable: true })).toThrow(expect.objectContaining({ code: ErrorCode.UNSUPPORTED_OPERATION }));
+    expect((await m.batch().fillStrided(f, 1, { count: 4, blockBytes: 4096 }).submit()).ok).toBe(true); // the same without the flag runs
+    const forced = await openDax(m, file(64 << 10), { persistent: false });
+    expect(() => m.batch().copyStrided(forced, src, { count: 16, blockBytes: 4096, durable: true })).toThrow(expect.objectContaining({ code: ErrorCode.NOT_PERSISTENT }));
+  });
+
   it('refuses durable writes to volatile memory (host, tmpfs) with NOT_PERSISTENT, and where the backend cannot honour them', async () => {
     const m = await open();
     const h = m.wrap(new Uint8Array(64));

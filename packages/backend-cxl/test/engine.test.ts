@@ -38,7 +38,18 @@ class Producer {
     const i = r.writeIndex++;
     const w = r.slotWord(i);
     r.arm(i);
-    const encode = { copy: abi.encodeCopyBody, fill: abi.encodeFillBody, compare: abi.encodeCompareBody, crc32c: abi.encodeCrc32cBody, writeImm: abi.encodeWriteImmBody, nop: abi.encodeNopBody }[op] as (
+    const encode = {
+      copy: abi.encodeCopyBody,
+      fill: abi.encodeFillBody,
+      compare: abi.encodeCompareBody,
+      crc32c: abi.encodeCrc32cBody,
+      writeImm: abi.encodeWriteImmBody,
+      nop: abi.encodeNopBody,
+      copyStrided: abi.encodeCopyStridedBody,
+      fillStrided: abi.encodeFillStridedBody,
+      compareStrided: abi.encodeCompareStridedBody,
+      crc32cStrided: abi.encodeCrc32cStridedBody,
+    }[op] as (
       u32: Uint32Array,
       w: number,
       f: unknown,
@@ -98,6 +109,42 @@ describe('cxl engine (raw ring)', () => {
     expect(p.engine.stats()).toMatchObject({ durableWrites: 2, executed: 11 });
   });
 
+  it('durable strided copy and fill: every block written and made durable, the gaps untouched; refused on volatile mappings and on reads', async () => {
+    const p = producer();
+    const persistent = file(8192, 0);
+    const volatile = file(8192, 0);
+    const host = new Uint8Array(8192).map((_, i) => (i * 7 + 1) & 0xff || 1);
+    p.engine.registerHost(0, host, false);
+    p.engine.registerDax(1, map(persistent, 0, 8192), 0, 8192, true);
+    p.engine.registerDax(2, map(volatile, 0, 8192, true, 0), 0, 8192, true);
+    // 5 blocks of 300 bytes: packed at the source, every 1000 bytes at the destination (the last
+    // one ends exactly at the region's end).
+    const copy = (akey1: number) => ({ size: 299, count: 5, akey0: 0, akey1, addr0: 100, addr1: 3892, stride0: 300, stride1: 1000 });
+    expect((await p.exec('copyStrided', copy(1), DURABLE)).status).toBe(S.OK);
+    const bytes = readFileSync(persistent);
+    for (let i = 0; i < 5; i++) expect(bytes.subarray(3892 + i * 1000, 4192 + i * 1000)).toEqual(Buffer.from(host.subarray(100 + i * 300, 400 + i * 300)));
+    expect(bytes.subarray(4192, 4892).every((b) => b === 0)).toBe(true);
+    expect(bytes.subarray(0, 3892).every((b) => b === 0)).toBe(true);
+    const fill = (akey1: number) => ({ size: 99, count: 3, patternBytes: 1, akey1, addr1: 0, stride1: 1000, pattern: 0x5an });
+    expect((await p.exec('fillStrided', fill(1), DURABLE)).status).toBe(S.OK);
+    const filled = readFileSync(persistent);
+    for (const at of [0, 1000, 2000]) expect(filled.subarray(at, at + 100).every((b) => b === 0x5a)).toBe(true);
+    expect(filled[100]).toBe(0);
+    // Volatile: refused before any block is written.
+    expect((await p.exec('copyStrided', copy(2), DURABLE)).status).toBe(S.NOT_PERSISTENT);
+    expect((await p.exec('fillStrided', fill(2), DURABLE)).status).toBe(S.NOT_PERSISTENT);
+    expect(readFileSync(volatile).every((b) => b === 0)).toBe(true);
+    // The executor's block checks still come first where the first block is out of range, and
+    // hold for durable ones: a last block past the end writes nothing.
+    expect((await p.exec('fillStrided', { ...fill(1), addr1: 8100 }, DURABLE)).status).toBe(S.OUT_OF_BOUNDS);
+    expect((await p.exec('fillStrided', { ...fill(1), pattern: 0x11n, count: 10 }, DURABLE)).status).toBe(S.OUT_OF_BOUNDS);
+    expect(readFileSync(persistent)[0]).toBe(0x5a);
+    // Reads take no durable flag.
+    expect((await p.exec('compareStrided', { size: 9, count: 2, akey0: 1, akey1: 1, addr0: 0, addr1: 100, stride0: 10, stride1: 10 }, DURABLE)).status).toBe(S.BAD_DESCRIPTOR);
+    expect((await p.exec('crc32cStrided', { size: 9, count: 2, akey0: 1, addr0: 0, stride0: 10, seed: 0 }, DURABLE)).status).toBe(S.BAD_DESCRIPTOR);
+    expect(p.engine.stats()).toMatchObject({ durableWrites: 2 });
+  });
+
   it('two mappings of one file alias: an overlapping copy between them is OVERLAP, a disjoint one runs', async () => {
     const p = producer();
     const path = file(16384, 7);
@@ -109,6 +156,13 @@ describe('cxl engine (raw ring)', () => {
     expect((await copy(4000, 0, 197)).status).toBe(S.OVERLAP); // [4000,4197) vs [4196,4393)
     expect((await copy(4000, 0, 196)).status).toBe(S.OK); // adjacent
     expect((await copy(0, 5000, 100)).status).toBe(S.OK); // [0,100) vs [9196,9296)
+    // Strided copies are judged by their spans (first block's start to last block's end): source
+    // blocks at 0, 1000, …, 4000 span file bytes [0,4100), below the destination's 4196; from 200
+    // they span [200,4300) and overlap it.
+    const strided = (count: number, addr1 = 0) => p.exec('copyStrided', { size: 99, count, akey0: 1, akey1: 2, addr0: 0, addr1, stride0: 1000, stride1: 100 });
+    expect((await strided(5)).status).toBe(S.OK); // source span ends at 4100, below 4196
+    expect((await strided(5, 5000)).status).toBe(S.OK);
+    expect((await p.exec('copyStrided', { size: 99, count: 5, akey0: 1, akey1: 2, addr0: 200, addr1: 0, stride0: 1000, stride1: 100 })).status).toBe(S.OVERLAP); // [200,4300) vs [4196,4696)
     // A reserved bit makes the record malformed before any alias or persistence check, as on soft.
     const aliased = { size: 9, attr: 0, akey0: 1, akey1: 2, addr0: 4196, addr1: 0 };
     for (const bit of [1, 3, 6, 31]) expect((await p.exec('copy', aliased, (1 << bit) >>> 0)).status).toBe(S.BAD_DESCRIPTOR);

@@ -26,14 +26,16 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /**
  * The cxl engine's status for a record carrying the durable flag (engine.cc `execute`): other
  * reserved bits first; then the alias check of two mappings (OVERLAP); the flag on anything but
- * a write is malformed; a write to a volatile destination in range is NOT_PERSISTENT, nothing
- * written; otherwise the record runs as without the flag.
+ * a write (strided copies and fills included) is malformed; a write to a volatile destination
+ * whose (first) block is in range is NOT_PERSISTENT, nothing written; otherwise the record runs as
+ * without the flag.
  */
 function durable(r: RecordView, oracle: number, regions: readonly RingRegion[]): number {
   const { words, decoded: d } = r;
   if ((words[0]! & DURABLE) === 0 || !r.claimed || ((words[0]! | 1) & RESERVED_OPCODE_BITS & ~DURABLE) !== 0) return oracle;
-  if (d.op === 'copy' && oracle === S.OVERLAP && regions[d.akey0]?.kind === 'dax' && regions[d.akey1]?.kind === 'dax') return oracle;
-  if (d.op !== 'copy' && d.op !== 'fill' && d.op !== 'writeImm') return S.BAD_DESCRIPTOR;
+  if ((d.op === 'copy' || d.op === 'copyStrided') && oracle === S.OVERLAP && regions[d.akey0]?.kind === 'dax' && regions[d.akey1]?.kind === 'dax') return oracle;
+  if (d.op !== 'copy' && d.op !== 'fill' && d.op !== 'writeImm' && d.op !== 'copyStrided' && d.op !== 'fillStrided') return S.BAD_DESCRIPTOR;
+  // Strided writes: judged by their first block, as the contiguous ones by their range.
   const dst = regions[d.akey1];
   const n = d.op === 'writeImm' ? d.width : d.size + 1;
   if (dst && d.addr1 <= dst.length && n <= dst.length - d.addr1 && dst.writable && !dst.persistent) return S.NOT_PERSISTENT;
@@ -72,6 +74,7 @@ it(`cxl engine: ${RECORDS} random ring records agree with the oracle, nothing ou
       expect: durable,
       records: RECORDS,
       seed: 13,
+      strided: true,
     });
     console.log(`[ring-fuzz] ${JSON.stringify(f)}`);
     expect(ringFuzzProblems(f, RECORDS, ['NOT_PERSISTENT', 'OVERLAP'])).toEqual([]);

@@ -81,6 +81,7 @@ describe('a dax file truncated under its mapping', () => {
         copyFrom: (d) => m.copy(m.wrap(new Uint8Array(8192)), d),
         copyTo: (d) => m.copy(d, m.wrap(new Uint8Array(8192).fill(1))),
         durableCopy: (d) => m.copy(d, m.wrap(new Uint8Array(8192).fill(1)), { durable: true }),
+        durableStrided: (d) => m.batch().copyStrided(d, m.wrap(new Uint8Array(8192).fill(1)), { count: 2, blockBytes: 4096, durable: true }).submit().catch((e) => { throw e.result.error(0); }),
         daxToDax: (d) => openDax(m, file(8192)).then((e) => m.copy(e, d)),
         fill: (d) => m.fill(d, 7),
         compare: (d) => m.compare(d, m.wrap(new Uint8Array(8192).fill(3))), // equal up to the missing page
@@ -96,7 +97,7 @@ describe('a dax file truncated under its mapping', () => {
     `);
     expect(r.signal).toBeNull();
     expect(r.stderr).toBe('');
-    const kinds = ['copyFrom', 'copyTo', 'durableCopy', 'daxToDax', 'fill', 'compare', 'crc32c', 'writeImmediate'];
+    const kinds = ['copyFrom', 'copyTo', 'durableCopy', 'durableStrided', 'daxToDax', 'fill', 'compare', 'crc32c', 'writeImmediate'];
     expect(r.results).toEqual(Object.fromEntries(kinds.map((k) => [k, EFAULT])));
   });
 

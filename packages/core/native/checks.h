@@ -33,4 +33,15 @@ inline bool overlaps(const Region& a, uint64_t offA, const Region& b, uint64_t o
   return x < y + m && y < x + n;
 }
 
+// Whether `count` (≥ 1) blocks of n bytes at addr + i × stride all lie in r — decided by division,
+// so stride × (count − 1) is formed only once it is known to fit; *span: from the first block's
+// start to the last one's end.
+inline bool blocksInBounds(const Region& r, uint64_t addr, uint64_t n, uint32_t count, uint64_t stride, uint64_t* span) {
+  if (count == 0 || !inBounds(r, addr, n)) return false;
+  const uint64_t room = r.length - addr - n;  // bytes after the first block
+  if (count > 1 && stride > 0 && uint64_t{count} - 1 > room / stride) return false;
+  *span = (uint64_t{count} - 1) * stride + n;
+  return true;
+}
+
 }  // namespace dm::exec

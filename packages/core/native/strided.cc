@@ -15,15 +15,12 @@ using exec::status;
 namespace {
 
 // One side's blocks, in the oracle's order: BAD_AKEY; OUT_OF_BOUNDS when the last block ends past
-// the region (decided by division, so stride × (count − 1) is formed only once it is known to
-// fit); ACCESS_DENIED for writes. *span: bytes from the first block's start to the last's end.
+// the region (exec::blocksInBounds); ACCESS_DENIED for writes. *span: bytes from the first block's
+// start to the last's end.
 uint32_t checkBlocks(const Region* r, uint64_t addr, uint64_t n, uint32_t count, uint64_t stride, bool write, uint64_t* span) {
   if (r == nullptr) return DM_STATUS_BAD_AKEY;
-  if (!inBounds(*r, addr, n)) return DM_STATUS_OUT_OF_BOUNDS;
-  const uint64_t room = r->length - addr - n;  // bytes after the first block
-  if (count > 1 && stride > 0 && uint64_t{count} - 1 > room / stride) return DM_STATUS_OUT_OF_BOUNDS;
+  if (!exec::blocksInBounds(*r, addr, n, count, stride, span)) return DM_STATUS_OUT_OF_BOUNDS;
   if (write && !r->writable) return DM_STATUS_ACCESS_DENIED;
-  *span = (uint64_t{count} - 1) * stride + n;
   return DM_STATUS_OK;
 }
 

@@ -23,7 +23,7 @@ export interface DescriptorOptions {
   /** Route to this backend by name instead of by policy. */
   backend?: string;
 }
-/** For operations that write (copy, fill, writeImmediate). */
+/** For operations that write (copy, fill, writeImmediate and the strided copy and fill). */
 export interface DurableOption {
   /**
    * Complete only once the written bytes are in the destination's persistence domain (cache lines
@@ -69,7 +69,7 @@ export interface StridedBlocks {
   blockBytes: number;
 }
 /** Block i of the source is at srcOffset + i × srcStride; of the destination, at dstOffset + i × dstStride. */
-export interface CopyStridedOptions extends DescriptorOptions, StridedBlocks {
+export interface CopyStridedOptions extends DescriptorOptions, DurableOption, StridedBlocks {
   srcOffset?: number;
   dstOffset?: number;
   /** Bytes from one source block to the next (default `blockBytes`: packed); at least `blockBytes` when count > 1. */
@@ -77,7 +77,7 @@ export interface CopyStridedOptions extends DescriptorOptions, StridedBlocks {
   /** Bytes from one destination block to the next (default `blockBytes`). */
   dstStride?: number;
 }
-export interface FillStridedOptions extends DescriptorOptions, StridedBlocks {
+export interface FillStridedOptions extends DescriptorOptions, DurableOption, StridedBlocks {
   offset?: number;
   /** Bytes from one block to the next (default `blockBytes`). */
   stride?: number;
@@ -251,10 +251,12 @@ export class Batch {
     if (memoryOverlap(s.reg.memory, s.abs, d.reg.memory, d.abs, spanS, spanD)) {
       throw datamoverError(ErrorCode.OVERLAPPING_RANGES, 'source and destination blocks of a strided copy overlap in the same memory');
     }
-    const w = this.#slot(this.#route('copyStrided', s.reg.space.kind, d.reg.space.kind, options, blockBytes), s.reg, d.reg);
+    const session = this.#route('copyStrided', s.reg.space.kind, d.reg.space.kind, options, blockBytes);
+    const du = this.#durable(options, d.reg, session);
+    const w = this.#slot(session, s.reg, d.reg);
     if (spanS === 0) return this.#nop(w, options);
     gen.encodeCopyStridedBody(this.words, w, { size: blockBytes - 1, count, akey0: s.reg.index, akey1: d.reg.index, addr0: s.abs, addr1: d.abs, stride0: srcStride, stride1: dstStride }, 0);
-    return this.#opcode(w, gen.OPCODE.copyStrided, options);
+    return this.#opcode(w, gen.OPCODE.copyStrided | du, options);
   }
 
   /** Fills `count` blocks of `blockBytes` at offset + i × stride with the pattern, in one descriptor. */
@@ -265,10 +267,12 @@ export class Batch {
     const span = checkBlocks(d.offset, count, blockBytes, stride, dst.length, 'fill');
     const patternBytes = this.#patternBytes(options.patternBytes);
     const p = unsigned(pattern, patternBytes, 'fill pattern');
-    const w = this.#slot(this.#route('fillStrided', null, d.reg.space.kind, options, blockBytes), d.reg);
+    const session = this.#route('fillStrided', null, d.reg.space.kind, options, blockBytes);
+    const du = this.#durable(options, d.reg, session);
+    const w = this.#slot(session, d.reg);
     if (span === 0) return this.#nop(w, options);
     gen.encodeFillStridedBody(this.words, w, { size: blockBytes - 1, count, patternBytes, akey1: d.reg.index, addr1: d.abs, stride1: stride, pattern: p }, 0);
-    return this.#opcode(w, gen.OPCODE.fillStrided, options);
+    return this.#opcode(w, gen.OPCODE.fillStrided | du, options);
   }
 
   /**
