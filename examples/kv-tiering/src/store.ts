@@ -28,7 +28,7 @@ export interface KvStoreConfig {
   readonly daxPath?: string;
   /** Blocks the host staging buffer holds, for moves no single backend runs (dax → file). Default 16. */
   readonly stagingBlocks?: number;
-  /** The fewest blocks a full tier demotes at once, so evictions batch up (default 8; at most a quarter of the tier). */
+  /** The fewest blocks a full tier demotes at once, so evictions batch up (default 8). */
   readonly evictBatch?: number;
   /** Receives one line per tier change (and the plan's explain() the first time a pair is used). */
   readonly log?: (line: string) => void;
@@ -224,14 +224,14 @@ export class KvStore {
 
   /**
    * Frees `count` slots in `tier` by demoting its least recently used unpinned blocks one tier
-   * down: at least `evictBatch` of them (a quarter of the tier at most), so one batch carries many.
+   * down: at least `evictBatch` of them when it has that many, so one batch carries many.
    */
   async #makeRoom(tier: Tier, count: number, pinned: ReadonlySet<Block>): Promise<void> {
     const short = count - tier.freeSlots;
     if (short <= 0) return;
     const below = this.#tiers[this.#tiers.indexOf(tier) + 1];
     const candidates = [...this.#blocks].filter((b) => b.tier === tier && !pinned.has(b)).sort((a, b) => a.lastUse - b.lastUse);
-    const need = Math.min(Math.max(short, Math.min(this.#evictBatch, Math.floor(tier.slots / 4))), candidates.length);
+    const need = Math.min(Math.max(short, this.#evictBatch), candidates.length);
     const victims = candidates.slice(0, need);
     if (!below || victims.length < short) {
       throw datamoverError(ErrorCode.OUT_OF_MEMORY, `the ${tier.name} tier is full: ${short} more slots needed and ${victims.length} blocks can leave`);
