@@ -95,6 +95,7 @@ export class KvStore {
     const host = new Tier('host', mover.alloc(config.hostBlocks * bb), config.hostBlocks);
     const dax = new Tier('dax', await openDax(mover, config.daxPath ?? (await sizedFile(join(config.dir, 'dax.bin'), config.daxBlocks * bb)), { length: config.daxBlocks * bb }), config.daxBlocks);
     const file = new Tier('file', await mover.openFile(join(config.dir, 'kv-file.bin'), { mode: 'rw', create: true, truncate: true, length: config.fileBlocks * bb }), config.fileBlocks);
+    config.log?.(`dax tier: ${dax.region.space.name}, ${dax.region.space.persistent ? 'persistent: copies into it are durable' : 'volatile: copies into it cannot be durable'}`);
     const stagingBlocks = config.stagingBlocks ?? 16;
     return new KvStore(mover, config, [host, dax, file], new Tier('host', mover.alloc(stagingBlocks * bb), stagingBlocks));
   }
@@ -121,6 +122,9 @@ export class KvStore {
    * tier is promoted first.
    */
   async write(seq: number, layer: number, block: number, data: Uint8Array, offset = 0): Promise<void> {
+    for (const [k, v] of Object.entries({ seq, layer, block })) {
+      if (!Number.isSafeInteger(v) || v < 0) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `${k} must be a non-negative integer, got ${String(v)}`);
+    }
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + data.length > this.#bb) {
       throw datamoverError(ErrorCode.OUT_OF_BOUNDS, `a write of ${data.length} bytes at ${offset} does not fit a ${this.#bb}-byte block`);
     }

@@ -128,6 +128,8 @@ describe('KvStore', () => {
   it('refuses bad input with stable codes', async () => {
     const { store } = await openStore();
     await expect(store.write(0, 0, 0, new Uint8Array(8), BB - 4)).rejects.toMatchObject({ code: 'OUT_OF_BOUNDS' });
+    await expect(store.write(0, -1, 0, new Uint8Array(8))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect([...store.addresses()]).toEqual([]); // nothing half-written
     expect(() => store.share(1, 7, 1)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     await expect(store.read(9, 0, 0)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(openStore({ blockBytes: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
