@@ -125,6 +125,20 @@ describe('KvStore', () => {
     expect(await store.read(1, 0, 0)).toEqual(pattern(2));
   });
 
+  it('fails a demotion that carries a block corrupted at rest, and relocates nothing', async () => {
+    const { store, dir } = await openStore({ hostBlocks: 2, daxBlocks: 2, evictBatch: 2 });
+    for (let seq = 0; seq < 3; seq++) await store.write(seq, 0, 0, pattern(seq)); // 0 and 1 in dax
+    const fd = openSync(join(dir, 'dax.bin'), 'r+');
+    writeSync(fd, new Uint8Array([0xee]), 0, 1, BB + 5); // dax slot 1: block 1
+    closeSync(fd);
+    await store.write(3, 0, 0, pattern(3));
+    // Host is full again: demoting 2 and 3 first pushes dax's 0 and 1 to the file tier.
+    await expect(store.write(4, 0, 0, pattern(4))).rejects.toMatchObject({ code: 'INTEGRITY_MISMATCH' });
+    expect([0, 1, 2, 3].map((s) => store.where(s, 0, 0))).toEqual(['dax', 'dax', 'host', 'host']);
+    expect(store.where(4, 0, 0)).toBeUndefined();
+    expect(store.occupancy()).toEqual({ host: 2, dax: 2, file: 0 });
+  });
+
   it('refuses bad input with stable codes', async () => {
     const { store } = await openStore();
     await expect(store.write(0, 0, 0, new Uint8Array(8), BB - 4)).rejects.toMatchObject({ code: 'OUT_OF_BOUNDS' });
