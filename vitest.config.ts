@@ -7,7 +7,7 @@ export default defineConfig({
   test: {
     // Native code runs in forked children: a crash kills one child, not the run.
     pool: 'forks',
-    include: ['packages/*/test/**/*.test.ts', 'scripts/test/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'scripts/test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: summary ? ['default', 'json'] : ['default'],

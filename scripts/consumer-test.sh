@@ -14,7 +14,7 @@ mkdir -p "$scratch/tarballs"
 fail() { echo "consumer test: $*" >&2; exit 1; }
 
 # 1. Pack (the root `pack:all` script: pnpm 10's `pnpm -r pack` packs private packages too, so
-# it selects packages/*, where every published package lives; the private lab is outside).
+# it selects packages/*, where every published package lives; the private lab and examples/ are outside).
 rm -f "$scratch"/tarballs/*.tgz
 "${PNPM[@]}" run pack:all --pack-destination "$scratch/tarballs" >/dev/null
 tarballs=("$scratch"/tarballs/*.tgz)
@@ -113,10 +113,14 @@ echo 'consumer test: cli with only core + soft ok'
 # (they are linked), and a dry-run publish succeeds (its prepack already ran in step 1).
 "${PNPM[@]}" exec changeset status --output="$scratch/changesets.json" >/dev/null
 node -e '
-  const { releases } = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  const versions = new Set(releases.filter((r) => r.name !== "@datamover/lab").map((r) => r.newVersion));
+  const fs = require("fs");
+  const { releases } = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+  // Private workspace packages (the lab, the examples) are versioned apart and never published.
+  const dirs = ["lab", ...["packages", "examples"].flatMap((top) => fs.readdirSync(top).map((d) => `${top}/${d}`))];
+  const priv = new Set(dirs.filter((d) => fs.existsSync(`${d}/package.json`)).map((d) => JSON.parse(fs.readFileSync(`${d}/package.json`, "utf8"))).filter((p) => p.private).map((p) => p.name));
+  const versions = new Set(releases.filter((r) => !priv.has(r.name)).map((r) => r.newVersion));
   if (releases.length && versions.size !== 1) { console.error(`changesets give several versions: ${[...versions]}`); process.exit(1); }
 ' "$scratch/changesets.json" || fail 'changeset versions are not coherent'
 "${PNPM[@]}" publish -r --filter "./packages/*" --dry-run --no-git-checks --ignore-scripts >"$scratch/publish.log" 2>&1 || fail "pnpm publish -r --dry-run failed: $(tail -20 "$scratch/publish.log")"
-grep -q '@datamover/lab' "$scratch/publish.log" && fail 'the dry-run publish includes the private lab'
+grep -qE '@datamover/(lab|example-)' "$scratch/publish.log" && fail 'the dry-run publish includes a private package (the lab or an example)'
 echo "consumer test: all ok (scratch: $scratch)"

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-const PACKAGE_DIRS = [...readdirSync(join(REPO, 'packages')).map((d) => join('packages', d)), 'lab'];
+const PACKAGE_DIRS = [...['packages', 'examples'].flatMap((top) => readdirSync(join(REPO, top)).map((d) => join(top, d))), 'lab'];
 
 interface Manifest {
   name: string;
