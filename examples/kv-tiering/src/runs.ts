@@ -19,10 +19,9 @@ export interface Run {
 
 /**
  * Cuts `moves` (sorted by source slot) into maximal runs whose source and destination slots each
- * advance by a constant step. With `packed`, only steps of 1 (both sides contiguous) are joined:
- * a run then is one contiguous range on each side, which a plain copy can carry.
+ * advance by a constant step.
  */
-export function toRuns(moves: readonly SlotMove[], packed = false): Run[] {
+export function toRuns(moves: readonly SlotMove[]): Run[] {
   const runs: Run[] = [];
   let i = 0;
   while (i < moves.length) {
@@ -30,7 +29,7 @@ export function toRuns(moves: readonly SlotMove[], packed = false): Run[] {
     const next = moves[i + 1];
     const srcStep = next ? next.src - first.src : 1;
     const dstStep = next ? next.dst - first.dst : 1;
-    const joins = next !== undefined && srcStep >= 1 && dstStep >= 1 && (!packed || (srcStep === 1 && dstStep === 1));
+    const joins = next !== undefined && srcStep >= 1 && dstStep >= 1;
     let count = 1;
     if (joins) {
       count = 2;

@@ -254,20 +254,20 @@ export class KvStore {
     const dst = to.take(sorted.length);
     const bytes = sorted.length * this.#bb;
     const plan = this.#mover.plan(to.region.slice(0, bytes), from.region.slice(0, bytes));
-    // cxl's durable flag is on plain copies only (strided durable is not on main yet): durable runs must be contiguous.
+    // A persistent dax tier takes durable writes: cxl writes each block of a strided copy back.
     const durable = to.name === 'dax' && to.region.space.persistent;
     const moves = sorted.map((b, i): SlotMove => ({ src: b.slot, dst: dst[i]! }));
     let descriptors = 0;
     let runs: Run[] = [];
     try {
       if (plan.hops.length === 1) {
-        runs = toRuns(moves, durable);
+        runs = toRuns(moves);
         descriptors = await this.#copy(to.region, from.region, runs, durable);
       } else {
         for (let at = 0; at < moves.length; at += this.#staging.slots) {
           const chunk = moves.slice(at, at + this.#staging.slots);
           const hop1 = toRuns(chunk.map((m, i) => ({ src: m.src, dst: i })));
-          const hop2 = toRuns(chunk.map((m, i) => ({ src: i, dst: m.dst })), durable);
+          const hop2 = toRuns(chunk.map((m, i) => ({ src: i, dst: m.dst })));
           descriptors += await this.#copy(this.#staging.region, from.region, hop1, false);
           descriptors += await this.#copy(to.region, this.#staging.region, hop2, durable);
           runs.push(...hop2);
@@ -296,13 +296,12 @@ export class KvStore {
     );
   }
 
-  /** One batch: a descriptor per run (strided, or a durable plain copy of a contiguous run). */
+  /** One batch: a strided descriptor per run, durable into a persistent dax tier. */
   async #copy(dst: Region, src: Region, runs: readonly Run[], durable: boolean): Promise<number> {
     const bb = this.#bb;
     const batch: Batch = this.#mover.batch();
     for (const r of runs) {
-      if (durable) batch.copy(dst, src, { srcOffset: r.src * bb, dstOffset: r.dst * bb, length: r.count * bb, durable: true });
-      else batch.copyStrided(dst, src, { count: r.count, blockBytes: bb, srcOffset: r.src * bb, dstOffset: r.dst * bb, srcStride: r.srcStep * bb, dstStride: r.dstStep * bb });
+      batch.copyStrided(dst, src, { count: r.count, blockBytes: bb, srcOffset: r.src * bb, dstOffset: r.dst * bb, srcStride: r.srcStep * bb, dstStride: r.dstStep * bb, ...(durable ? { durable: true } : {}) });
     }
     await batch.submit();
     return runs.length;

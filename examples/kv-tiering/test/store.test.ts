@@ -37,8 +37,6 @@ describe('toRuns', () => {
       { src: 0, dst: 10, count: 4, srcStep: 2, dstStep: 1 },
       { src: 7, dst: 14, count: 2, srcStep: 2, dstStep: 1 },
     ]);
-    // Packed runs (durable plain copies) join contiguous slots only.
-    expect(toRuns(moves, true).map((r) => r.count)).toEqual([1, 1, 1, 2, 1]);
     expect(toRuns([])).toEqual([]);
   });
 });
