@@ -31,7 +31,7 @@ void Engine::chunkDone(uint64_t i, uint32_t status, int32_t detail, uint64_t res
 }
 
 // Validates descriptor i (the kit checked its csb_ptr, fence and failure rule), claims it and
-// posts what of it fits; the rest goes to backlog_. False: no send slot is free, or an earlier
+// posts what of it fits; the rest waits in unposted_. False: no send slot is free, or an earlier
 // descriptor still waits for slots; the kit offers it again after completions.
 bool Engine::post(uint64_t i, const Descriptor& d) {
   Pending& p = pend_[i & (entries() - 1)];
@@ -88,7 +88,7 @@ bool Engine::post(uint64_t i, const Descriptor& d) {
   if (qps.empty()) return fin(kStatusDisconnect, 0, p.remoteKey);
   bool room = false;
   for (Qp* q : qps) room = room || q->outstanding < sendDepth_;
-  if (!room || !backlog_.empty()) {
+  if (!room || unposted_) {
     // Not now: the regions are unpinned and the descriptor re-read when there is room.
     releasePins(p);
     return false;
@@ -101,7 +101,7 @@ bool Engine::post(uint64_t i, const Descriptor& d) {
   p.chunksLeft = p.chunks;
   p.start = rr_.fetch_add(1, std::memory_order_relaxed);
   statBytes_ += p.len;
-  if (!postChunks(i)) backlog_.push_back(i);
+  if (!postChunks(i)) unposted_ = i;
   return true;
 }
 
@@ -197,13 +197,12 @@ void Engine::pollSend() {
     if (q && wc[k].status != IBV_WC_WR_FLUSH_ERR) markDown(q, gone, std::string("work completion ") + v_->wc_status_str(wc[k].status));
     chunkDone(i, gone ? kStatusDisconnect : kStatusWc, static_cast<int32_t>(wc[k].status), remoteKey);
   }
-  // Completions freed send slots: the backlog's chunks go first, oldest descriptor first.
-  if (n > 0)
-    while (!backlog_.empty() && postChunks(backlog_.front())) backlog_.pop_front();
+  // Completions freed send slots: the unposted chunks go first.
+  if (n > 0 && unposted_ && postChunks(*unposted_)) unposted_.reset();
 }
 
 void Engine::consume() {
-  backlog_.clear();
+  unposted_.reset();
   servePipelined([this](uint64_t i, const Descriptor& d) { return post(i, d); }, [this] { pollSend(); });
 }
 

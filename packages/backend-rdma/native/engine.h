@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -200,7 +201,8 @@ class Engine : public Napi::ObjectWrap<Engine>, public RingConsumer, public Live
 
   // threads: the kit's consumer (pend_, per slot) and the connection and receive threads
   std::vector<Pending> pend_;
-  std::deque<uint64_t> backlog_;  // claimed slots with chunks still to post, oldest first
+  // The claimed slot with chunks still to post; at most one, later descriptors wait behind it.
+  std::optional<uint64_t> unposted_;
   std::thread cmThread_, recvThread_;
   std::atomic<bool> stop_{false};  // the connection and receive threads
 
