@@ -79,16 +79,16 @@ Engine::Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) 
 
 void Engine::emit(Event e) {
   {
-    std::lock_guard<std::mutex> g(evMu_);
-    evq_.push_back(std::move(e));
+    std::lock_guard<std::mutex> g(evq_->mu);
+    evq_->events.push_back(std::move(e));
   }
-  events_.NonBlockingCall([this](Napi::Env env, Napi::Function fn) {
+  events_.NonBlockingCall([shared = evq_](Napi::Env env, Napi::Function fn) {
     std::deque<Event> q;
     {
-      std::lock_guard<std::mutex> g(evMu_);
-      q.swap(evq_);
+      std::lock_guard<std::mutex> g(shared->mu);
+      q.swap(shared->events);
     }
-    if (q.empty() || closed()) return;
+    if (q.empty() || shared->closed) return;
     Napi::Array arr = Napi::Array::New(env, q.size());
     uint32_t k = 0;
     for (const Event& e : q) {
@@ -163,6 +163,7 @@ void Engine::release() {
   v_->dealloc_pd(pd_);
   v_->destroy_event_channel(ch_);
   v_->free_devices(devices_);
+  evq_->closed = true;
   events_.Release();
 }
 

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -65,13 +66,22 @@ struct Region {
   int busy = 0;  // guarded by Engine::regionMu_
 };
 
+// A claimed descriptor's work requests: `chunks` of them, posted in windows as send slots free
+// up (posted so far: `posted`), settled once all `chunks` completed or failed.
 struct Pending {
-  uint32_t chunksLeft = 0;
+  uint32_t chunks = 0;
+  uint32_t posted = 0;
+  uint32_t chunksLeft = 0;  // not yet completed (or failed)
   uint32_t status = DM_STATUS_OK;
   int32_t detail = 0;
   uint64_t result = 0;
   Region* pins[2] = {nullptr, nullptr};
-  uint64_t imm = 0;  // write-immediate payload (posted inline)
+  Region* local = nullptr;   // nullptr for write-immediate
+  Region* remote = nullptr;
+  uint64_t loff = 0, roff = 0, len = 0;
+  uint32_t start = 0;  // the QP rotation's starting point
+  bool write = true, imm = false;
+  uint64_t immValue = 0;  // write-immediate payload (posted inline)
   uint16_t remoteKey = 0;  // the remote region's AKey, reported in `result` on failure
 };
 
@@ -82,6 +92,15 @@ struct Event {
   uint64_t value = 0;
   uint64_t bytes = 0;
   std::string message;
+};
+
+// What the events ThreadSafeFunction's calls share with the engine. Each queued call holds a
+// reference: the engine may be finalized (its TSFN released) with calls still queued, and those run
+// later on the JS thread, so they must not touch the engine itself.
+struct EventQueue {
+  std::mutex mu;
+  std::deque<Event> events;
+  bool closed = false;  // JS thread only: release() ran, later calls deliver nothing
 };
 
 class Engine : public Napi::ObjectWrap<Engine>, public RingConsumer, public LiveEngine {
@@ -126,6 +145,8 @@ class Engine : public Napi::ObjectWrap<Engine>, public RingConsumer, public Live
   bool holds(const void* p, size_t n) override;
   void stopForFree() override { shutdown(false); }
   bool post(uint64_t i, const Descriptor& d);
+  bool postChunks(uint64_t i);
+  std::vector<Qp*> liveQps(uint32_t peer);
   void settle(uint64_t i, uint32_t status, int32_t detail, uint64_t result);
   void chunkDone(uint64_t i, uint32_t status, int32_t detail, uint64_t result);
   void pollSend();
@@ -180,11 +201,12 @@ class Engine : public Napi::ObjectWrap<Engine>, public RingConsumer, public Live
 
   // threads: the kit's consumer (pend_, per slot) and the connection and receive threads
   std::vector<Pending> pend_;
+  // The claimed slot with chunks still to post; at most one, later descriptors wait behind it.
+  std::optional<uint64_t> unposted_;
   std::thread cmThread_, recvThread_;
   std::atomic<bool> stop_{false};  // the connection and receive threads
 
-  std::mutex evMu_;
-  std::deque<Event> evq_;
+  std::shared_ptr<EventQueue> evq_ = std::make_shared<EventQueue>();
 
   // statistics
   std::atomic<uint64_t> statWrites_{0}, statReads_{0}, statImmSent_{0}, statImmRecv_{0}, statBytes_{0}, statWcErrors_{0},
