@@ -37,7 +37,10 @@ export interface PlanStats {
   /** Copies into host staging those plans make, and the bytes they stage. */
   readonly hostCopies: number;
   readonly stagedBytes: number;
-  /** Milliseconds spent per hop ("backend src→dst"), every chunk summed. */
+  /**
+   * Milliseconds spent per hop ("backend src→dst"), every chunk summed, for the plans run through
+   * the pipeline (staged or checked); a direct transfer is one copy and is not timed.
+   */
   readonly hopMs: Readonly<Record<string, number>>;
 }
 
@@ -89,7 +92,7 @@ export class Planner {
       // One hop is one copy: the copy's own batch, submitted with the caller's cancel options.
       const hop = route.hops[0]!;
       this.#count(1, 0);
-      return runDirect(this.host.batch(1).copyChecked(src, dst, ends.s, ends.d, ends.length), hop, ends.length, options, (ms) => this.#recordHop(hop, ms));
+      return runDirect(this.host.batch(1).copyChecked(src, dst, ends.s, ends.d, ends.length), hop, ends.length, options);
     }
     const plan = this.#plan(ends, dst, src, options);
     const { signal, timeout } = options;
