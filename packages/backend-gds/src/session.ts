@@ -1,5 +1,5 @@
 /** An engine session of the gds backend: the native consumer thread plus its region table. */
-import { datamoverError, ErrorCode, nativeCaller, threadCallback, type EngineErrorInfo, type EngineSession, type GpuMemory, type RegionInfo, type Ring } from '@datamover/core';
+import { datamoverError, ErrorCode, nativeCaller, threadCallback, type CopyEnd, type EngineErrorInfo, type EngineSession, type GpuMemory, type RegionInfo, type Ring } from '@datamover/core';
 import type { BatchLimits } from './batching.js';
 import { describeCompletion, gdsErrorMap, libraryErrorDetail, type NativeText } from './errors.js';
 import type { LibraryNames, NativeAddon, NativeEngine, NativeGpuBuffer, NativeLibraryError, TransferRecord } from './native.js';
@@ -132,6 +132,20 @@ export class GdsEngineSession implements EngineSession {
 
   doorbell(): void {
     this.#call('doorbell', () => this.#engine.doorbell());
+  }
+
+  /**
+   * file↔gpu copies pass through host memory without GDS: cuFile in compatibility mode does POSIX
+   * I/O into its own host buffers, and a file region without an O_DIRECT descriptor takes this
+   * engine's bounce path (pread/pwrite into pinned staging). Unaligned ranges also bounce, but
+   * that is judged per descriptor (the engine's stats count transfers per path taken).
+   */
+  hostBounce(src: CopyEnd, dst: CopyEnd): string | undefined {
+    const file = src.kind === 'file' && dst.kind === 'gpu' ? src : dst.kind === 'file' && src.kind === 'gpu' ? dst : undefined;
+    if (!file) return undefined;
+    if (this.#config.cufilePath === 'compat') return 'gds: cuFile in compat mode, bounces through host';
+    if (file.memory?.kind === 'file' && file.memory.directFd < 0) return 'gds: file not opened O_DIRECT, bounces through host staging';
+    return undefined;
   }
 
   hold(active: boolean): void {

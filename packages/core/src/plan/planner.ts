@@ -44,6 +44,8 @@ export interface PlanStats {
   readonly hopMs: Readonly<Record<string, number>>;
 }
 
+const NO_BOUNCES: readonly (string | undefined)[] = [];
+
 /** A plan's checked ends and its route. */
 interface Ends {
   readonly s: Endpoint;
@@ -91,7 +93,8 @@ export class Planner {
     if (route.hops.length === 1 && options.integrity === undefined) {
       // One hop is one copy: the copy's own batch, submitted with the caller's cancel options.
       const hop = route.hops[0]!;
-      this.#count(1, 0);
+      const bounced = hop.asksBounce && this.#bounce(hop, ends.s, ends.d, true, true) !== undefined ? 1 : 0;
+      this.#count(1, bounced, bounced * ends.length);
       return runDirect(this.host.batch(1).copyChecked(src, dst, ends.s, ends.d, ends.length), hop, ends.length, options);
     }
     const plan = this.#plan(ends, dst, src, options);
@@ -138,7 +141,16 @@ export class Planner {
   #plan({ s, d, length, route }: Ends, dst: Region, src: Region, options: PlanOptions): Plan {
     const integrity = this.#integrity(options.integrity, s.reg.space.kind, d.reg.space.kind);
     const chunk = route.hops.length > 1 || integrity === 'read-back' ? this.#pool.bytes : Math.max(1, length);
-    return new Plan(route, src, dst, s, d, length, integrity, chunk);
+    let bounces: readonly (string | undefined)[] = NO_BOUNCES;
+    if (route.hops.some((h) => h.asksBounce)) bounces = route.hops.map((h, i, all) => this.#bounce(h, s, d, i === 0, i === all.length - 1));
+    return new Plan(route, src, dst, s, d, length, integrity, chunk, bounces);
+  }
+
+  /** Why the hop's engine bounces this plan's bytes through host memory itself (asked with the plan's ends; the pool's as bare host). */
+  #bounce(hop: RouteHop, s: Endpoint, d: Endpoint, first: boolean, last: boolean): string | undefined {
+    const src = first ? { kind: hop.src, memory: s.reg.memory } : { kind: hop.src };
+    const dst = last ? { kind: hop.dst, memory: d.reg.memory } : { kind: hop.dst };
+    return this.sessions[hop.session]!.engine.hostBounce?.(src, dst);
   }
 
   /** Where the landed bytes are checked: by a backend's crc32c on the destination kind, else by reading them back to host. */
