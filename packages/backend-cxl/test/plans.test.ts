@@ -214,6 +214,21 @@ describe('transfer()', () => {
     expect(readFileSync(path)).toEqual(Buffer.alloc(1000));
   });
 
+  it('a one-hop transfer cancelled before it runs: ABORTED / DEADLINE_EXCEEDED, the hop not-run, nothing moved', async () => {
+    const m = await open();
+    const a = m.wrap(noise(4096, 3));
+    const { region: dax, path } = await daxOf(m, new Uint8Array(4096));
+    const ac = new AbortController();
+    ac.abort();
+    for (const [options, code] of [[{ signal: ac.signal }, 'ABORTED'], [{ deadline: Date.now() - 1 }, 'DEADLINE_EXCEEDED']] as const) {
+      const e = (await m.transfer(dax, a, options).catch((x: unknown) => x)) as DatamoverError;
+      expect(e.code).toBe(code);
+      expect(e.message).toMatch(/at chunk 0, hop 1$/);
+      expect([e.transfer!.status(0, 0), e.transfer!.bytesMoved]).toEqual(['not-run', 0]);
+    }
+    expect(readFileSync(path)).toEqual(Buffer.alloc(4096));
+  });
+
   it('a failing hop rejects with that hop, its backend and its own error; nothing after it counts as moved', async () => {
     const broken = faultInjecting(cxl(), { rate: 1, kinds: ['error-before'] });
     const m = await open([soft(), broken]);
