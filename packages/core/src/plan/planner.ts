@@ -93,9 +93,10 @@ export class Planner {
     if (route.hops.length === 1 && options.integrity === undefined) {
       // One hop is one copy: the copy's own batch, submitted with the caller's cancel options.
       const hop = route.hops[0]!;
+      const batch = this.host.batch(1).copyChecked(src, dst, ends.s, ends.d, ends.length); // may refuse (too large for one descriptor): counted only once it runs
       const bounced = hop.asksBounce && this.#bounce(hop, ends.s, ends.d, true, true) !== undefined ? 1 : 0;
       this.#count(1, bounced, bounced * ends.length);
-      return runDirect(this.host.batch(1).copyChecked(src, dst, ends.s, ends.d, ends.length), hop, ends.length, options);
+      return runDirect(batch, hop, ends.length, options);
     }
     const plan = this.#plan(ends, dst, src, options);
     const { signal, timeout } = options;
