@@ -94,7 +94,7 @@ export class Planner {
       // One hop is one copy: the copy's own batch, submitted with the caller's cancel options.
       const hop = route.hops[0]!;
       const batch = this.host.batch(1).copyChecked(src, dst, ends.s, ends.d, ends.length); // may refuse (too large for one descriptor): counted only once it runs
-      const bounced = hop.asksBounce && this.#bounce(hop, ends.s, ends.d, true, true) !== undefined ? 1 : 0;
+      const bounced = hop.asksBounce && this.#bounce(hop, ends.s, ends.d, ends.length, true, true) !== undefined ? 1 : 0;
       this.#count(1, bounced, bounced * ends.length);
       return runDirect(batch, hop, ends.length, options);
     }
@@ -143,15 +143,16 @@ export class Planner {
     const integrity = this.#integrity(options.integrity, s.reg.space.kind, d.reg.space.kind);
     const chunk = route.hops.length > 1 || integrity === 'read-back' ? this.#pool.bytes : Math.max(1, length);
     let bounces: readonly (string | undefined)[] = NO_BOUNCES;
-    if (route.hops.some((h) => h.asksBounce)) bounces = route.hops.map((h, i, all) => this.#bounce(h, s, d, i === 0, i === all.length - 1));
+    if (route.hops.some((h) => h.asksBounce)) bounces = route.hops.map((h, i, all) => this.#bounce(h, s, d, length, i === 0, i === all.length - 1));
     return new Plan(route, src, dst, s, d, length, integrity, chunk, bounces);
   }
 
-  /** Why the hop's engine bounces this plan's bytes through host memory itself (asked with the plan's ends; the pool's as bare host). */
-  #bounce(hop: RouteHop, s: Endpoint, d: Endpoint, first: boolean, last: boolean): string | undefined {
-    const src = first ? { kind: hop.src, memory: s.reg.memory } : { kind: hop.src };
-    const dst = last ? { kind: hop.dst, memory: d.reg.memory } : { kind: hop.dst };
-    return this.sessions[hop.session]!.engine.hostBounce?.(src, dst);
+  /** Why the hop's engine bounces this plan's bytes through host memory itself (asked with the plan's ends and length; the pool's end as bare host). */
+  #bounce(hop: RouteHop, s: Endpoint, d: Endpoint, length: number, first: boolean, last: boolean): string | undefined {
+    const src = first ? { kind: hop.src, memory: s.reg.memory, offset: s.abs } : { kind: hop.src };
+    const dst = last ? { kind: hop.dst, memory: d.reg.memory, offset: d.abs } : { kind: hop.dst };
+    // A staged hop moves one chunk at a time: its length is the chunk's, not the whole plan's.
+    return this.sessions[hop.session]!.engine.hostBounce?.(src, dst, first && last ? length : Math.min(length, this.#pool.bytes));
   }
 
   /** Where the landed bytes are checked: by a backend's crc32c on the destination kind, else by reading them back to host. */
