@@ -317,7 +317,7 @@ export async function runBench(options = {}, { out = process.stdout, log = (m) =
 
   // The plan cells run only with the whole sweep (a filtered run names its cells).
   const planSizes = mode.sizes.filter((s) => s >= 64 * MiB).slice(0, mode.mode === 'quick' ? 1 : undefined);
-  const planCells = filtered ? null : await measurePlans(planSizes, mode.minSamples, log);
+  const planCells = filtered ? null : await measurePlans(planSizes, mode.minSamples, mode.mode === 'quick' ? 2000 : 20000, log);
 
   const run = {
     schema: 'datamover-bench/2',
@@ -346,7 +346,7 @@ export async function runBench(options = {}, { out = process.stdout, log = (m) =
     warnings,
     errors,
     ok: errors.length === 0,
-    ...(planCells ? { plans: planCells.plans, plansSkipped: planCells.skipped } : {}),
+    ...(planCells ? { plans: planCells.plans, plansSkipped: planCells.skipped, planOverhead: planCells.overhead } : {}),
   };
   if (env.cpeerReason) warnings.push(`C peer: ${env.cpeerReason}`);
   run.targets = judgeTargets(run, BACKENDS.filter((b) => b.targets && open.has(b.name)).map((b) => b.name));

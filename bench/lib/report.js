@@ -131,6 +131,43 @@ export function targetsTable(targets) {
   );
 }
 
+/**
+ * The transfer-plan cells (bench/lib/plans.js): each pipelined plan against its slowest hop alone
+ * (target ≥ 0.9×), with host copies per byte, and the one-hop overhead (transfer() / copy(),
+ * target ≤ 1.05×; plan() target ≤ 2 µs). Empty when the run measured none.
+ */
+export function plansSection(run) {
+  if (!run.plans && !run.planOverhead) return [];
+  const mark = (pass) => (pass ? '**PASS**' : '**MISS**');
+  const out = ['', '## Transfer plans', ''];
+  if (run.plans?.length) {
+    out.push(`Pipelined plans against their slowest hop alone, same run (target ≥ 0.9×); the dax stand-in is ${run.plans[0].dax ?? 'a MAP_SHARED file'}.`, '');
+    out.push(
+      mdTable(
+        ['route', 'size', 'hops alone (GB/s)', 'plan GB/s', 'slowest hop GB/s', 'ratio', 'verdict', 'host copies / byte', 'chunks'],
+        run.plans.map((p) => [p.route, formatBytes(p.size), p.hops.map((h) => `${h.label} ${fmt(h.gbps)}`).join(', '), fmt(p.planGbps), fmt(p.slowestHopGbps), `${p.ratio.toFixed(2)}×`, mark(p.ratio >= 0.9), fmt(p.hostCopiesPerByte), p.chunks]),
+        [1, 3, 4, 5, 7, 8],
+      ),
+    );
+  } else {
+    out.push(`No pipelined plan cell ran: ${run.plansSkipped ?? 'not measured'}.`);
+  }
+  if (run.planOverhead) {
+    const o = run.planOverhead;
+    out.push('', 'One-hop overhead on soft host→host: `transfer()` against `copy()` of the same regions, interleaved pair by pair, medians (target ≤ 1.05×).', '');
+    out.push(
+      mdTable(
+        ['size', 'pairs', 'copy() µs', 'transfer() µs', 'ratio', 'verdict'],
+        o.oneHop.map((c) => [formatBytes(c.size), c.pairs, fmt(c.copyUs), fmt(c.transferUs), `${c.ratio.toFixed(3)}×`, mark(c.ratio <= 1.05)]),
+        [1, 2, 3, 4],
+      ),
+      '',
+      `\`plan()\` of a one-hop route: ${fmt(o.planUs)} µs (target ≤ 2 µs): ${mark(o.planUs <= 2)}.`,
+    );
+  }
+  return out;
+}
+
 /** One wide table per metric: rows are size × batch, columns are contenders. */
 function metricTable(run, op, pick) {
   const names = run.contenders.filter((c) => c.available && c.ops.includes(op)).map((c) => c.name);
@@ -197,6 +234,7 @@ export function renderMarkdown(run, charts) {
   );
   out.push('');
   out.push(`Cells: ${run.parameters.ops.join(', ')} × sizes ${run.parameters.sizes.map(formatBytes).join(', ')} × batches ${run.parameters.batches.join(', ')}: every single operation, and batches that move at most ${formatBytes(run.parameters.maxBatchBytes)}. "cap" = not run for that contender (see its notes); "—" = not applicable.`);
+  out.push(...plansSection(run));
   if (run.errors.length) {
     out.push('');
     out.push('## Errors');
@@ -235,6 +273,7 @@ export function renderSummary(run) {
   for (const op of run.parameters.ops) {
     out.push('', `${op}: ${METRICS[0].title}`, '', metricTable(run, op, METRICS[0].pick));
   }
+  out.push(...plansSection(run));
   if (run.warnings.length) out.push('', ...run.warnings.map((w) => `warning: ${w}`));
   if (run.errors.length) out.push('', ...run.errors.map((e) => `error: ${e.contender ?? ''} ${e.op ?? ''} ${e.size ? formatBytes(e.size) : ''}${e.batch ? ` × ${e.batch}` : ''}: ${e.error.split('\n')[0]}`));
   return out.join('\n');

@@ -164,6 +164,18 @@ describe('transfer()', () => {
     expect([r.chunks, r.hops, r.bytesMoved]).toEqual([1, 1, 4096]);
     expect(b.bytes()).toEqual(a.bytes());
     expect(m.stats().plans).toMatchObject({ run: 1, hops: 1, hostCopies: 0, stagedBytes: 0 });
+    expect(m.stats().plans.hopMs).toEqual({}); // a direct transfer is one copy, not timed
+  });
+
+  it('a failing one-hop transfer rejects with the hop and its own error, and a report of nothing moved', async () => {
+    const m = await open([soft(), faultInjecting(cxl(), { rate: 1, kinds: ['error-before'] })]);
+    const { region: dax } = await daxOf(m, new Uint8Array(4096));
+    const e = (await m.transfer(dax, m.wrap(noise(4096, 7))).catch((x: unknown) => x)) as DatamoverError;
+    expect(e.code).toBe('IO_ERROR');
+    expect(e.message).toMatch(/^transfer chunk 0, hop 1 \(cxl host→dax\)/);
+    expect(e.detail).toMatchObject({ backend: 'cxl', chunk: 0, hop: 1 });
+    expect([e.transfer!.status(0, 0), e.transfer!.bytesMoved, e.transfer!.ok]).toEqual(['failed', 0, false]);
+    expect(e.transfer!.error(0, 0)).toBe(e);
   });
 
   it('cancels mid-pipeline: the report says which chunks landed, and the pool is quiescent', async () => {
@@ -200,6 +212,21 @@ describe('transfer()', () => {
     const { region: dax, path } = await daxOf(m, new Uint8Array(1000));
     await expect(m.transfer(dax, src, { deadline: Date.now() - 1 })).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED' });
     expect(readFileSync(path)).toEqual(Buffer.alloc(1000));
+  });
+
+  it('a one-hop transfer cancelled before it runs: ABORTED / DEADLINE_EXCEEDED, the hop not-run, nothing moved', async () => {
+    const m = await open();
+    const a = m.wrap(noise(4096, 3));
+    const { region: dax, path } = await daxOf(m, new Uint8Array(4096));
+    const ac = new AbortController();
+    ac.abort();
+    for (const [options, code] of [[{ signal: ac.signal }, 'ABORTED'], [{ deadline: Date.now() - 1 }, 'DEADLINE_EXCEEDED']] as const) {
+      const e = (await m.transfer(dax, a, options).catch((x: unknown) => x)) as DatamoverError;
+      expect(e.code).toBe(code);
+      expect(e.message).toMatch(/at chunk 0, hop 1$/);
+      expect([e.transfer!.status(0, 0), e.transfer!.bytesMoved]).toEqual(['not-run', 0]);
+    }
+    expect(readFileSync(path)).toEqual(Buffer.alloc(4096));
   });
 
   it('a failing hop rejects with that hop, its backend and its own error; nothing after it counts as moved', async () => {

@@ -1,5 +1,6 @@
 /** An engine session of the gds backend: the native consumer thread plus its region table. */
-import { datamoverError, ErrorCode, nativeCaller, threadCallback, type EngineErrorInfo, type EngineSession, type GpuMemory, type RegionInfo, type Ring } from '@datamover/core';
+import { datamoverError, ErrorCode, nativeCaller, threadCallback, type CopyEnd, type EngineErrorInfo, type EngineSession, type GpuMemory, type RegionInfo, type Ring } from '@datamover/core';
+import { choosePath, REASON_TEXT } from './alignment.js';
 import type { BatchLimits } from './batching.js';
 import { describeCompletion, gdsErrorMap, libraryErrorDetail, type NativeText } from './errors.js';
 import type { LibraryNames, NativeAddon, NativeEngine, NativeGpuBuffer, NativeLibraryError, TransferRecord } from './native.js';
@@ -23,6 +24,9 @@ export interface GdsSessionConfig {
   /** Mover.alloc() through cudaMallocHost (page-locked host memory). */
   readonly pinnedAlloc: boolean;
 }
+
+/** Why cuFile's own I/O passes through host memory without GDS. */
+const COMPAT_BOUNCE = 'gds: cuFile in compat mode, bounces through host';
 
 /** The backend name GpuMemory of this package carries. */
 export const GDS_BACKEND = 'gds';
@@ -132,6 +136,25 @@ export class GdsEngineSession implements EngineSession {
 
   doorbell(): void {
     this.#call('doorbell', () => this.#engine.doorbell());
+  }
+
+  /**
+   * file↔gpu copies pass through host memory without GDS: cuFile in compatibility mode does POSIX
+   * I/O into its own host buffers, and the engine's bounce path (a file region without an O_DIRECT
+   * descriptor, an unaligned file offset or length) preads/pwrites through pinned host staging.
+   * Judged by the engine's own path rule (choosePath), the GPU address taken as aligned (it is
+   * opaque here; allocGpu aligns it).
+   */
+  hostBounce(src: CopyEnd, dst: CopyEnd, length?: number): string | undefined {
+    const file = src.kind === 'file' && dst.kind === 'gpu' ? src : dst.kind === 'file' && src.kind === 'gpu' ? dst : undefined;
+    if (!file) return undefined;
+    const m = file.memory;
+    if (m?.kind !== 'file' || length === undefined) return this.#config.cufilePath === 'compat' ? COMPAT_BOUNCE : undefined;
+    const direct = m.directFd >= 0;
+    const t = { fileOffset: m.fileOffset + (file.offset ?? 0), length, gpuAddressMod: 0, cufileHandle: direct, directDescriptor: direct };
+    const { path, reason } = choosePath(t, { cufile: this.#config.cufilePath, unaligned: this.#config.unaligned });
+    if (path === 'direct') return undefined;
+    return path === 'compat' ? COMPAT_BOUNCE : `gds: ${REASON_TEXT[reason]}, bounces through host staging`;
   }
 
   hold(active: boolean): void {

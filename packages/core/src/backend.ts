@@ -55,6 +55,14 @@ export interface ProbeResult {
   readonly standIn?: { readonly part: string; readonly reason: string };
 }
 
+/** One end of a copy a plan asks an engine about: its kind, and its memory where the plan knows it (not for the staging pool). */
+export interface CopyEnd {
+  readonly kind: SpaceKind;
+  readonly memory?: Memory | undefined;
+  /** Where in `memory` the copy starts (a file's: from the region's `fileOffset`). */
+  readonly offset?: number | undefined;
+}
+
 /** What an engine needs to register one region. */
 export interface RegionInfo {
   readonly index: number;
@@ -99,6 +107,14 @@ export interface EngineSession {
    * commits and rings the doorbell). Only engines over host memory offer it.
    */
   runInline?(count: number): number;
+  /**
+   * Why this engine's copy between these ends passes through host memory by itself (cuFile in
+   * compatibility mode, a file without an O_DIRECT descriptor), in words for `plan.explain()`;
+   * undefined when it moves them directly. The route search asks with kinds alone (what holds for
+   * every region of the pair), a plan asks again with its ends' memory, offsets and its length
+   * (what holds for this copy). A plan counts such a hop as a host copy.
+   */
+  hostBounce?(src: CopyEnd, dst: CopyEnd, length?: number): string | undefined;
   /** Keeps the process alive while `true` (work in flight) and lets it exit while `false`. */
   hold(active: boolean): void;
   /** Host memory aligned to `alignment`, when the engine can allocate it. */

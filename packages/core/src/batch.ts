@@ -166,9 +166,23 @@ export class Batch {
 
   copy(dst: Region, src: Region, options: CopyOptions = NO_OPTIONS): this {
     if (this.#checkKeys) checkOptions('Batch.copy()', options, OPTION_KEYS.copy);
-    const s = this.#endpoint(src, options.srcOffset, 'source');
-    const d = this.#endpoint(dst, options.dstOffset, 'destination', true);
-    const length = copyLength(s, d, src, dst, options.length);
+    this.#check();
+    const s = endpoint(this.#host.id, src, options.srcOffset, 'source');
+    const d = endpoint(this.#host.id, dst, options.dstOffset, 'destination', true);
+    return this.#copy(src, dst, s, d, copyLength(s, d, src, dst, options.length), options);
+  }
+
+  /**
+   * @internal A copy whose two ends the caller checked already (endpoint(), copyLength()): a
+   * one-hop transfer checks them to find its route, then adds the copy without checking twice.
+   */
+  copyChecked(src: Region, dst: Region, s: Endpoint, d: Endpoint, length: number): this {
+    this.#check();
+    return this.#copy(src, dst, s, d, length, NO_OPTIONS);
+  }
+
+  #copy(src: Region, dst: Region, s: Endpoint, d: Endpoint, length: number, options: CopyOptions): this {
+    this.#handles.add(src).add(dst);
     const session = this.#route('copy', s.reg.space.kind, d.reg.space.kind, options, length);
     const du = this.#durable(options, d.reg, session);
     const w = this.#slot(session, s.reg, d.reg);

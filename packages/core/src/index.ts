@@ -7,7 +7,7 @@
 export * as abi from './abi.js';
 export { allOperations, BACKEND_STATUS_BASE, isStrided, OPERATIONS, STRIDED_OPERATIONS } from './backend.js';
 export type { StridedOperation } from './backend.js';
-export type { Backend, Capabilities, EngineErrorInfo, EngineSession, Operation, OperationSupport, ProbeResult, RegionInfo, RingConsumerStats } from './backend.js';
+export type { Backend, Capabilities, CopyEnd, EngineErrorInfo, EngineSession, Operation, OperationSupport, ProbeResult, RegionInfo, RingConsumerStats } from './backend.js';
 export { Batch } from './batch.js';
 export type { BatchPath, CompareOptions, CompareStridedOptions, CopyOptions, CopyStridedOptions, Crc32cOptions, Crc32cStridedOptions, DescriptorOptions, DurableOption, FillOptions, FillStridedOptions, StridedBlocks, SubmitOptions, WriteImmediateOptions } from './batch.js';
 export { BatchResult } from './batch-result.js';

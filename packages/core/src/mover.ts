@@ -111,7 +111,7 @@ export class Mover {
       explain: (batch, options) => this.#submission.explain(batch, options),
     };
     this.#table = new RegionTable(this.#id, sessions);
-    this.#planner = new Planner(sessions, this.#router, unavailable, staging, { id: this.#id, assertOpen: () => this.#assertOpen(), batch: () => new Batch(this.#host), alloc: (size) => this.#stagingMemory(size) });
+    this.#planner = new Planner(sessions, this.#router, unavailable, staging, { id: this.#id, assertOpen: () => this.#assertOpen(), batch: (descriptors) => new Batch(this.#host, descriptors, false), alloc: (size) => this.#stagingMemory(size) });
     unclosed.register(this, this.#table, this);
   }
 
@@ -408,7 +408,7 @@ export class Mover {
    */
   async transfer(dst: Region, src: Region, options: TransferOptions = NO_OPTIONS): Promise<TransferResult> {
     checkOptions('transfer()', options, OPTION_KEYS.transfer);
-    return this.#planner.transfer(dst, src, options);
+    return await this.#planner.transfer(dst, src, options);
   }
 
   /**

@@ -5,7 +5,7 @@ import type { Route } from './route.js';
 export function explainPlan(route: Route, hops: readonly PlanHop[], length: number, hostCopies: number, stagedBytes: number, chunks: number, integrity: IntegrityCheck): string {
   const lines = [`plan ${route.src} → ${route.dst}, ${length} bytes: ${hops.length} hop(s), ${hostCopies} host copy(ies), ${stagedBytes} bytes staged${chunks > 1 ? `, pipelined in ${chunks} chunks` : ''}`];
   hops.forEach((h, i) => {
-    lines.push(`  hop ${i + 1}: ${h.backend}: ${h.src.kind} (${h.src.name}) → ${h.dst.kind} (${h.dst.name}), ${h.bytes} bytes${h.stagesThroughHost ? ', stages through host' : ''}`);
+    lines.push(`  hop ${i + 1}: ${h.backend}: ${h.src.kind} (${h.src.name}) → ${h.dst.kind} (${h.dst.name}), ${h.bytes} bytes${h.hostBounce ? `, bounces through host (${h.hostBounce})` : h.stagesThroughHost ? ', stages through host' : ''}`);
   });
   if (integrity !== 'none') lines.push(`  integrity: crc32c of the source where read, checked ${integrity === 'engine' ? 'by the destination backend' : 'by reading the destination back into staging'}`);
   lines.push(`chosen: ${route.why}`);

@@ -14,8 +14,10 @@ export interface PlanHop {
   readonly src: PlanEnd;
   readonly dst: PlanEnd;
   readonly bytes: number;
-  /** Whether this hop writes into or reads from host staging memory. */
+  /** Whether this hop writes into or reads from host memory: the staging pool, or its engine's own bounce. */
   readonly stagesThroughHost: boolean;
+  /** Why the hop's engine bounces the bytes through host memory itself (gds: cuFile in compat mode), when it does. */
+  readonly hostBounce?: string;
 }
 /** One end of a hop: its space kind and name ("staging" for the Mover's pool). */
 export interface PlanEnd {
@@ -40,24 +42,24 @@ export class Plan {
     readonly integrity: IntegrityCheck,
     /** Staging buffer size: the chunk a multi-hop plan pipelines. */
     readonly chunkBytes: number,
+    /** @internal Per hop, why its engine bounces through host memory (empty when none asks). */
+    readonly bounces: readonly (string | undefined)[],
   ) {}
 
   get hops(): PlanHop[] {
     const staging: PlanEnd = { kind: 'host', name: 'staging' };
     const end = (e: Endpoint): PlanEnd => ({ kind: e.reg.space.kind, name: e.reg.space.name });
-    return this.route.hops.map((h, i, all) => ({
-      backend: h.backend,
-      src: i === 0 ? end(this.srcEnd) : staging,
-      dst: i === all.length - 1 ? end(this.dstEnd) : staging,
-      bytes: this.length,
-      stagesThroughHost: h.staged,
-    }));
+    return this.route.hops.map((h, i, all) => {
+      const bounce = this.bounces[i];
+      const hop = { backend: h.backend, src: i === 0 ? end(this.srcEnd) : staging, dst: i === all.length - 1 ? end(this.dstEnd) : staging, bytes: this.length, stagesThroughHost: h.staged || bounce !== undefined };
+      return bounce === undefined ? hop : { ...hop, hostBounce: bounce };
+    });
   }
-  /** Copies into host staging memory the plan makes (0 for a direct route). */
+  /** Copies into host memory the plan makes: one per staging step, one per hop whose engine bounces (0 for a direct route). */
   get hostCopies(): number {
-    return this.route.hops.length - 1;
+    return this.route.hops.length - 1 + this.bounces.filter((b) => b !== undefined).length;
   }
-  /** Bytes written into staging memory. */
+  /** Bytes written into host memory on the way (staging, or an engine's bounce). */
   get stagedBytes(): number {
     return this.hostCopies * this.length;
   }

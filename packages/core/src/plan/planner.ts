@@ -3,7 +3,7 @@
  * staging pool and the pipeline, and counts what ran for `mover.stats().plans`.
  */
 import type { Batch, SubmitOptions } from '../batch.js';
-import { copyLength, endpoint } from '../endpoint.js';
+import { copyLength, endpoint, type Endpoint } from '../endpoint.js';
 import { datamoverError, ErrorCode } from '../errors.js';
 import type { BackendReport } from '../mover.js';
 import type { Region } from '../region.js';
@@ -13,8 +13,8 @@ import type { SpaceKind } from '../spaces.js';
 import { checkSubmitOptions } from '../submission.js';
 import { explainUnreachable } from './explain.js';
 import { Plan, type IntegrityCheck } from './plan.js';
-import { runPlan } from './pipeline.js';
-import { RouteFinder } from './route.js';
+import { runDirect, runPlan } from './pipeline.js';
+import { RouteFinder, type Route, type RouteHop } from './route.js';
 import { StagingPool } from './staging.js';
 import type { TransferResult } from './transfer-result.js';
 
@@ -37,14 +37,28 @@ export interface PlanStats {
   /** Copies into host staging those plans make, and the bytes they stage. */
   readonly hostCopies: number;
   readonly stagedBytes: number;
-  /** Milliseconds spent per hop ("backend src→dst"), every chunk summed. */
+  /**
+   * Milliseconds spent per hop ("backend src→dst"), every chunk summed, for the plans run through
+   * the pipeline (staged or checked); a direct transfer is one copy and is not timed.
+   */
   readonly hopMs: Readonly<Record<string, number>>;
+}
+
+const NO_BOUNCES: readonly (string | undefined)[] = [];
+
+/** A plan's checked ends and its route. */
+interface Ends {
+  readonly s: Endpoint;
+  readonly d: Endpoint;
+  readonly length: number;
+  readonly route: Route;
 }
 
 export interface PlannerHost {
   readonly id: number;
   assertOpen(): void;
-  batch(): Batch;
+  /** A batch with room for `descriptors`, its option keys checked by the planner. */
+  batch(descriptors: number): Batch;
   alloc(size: number): Region;
 }
 
@@ -69,6 +83,50 @@ export class Planner {
   }
 
   plan(dst: Region, src: Region, options: PlanOptions): Plan {
+    return this.#plan(this.#ends(dst, src, options), dst, src, options);
+  }
+
+  transfer(dst: Region, src: Region, options: TransferOptions): Promise<TransferResult> {
+    checkSubmitOptions(options);
+    const ends = this.#ends(dst, src, options);
+    const { route } = ends;
+    if (route.hops.length === 1 && options.integrity === undefined) {
+      // One hop is one copy: the copy's own batch, submitted with the caller's cancel options.
+      const hop = route.hops[0]!;
+      const batch = this.host.batch(1).copyChecked(src, dst, ends.s, ends.d, ends.length); // may refuse (too large for one descriptor): counted only once it runs
+      const bounced = hop.asksBounce && this.#bounce(hop, ends.s, ends.d, ends.length, true, true) !== undefined ? 1 : 0;
+      this.#count(1, bounced, bounced * ends.length);
+      return runDirect(batch, hop, ends.length, options);
+    }
+    const plan = this.#plan(ends, dst, src, options);
+    const { signal, timeout } = options;
+    const deadline = Math.min(options.deadline ?? Infinity, timeout === undefined ? Infinity : Date.now() + timeout);
+    const cancel: SubmitOptions = {};
+    if (signal) cancel.signal = signal;
+    if (Number.isFinite(deadline)) cancel.deadline = deadline;
+    this.#count(plan.route.hops.length, plan.hostCopies, plan.stagedBytes);
+    const ctx = { batch: (n: number) => this.host.batch(n), recordHop: (p: Plan, h: number, ms: number) => this.#recordHop(p.route.hops[h]!, ms) };
+    if (plan.chunkBytes >= plan.length && plan.route.hops.length === 1 && plan.integrity !== 'read-back') return runPlan(plan, [], cancel, ctx);
+    return this.#pool.with((buffers) => runPlan(plan, buffers, cancel, ctx));
+  }
+
+  stats(): PlanStats {
+    return { run: this.#run, hops: this.#hops, hostCopies: this.#hostCopies, stagedBytes: this.#stagedBytes, hopMs: { ...this.#hopMs } };
+  }
+
+  #count(hops: number, hostCopies: number, stagedBytes = 0): void {
+    this.#run++;
+    this.#hops += hops;
+    this.#hostCopies += hostCopies;
+    this.#stagedBytes += stagedBytes;
+  }
+
+  #recordHop(hop: RouteHop, ms: number): void {
+    this.#hopMs[hop.label] = (this.#hopMs[hop.label] ?? 0) + ms;
+  }
+
+  /** The checks every plan's ends pass (as a copy's), and the route between their kinds. */
+  #ends(dst: Region, src: Region, options: PlanOptions): Ends {
     this.host.assertOpen();
     const s = endpoint(this.host.id, src, options.srcOffset, 'source');
     const d = endpoint(this.host.id, dst, options.dstOffset, 'destination', true);
@@ -78,35 +136,23 @@ export class Planner {
       const explain = explainUnreachable(route);
       throw datamoverError(ErrorCode.UNREACHABLE, `no chain of open backends moves ${route.src} to ${route.dst}\n${explain}`, { detail: { explain } });
     }
+    return { s, d, length, route };
+  }
+
+  #plan({ s, d, length, route }: Ends, dst: Region, src: Region, options: PlanOptions): Plan {
     const integrity = this.#integrity(options.integrity, s.reg.space.kind, d.reg.space.kind);
     const chunk = route.hops.length > 1 || integrity === 'read-back' ? this.#pool.bytes : Math.max(1, length);
-    return new Plan(route, src, dst, s, d, length, integrity, chunk);
+    let bounces: readonly (string | undefined)[] = NO_BOUNCES;
+    if (route.hops.some((h) => h.asksBounce)) bounces = route.hops.map((h, i, all) => this.#bounce(h, s, d, length, i === 0, i === all.length - 1));
+    return new Plan(route, src, dst, s, d, length, integrity, chunk, bounces);
   }
 
-  async transfer(dst: Region, src: Region, options: TransferOptions): Promise<TransferResult> {
-    checkSubmitOptions(options);
-    const plan = this.plan(dst, src, options);
-    const { signal, timeout } = options;
-    const deadline = Math.min(options.deadline ?? Infinity, timeout === undefined ? Infinity : Date.now() + timeout);
-    const cancel: SubmitOptions = {};
-    if (signal) cancel.signal = signal;
-    if (Number.isFinite(deadline)) cancel.deadline = deadline;
-    this.#run++;
-    this.#hops += plan.route.hops.length;
-    this.#hostCopies += plan.hostCopies;
-    this.#stagedBytes += plan.stagedBytes;
-    const ctx = { batch: () => this.host.batch(), recordHop: (p: Plan, h: number, ms: number) => this.#recordHop(p, h, ms) };
-    if (plan.chunkBytes >= plan.length && plan.route.hops.length === 1 && plan.integrity !== 'read-back') return runPlan(plan, [], cancel, ctx);
-    return this.#pool.with((buffers) => runPlan(plan, buffers, cancel, ctx));
-  }
-
-  stats(): PlanStats {
-    return { run: this.#run, hops: this.#hops, hostCopies: this.#hostCopies, stagedBytes: this.#stagedBytes, hopMs: { ...this.#hopMs } };
-  }
-
-  #recordHop(plan: Plan, hop: number, ms: number): void {
-    const label = plan.route.hops[hop]!.label;
-    this.#hopMs[label] = (this.#hopMs[label] ?? 0) + ms;
+  /** Why the hop's engine bounces this plan's bytes through host memory itself (asked with the plan's ends and length; the pool's end as bare host). */
+  #bounce(hop: RouteHop, s: Endpoint, d: Endpoint, length: number, first: boolean, last: boolean): string | undefined {
+    const src = first ? { kind: hop.src, memory: s.reg.memory, offset: s.abs } : { kind: hop.src };
+    const dst = last ? { kind: hop.dst, memory: d.reg.memory, offset: d.abs } : { kind: hop.dst };
+    // A staged hop moves one chunk at a time: its length is the chunk's, not the whole plan's.
+    return this.sessions[hop.session]!.engine.hostBounce?.(src, dst, first && last ? length : Math.min(length, this.#pool.bytes));
   }
 
   /** Where the landed bytes are checked: by a backend's crc32c on the destination kind, else by reading them back to host. */

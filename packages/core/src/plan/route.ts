@@ -18,6 +18,10 @@ export interface RouteHop {
   readonly dst: SpaceKind;
   /** True when this hop writes into or reads from the staging pool. */
   readonly staged: boolean;
+  /** Why the hop's engine bounces every copy of these kinds through host memory itself (gds in cuFile compat mode). */
+  readonly bounce: string | undefined;
+  /** Whether the engine judges bounces per region too (a plan then asks it with its ends). */
+  readonly asksBounce: boolean;
   /** "backend src→dst", the hop's key in `stats().plans.hopMs`. */
   readonly label: string;
 }
@@ -52,8 +56,9 @@ export class RouteFinder {
     const direct = this.#hop(src, dst, false);
     const viaHost = src !== 'host' && dst !== 'host';
     if (direct) {
-      if (viaHost) rejected.push(`${src}→host→${dst} (staged): 2 hops and a host copy where 1 direct hop does`);
-      return { src, dst, hops: [direct], why: `direct: ${direct.backend} copies ${src}→${dst} itself`, rejected };
+      if (viaHost) rejected.push(`${src}→host→${dst} (staged): 2 hops and a host copy where 1 ${direct.bounce ? 'hop with its own host copy' : 'direct hop'} does`);
+      const why = direct.bounce ? `fewest hops: ${direct.backend} copies ${src}→${dst} in one hop, through host memory itself (${direct.bounce})` : `direct: ${direct.backend} copies ${src}→${dst} itself`;
+      return { src, dst, hops: [direct], why, rejected };
     }
     rejected.push(`${src}→${dst} direct: ${this.#whyNot(src, dst)}`);
     if (!viaHost) return { src, dst, hops: [], why: 'no route', rejected };
@@ -71,8 +76,9 @@ export class RouteFinder {
   #hop(src: SpaceKind, dst: SpaceKind, staged: boolean): RouteHop | undefined {
     if (!this.sessions.some((s) => s.supports.has(operationKey('copy', src, dst)))) return undefined;
     const session = this.router.route('copy', src, dst, undefined);
-    const backend = this.sessions[session]!.backend.name;
-    return { session, backend, src, dst, staged, label: `${backend} ${src}→${dst}` };
+    const { backend: { name: backend }, engine } = this.sessions[session]!;
+    const bounce = engine.hostBounce?.({ kind: src }, { kind: dst });
+    return { session, backend, src, dst, staged, bounce, asksBounce: engine.hostBounce !== undefined, label: `${backend} ${src}→${dst}` };
   }
 
   /** Why no backend copies src→dst: each open one's capabilities, and each that did not open. */

@@ -6,8 +6,11 @@ export type HopStatus = 'done' | 'failed' | 'not-run';
 const STATUS: readonly HopStatus[] = ['not-run', 'done', 'failed'];
 
 export class TransferResult {
-  readonly #status: Uint8Array;
-  readonly #errors = new Map<number, DatamoverError>();
+  /** Per chunk and hop: 0 not-run, 1 done, 2 failed; allocated on the first record (a direct hop that ran whole needs none). */
+  #status: Uint8Array | undefined;
+  /** What every cell is while #status is not allocated. */
+  readonly #all: 0 | 1;
+  #errors: Map<number, DatamoverError> | undefined;
 
   /** @internal */
   constructor(
@@ -19,30 +22,37 @@ export class TransferResult {
     readonly chunkBytes: number,
     /** Bytes of the whole transfer. */
     readonly length: number,
+    /** True for a transfer that ran whole: every hop of every chunk done. */
+    done = false,
   ) {
-    this.#status = new Uint8Array(chunks * hops);
+    this.#all = done ? 1 : 0;
   }
 
   /** @internal */
   record(chunk: number, hop: number, ok: boolean, error?: DatamoverError): void {
-    this.#status[chunk * this.hops + hop] = ok ? 1 : 2;
-    if (error) this.#errors.set(chunk * this.hops + hop, error);
+    const status = (this.#status ??= new Uint8Array(this.chunks * this.hops).fill(this.#all));
+    status[chunk * this.hops + hop] = ok ? 1 : 2;
+    if (error) (this.#errors ??= new Map()).set(chunk * this.hops + hop, error);
+  }
+
+  #at(i: number): number {
+    return this.#status ? this.#status[i]! : this.#all;
   }
 
   status(chunk: number, hop: number): HopStatus {
-    return STATUS[this.#status[chunk * this.hops + hop] ?? 0]!;
+    return STATUS[this.#at(chunk * this.hops + hop)] ?? 'not-run';
   }
   error(chunk: number, hop: number): DatamoverError | undefined {
-    return this.#errors.get(chunk * this.hops + hop);
+    return this.#errors?.get(chunk * this.hops + hop);
   }
 
   /** Bytes that landed in the destination: chunks whose last hop is done (nothing downstream of a failure counts). */
   get bytesMoved(): number {
     let n = 0;
-    for (let c = 0; c < this.chunks; c++) if (this.#status[c * this.hops + this.hops - 1] === 1) n += Math.min(this.chunkBytes, this.length - c * this.chunkBytes);
+    for (let c = 0; c < this.chunks; c++) if (this.#at(c * this.hops + this.hops - 1) === 1) n += Math.min(this.chunkBytes, this.length - c * this.chunkBytes);
     return n;
   }
   get ok(): boolean {
-    return this.bytesMoved === this.length && this.#errors.size === 0;
+    return this.bytesMoved === this.length && this.#errors === undefined;
   }
 }
