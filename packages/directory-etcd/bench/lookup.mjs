@@ -27,7 +27,8 @@ const region = mover.alloc(4096);
 const exported = new Map();
 const transport = {
   export: (r) => (exported.set(`t${exported.size}`, r), `t${exported.size - 1}`),
-  import: async (t) => exported.get(t),
+  // An import is a registration of its own over the exported bytes, as an rdma import is.
+  import: async (t) => mover.wrap(exported.get(t).bytes()),
   revoke: (t) => exported.delete(t),
 };
 const open = (agent) => EtcdDirectory.open({ endpoints: [etcd.endpoint], prefix: 'bench', agent });
