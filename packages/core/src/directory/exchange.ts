@@ -97,9 +97,7 @@ export class RegionExchange {
     } catch (e) {
       return Promise.reject(e);
     }
-    const hit = this.#imports.get(key);
-    if (hit && (hit.value === undefined || hit.value.live)) return hit.region;
-    return this.#resolve(agent, [name], this.directory.lookupRegion(agent, name).then((t) => [t]))[0] as Promise<Region>;
+    return this.#cached(key) ?? this.#resolve(agent, [name], this.directory.lookupRegion(agent, name).then((t) => [t]))[0] as Promise<Region>;
   }
 
   /**
@@ -110,14 +108,12 @@ export class RegionExchange {
   async importRegions(agent: string, names: readonly string[]): Promise<Region[]> {
     checkName('agent', agent);
     checkRegionNames(names);
-    const out = names.map((n) => {
-      const hit = this.#imports.get(`${agent}/${n}`);
-      return hit && (hit.value === undefined || hit.value.live) ? hit.region : undefined;
-    });
+    const out = names.map((n) => this.#cached(`${agent}/${n}`));
     const missing = [...new Set(names.filter((_, i) => out[i] === undefined))];
     if (missing.length > 0) {
       const imported = this.#resolve(agent, missing, this.directory.lookupRegions(agent, missing));
-      for (let i = 0; i < names.length; i++) out[i] ??= imported[missing.indexOf(names[i] as string)];
+      const byName = new Map(missing.map((n, i) => [n, imported[i]]));
+      for (let i = 0; i < names.length; i++) out[i] ??= byName.get(names[i] as string);
     }
     return Promise.all(out as Promise<Region>[]);
   }
@@ -133,6 +129,12 @@ export class RegionExchange {
     for (const token of this.#exports.values()) this.transport.revoke(token);
     this.#exports.clear();
     for (const key of [...this.#imports.keys()]) this.#drop(key);
+  }
+
+  /** `key`'s cached import, unless its handle was released or moved away by its user. */
+  #cached(key: string): Promise<Region> | undefined {
+    const hit = this.#imports.get(key);
+    return hit && (hit.value === undefined || hit.value.live) ? hit.region : undefined;
   }
 
   /** Caches an import of each of `names` (whose tokens `tokens` resolves to, in order), replacing what a stale entry held. */
