@@ -81,8 +81,10 @@ export class Span {
   readonly children = new Set<Span>();
   /** Released through its handle: dead at once. */
   released = false;
-  /** Its handle was collected unreleased: it leaves with its last child. */
+  /** Its handle was collected unreleased (or retired by its owner): it leaves with its last child. */
   dropped = false;
+  /** Dropped by the collector, not retired: counted in the owner's `collected`. */
+  collected = false;
 
   constructor(
     readonly reg: Registration,
@@ -98,7 +100,7 @@ export class Span {
   leave(): void {
     const p = this.parent;
     if (!p) {
-      if (this.dropped && !this.reg.releasing) this.reg.owner.collected++;
+      if (this.collected && !this.reg.releasing) this.reg.owner.collected++;
       this.reg.release();
     } else {
       p.children.delete(this);
@@ -106,10 +108,11 @@ export class Span {
     }
   }
 
-  /** The collector's part: the span's handle is gone unreleased. */
-  drop(): void {
+  /** The span's handle is gone unreleased (`collected`: by the collector) or retired by its owner. */
+  drop(collected: boolean): void {
     if (this.released || this.reg.releasing) return;
     this.dropped = true;
+    this.collected = collected;
     if (this.children.size === 0) this.leave();
   }
 }
@@ -121,7 +124,7 @@ export class Span {
  * token: move() and release() unregister it, so a released handle costs no finalizer callback
  * (measured cheaper than leaving the cell to fire).
  */
-const handles = collector<Span>('region handle', (span) => span.drop());
+const handles = collector<Span>('region handle', (span) => span.drop(true));
 
 /**
  * A handle on a registered, bounds-known byte range of one address space. Create regions
@@ -217,6 +220,18 @@ export class Region {
     const n = span.children.size;
     if (n > 0) throw datamoverError(ErrorCode.REGION_BUSY, `region has ${n} live slice(s); release them first`, { detail: { slices: n } });
     return span;
+  }
+
+  /**
+   * Releases the handle for an owner that handed it out (RegionExchange's import cache), the way
+   * the collector does: once the region's slices are gone, its memory once no work in flight
+   * names it. Until then holders of the handle or its slices can still use them.
+   * @internal
+   */
+  retire(): void {
+    if (this.#moved) return;
+    handles.unregister(this);
+    this.#span.drop(false);
   }
 
   /**

@@ -65,4 +65,27 @@ describe('MemoryDirectory (the default, needing nothing)', () => {
     expect(await code(() => d.addBlob(enc({ v: 1, agent: 'z', address: { host: 'h', port: 1 }, regions: { '../r': 'tok' } })))).toBe(ErrorCode.INVALID_ARGUMENT);
     expect((await d.list()).map((r) => r.agent)).toEqual(['d']);
   });
+
+  it('putRegions publishes a batch checked whole; lookupRegions resolves many in one read', async () => {
+    const hub = new DirectoryHub();
+    const a = new MemoryDirectory({ agent: 'a', hub });
+    const b = new MemoryDirectory({ agent: 'b', hub });
+    const seen: DirectoryEvent[] = [];
+    b.watch((e) => seen.push(e));
+    await a.publish({ host: '127.0.0.1', port: 1 });
+    const batch = Array.from({ length: 1000 }, (_, i) => [`r${i}`, `tok${i}`] as const);
+    await a.putRegions(batch);
+    expect(seen.filter((e) => e.type === 'region')).toHaveLength(1000);
+    expect(await b.lookupRegions('a', ['r999', 'r0'])).toEqual(['tok999', 'tok0']);
+    expect(await code(() => b.lookupRegions('a', ['r0', 'r1000']))).toBe(ErrorCode.ACCESS_REVOKED);
+    expect(await code(() => b.lookupRegions('a', ['r0', '..']))).toBe(ErrorCode.INVALID_ARGUMENT);
+    expect(await code(() => b.lookupRegions('nobody', ['r0']))).toBe(ErrorCode.PEER_GONE);
+    // A bad entry anywhere: nothing of the batch is published.
+    for (const bad of [[['x0', 'tok'], ['x/1', 'tok']], [['x0', 'tok'], ['x1', '']], [['x0', 'tok'], ['x0', 'tok']], [['x0']], 'x0']) {
+      expect(await code(() => a.putRegions(bad as never))).toMatch(/^(INVALID_ARGUMENT|INVALID_TOKEN)$/);
+    }
+    expect(Object.keys((await b.lookup('a')).regions)).toHaveLength(1000);
+    // Names are own keys only: nothing is found on Object.prototype.
+    expect(await code(() => b.lookupRegion('a', 'constructor'))).toBe(ErrorCode.ACCESS_REVOKED);
+  });
 });

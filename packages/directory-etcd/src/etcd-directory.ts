@@ -5,9 +5,9 @@
  * (etcd restarted without its data, or unreachable for longer than twice the TTL) it grants a
  * new one and puts everything again, retrying until etcd answers or the directory is closed.
  */
-import { checkAddress, checkName, checkPrefix, checkToken, datamoverError, DatamoverError, encodeAddress, ErrorCode, peerGone, regionOf, decodeAddress } from '@datamover/core';
-import type { AgentAddress, AgentRecord, DirectoryEvent, PeerDirectory } from '@datamover/core';
-import { Etcd3, EtcdLeaseInvalidError, type Lease, type Watcher } from 'etcd3';
+import { checkAddress, checkName, checkPrefix, checkRegionNames, checkRegions, checkToken, datamoverError, DatamoverError, encodeAddress, ErrorCode, peerGone, regionOf, regionsOf, decodeAddress } from '@datamover/core';
+import type { AgentAddress, AgentRecord, DirectoryEvent, PeerDirectory, RegionEntries } from '@datamover/core';
+import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type Lease, type Watcher } from 'etcd3';
 import { KeySpace } from './keys.js';
 
 export interface EtcdDirectoryOptions {
@@ -23,6 +23,8 @@ export interface EtcdDirectoryOptions {
   readonly dialTimeout?: number;
   /** Delay between attempts to re-grant a lost lease, ms (default 500). */
   readonly retryMs?: number;
+  /** Most operations in one etcd transaction: the server's --max-txn-ops (default 128). Batches are split to fit. */
+  readonly maxTxnOps?: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
@@ -40,6 +42,7 @@ export class EtcdDirectory implements PeerDirectory {
   readonly #keys: KeySpace;
   readonly #client: Etcd3;
   readonly #retryMs: number;
+  readonly #maxTxnOps: number;
   readonly #listeners = new Set<(e: DirectoryEvent) => void>();
   #lease: Lease | undefined;
   #watcher: Watcher | undefined;
@@ -61,6 +64,9 @@ export class EtcdDirectory implements PeerDirectory {
       throw datamoverError(ErrorCode.INVALID_ARGUMENT, `directory-etcd: endpoints must be one or more http(s)://host:port, got ${JSON.stringify(options.endpoints)}`);
     }
     this.#retryMs = options.retryMs ?? 500;
+    const maxTxnOps = options.maxTxnOps ?? 128;
+    if (!Number.isInteger(maxTxnOps) || maxTxnOps < 2) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `directory-etcd: maxTxnOps must be a whole number ≥ 2, got ${maxTxnOps}`);
+    this.#maxTxnOps = maxTxnOps;
     this.#keys = new KeySpace(this.prefix);
     this.#client = new Etcd3({ hosts: [...endpoints], dialTimeout: options.dialTimeout ?? 5000 });
   }
@@ -86,15 +92,27 @@ export class EtcdDirectory implements PeerDirectory {
   async publish(address: AgentAddress): Promise<void> {
     const a = checkAddress(address, 'address');
     this.#address = a;
-    await this.#put(this.#keys.agent(this.agent), encodeAddress(a), 'publish');
+    await this.#put([[this.#keys.agent(this.agent), encodeAddress(a)]], 'publish');
   }
 
   async putRegion(name: string, token: string): Promise<void> {
-    checkName('region', name);
-    checkToken(token);
+    await this.putRegions([[name, token]]);
+  }
+
+  /**
+   * One transaction of puts on the lease per maxTxnOps regions, sent together. Each transaction is
+   * atomic; a batch that fails part-way (etcd lost) is reported failed and may be partly visible
+   * until the agent puts it again or its lease ends. The regions are remembered first, so a
+   * renewed lease puts them all.
+   */
+  async putRegions(regions: RegionEntries): Promise<void> {
+    const checked = checkRegions(regions);
     if (!this.#address) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `directory-etcd: publish() agent ${this.agent} before its regions`);
-    this.#regions.set(name, token);
-    await this.#put(this.#keys.region(this.agent, name), token, 'putRegion');
+    for (const [name, token] of checked) this.#regions.set(name, token);
+    await this.#put(
+      checked.map(([name, token]) => [this.#keys.region(this.agent, name), token]),
+      'putRegions',
+    );
   }
 
   async deleteRegion(name: string): Promise<void> {
@@ -103,11 +121,25 @@ export class EtcdDirectory implements PeerDirectory {
     await this.#call('deleteRegion', () => this.#client.delete().key(this.#keys.region(this.agent, name)).exec());
   }
 
+  /** The agent key and its region keys read in one transaction: one consistent snapshot, one round trip. */
   async lookup(agent: string): Promise<AgentRecord> {
     checkName('agent', agent);
-    const [address, regions] = await this.#call('lookup', () => Promise.all([this.#client.get(this.#keys.agent(agent)).string(), this.#client.getAll().prefix(this.#keys.regions(agent)).strings()]));
+    const prefix = this.#keys.regions(agent);
+    const [address, regions] = await this.#call('lookup', async () => {
+      const ops = await Promise.all([this.#client.get(this.#keys.agent(agent)).op(), this.#client.getAll().prefix(prefix).op()]);
+      const { responses } = await this.#client.kv.txn({ compare: [], success: ops, failure: [] });
+      const kvs = (i: number): IKeyValue[] => responses[i]?.response_range.kvs ?? [];
+      return [kvs(0)[0]?.value.toString() ?? null, Object.fromEntries(kvs(1).map((kv) => [kv.key.toString(), kv.value.toString()]))] as const;
+    });
     if (address === null) throw peerGone(agent);
-    return this.#record(agent, decodeAddress(address), regions, this.#keys.regions(agent));
+    return this.#record(agent, decodeAddress(address), regions, prefix);
+  }
+
+  /** One lookup (a single read of the agent's keys), however many names. */
+  async lookupRegions(agent: string, names: readonly string[]): Promise<string[]> {
+    checkName('agent', agent);
+    checkRegionNames(names);
+    return regionsOf(await this.lookup(agent), names).map(checkToken);
   }
 
   async lookupRegion(agent: string, name: string): Promise<string> {
@@ -178,22 +210,32 @@ export class EtcdDirectory implements PeerDirectory {
   }
 
   /**
-   * Puts `key` on the current lease; when the lease is being renewed, waits for it (the renewal puts
-   * the key too). A lease etcd no longer knows (expired while this process was starved of CPU,
-   * revoked) starts the renewal at once, before the keep-alive notices, and the put is retried once on the new lease.
+   * Puts `kvs` on the current lease; when the lease is being renewed, waits for it (the renewal puts
+   * them too). A lease etcd no longer knows (expired while this process was starved of CPU,
+   * revoked) starts the renewal at once, before the keep-alive notices, and the puts are retried once on the new lease.
    */
-  async #put(key: string, value: string, what: string): Promise<void> {
+  async #put(kvs: readonly (readonly [string, string])[], what: string): Promise<void> {
     for (let retried = false; ; retried = true) {
       await this.#renewing;
       const lease = this.#lease as Lease;
       try {
-        await this.#call(what, () => lease.put(key).value(value).exec());
+        await this.#call(what, () => this.#putOn(lease, kvs));
         return;
       } catch (e) {
         if (retried || !((e as DatamoverError).cause instanceof EtcdLeaseInvalidError)) throw e;
         this.#lost(lease);
       }
     }
+  }
+
+  /** `kvs` on `lease`: one transaction per maxTxnOps keys (etcd refuses larger ones), all sent at once. */
+  async #putOn(lease: Lease, kvs: readonly (readonly [string, string])[]): Promise<void> {
+    const txns: Promise<unknown>[] = [];
+    for (let i = 0; i < kvs.length; i += this.#maxTxnOps) {
+      const chunk = kvs.slice(i, i + this.#maxTxnOps);
+      txns.push(Promise.all(chunk.map(([k, v]) => lease.put(k).value(v).op())).then((success) => this.#client.kv.txn({ compare: [], success, failure: [] })));
+    }
+    await Promise.all(txns);
   }
 
   async #grant(): Promise<Lease> {
@@ -217,7 +259,7 @@ export class EtcdDirectory implements PeerDirectory {
         const puts: [string, string][] = [];
         if (this.#address) puts.push([this.#keys.agent(this.agent), encodeAddress(this.#address)]);
         for (const [name, token] of this.#regions) puts.push([this.#keys.region(this.agent, name), token]);
-        await Promise.all(puts.map(([k, v]) => (lease as Lease).put(k).value(v).exec()));
+        await this.#putOn(lease, puts);
         this.#lease = lease;
         this.renewals++;
         return;

@@ -117,6 +117,51 @@ describe.skipIf(etcdMissing)('EtcdDirectory on a real etcd', () => {
     await ab.close();
   });
 
+  it('putRegions: 300 regions in transactions of at most 128 puts, seen by a peer; a bad entry refuses the batch; lease expiry removes them all', async () => {
+    const p = prefix();
+    const ttl = 2;
+    const count = async (agent: string) => Number(await raw.getAll().prefix(`${p}/regions/${agent}/`).count());
+    const child = spawn(process.execPath, [fileURLToPath(new URL('fixtures/agent.mjs', import.meta.url)), etcd.endpoint, p, 'victim', String(ttl), '300'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await once(child.stdout!, 'data');
+    const b = await open({ prefix: p, agent: 'b' });
+    const names = Array.from({ length: 300 }, (_, i) => `b${i}`);
+    expect(await b.lookupRegions('victim', names)).toEqual(names.map((_, i) => `tok${i}`));
+    expect(Object.keys((await b.lookup('victim')).regions)).toHaveLength(301);
+    expect(await count('victim')).toBe(301);
+    expect(await code(b.lookupRegions('victim', ['b1', 'none']))).toBe(ErrorCode.ACCESS_REVOKED);
+    expect(await code(b.lookupRegions('victim', ['b1', '../x']))).toBe(ErrorCode.INVALID_ARGUMENT);
+
+    // One bad entry anywhere refuses the batch before anything is written.
+    const c = await open({ prefix: p, agent: 'c' });
+    await c.publish({ host: '127.0.0.1', port: 2 });
+    const good = Array.from({ length: 200 }, (_, i) => [`g${i}`, `tok${i}`] as const);
+    expect(await code(c.putRegions([...good, ['bad/name', 'tok']]))).toBe(ErrorCode.INVALID_ARGUMENT);
+    expect(await code(c.putRegions([...good.slice(0, 150), ['g999', 'not a token!'], ...good.slice(150)]))).toBe(ErrorCode.INVALID_TOKEN);
+    expect(await code(c.putRegions([...good, ['g3', 'again']]))).toBe(ErrorCode.INVALID_ARGUMENT);
+    expect(await code(c.putRegions('g0' as never))).toBe(ErrorCode.INVALID_ARGUMENT);
+    expect(await count('c')).toBe(0);
+    await c.close();
+    // A smaller server limit: batches are cut to it.
+    const d = await EtcdDirectory.open({ endpoints: [etcd.endpoint], prefix: p, agent: 'd', maxTxnOps: 2 });
+    await d.publish({ host: '127.0.0.1', port: 3 });
+    await d.putRegions(good.slice(0, 5));
+    expect(await count('d')).toBe(5);
+    await d.close();
+    // …and a limit above the server's is refused by etcd: why batches are cut.
+    const e = await EtcdDirectory.open({ endpoints: [etcd.endpoint], prefix: p, agent: 'e', maxTxnOps: 1000 });
+    await e.publish({ host: '127.0.0.1', port: 4 });
+    expect(await code(e.putRegions(names.map((n) => [n, 'tok'])))).toBe(ErrorCode.BACKEND_UNAVAILABLE);
+    expect(await count('e')).toBe(0);
+    await e.close();
+
+    // The agent dies: its lease takes every region with it.
+    process.kill(child.pid!, 'SIGKILL');
+    const ms = await until(async () => (await count('victim')) === 0, (ttl + 2) * 1000, 'the lease to take the batch');
+    console.log(`killed agent's 301 regions gone after ${ms} ms (ttl ${ttl} s)`);
+    expect(await code(b.lookupRegions('victim', names))).toBe(ErrorCode.PEER_GONE);
+    await b.close();
+  });
+
   it('bad names, endpoints and malformed entries are typed errors', async () => {
     const p = prefix();
     expect(await code(open({ prefix: p, agent: '../x' }))).toBe(ErrorCode.INVALID_ARGUMENT);

@@ -5,6 +5,7 @@
  * Directories store tokens, never memory: a token is only a claim, checked by its exporter
  * (see docs/rdma.md), so a directory reader cannot reach memory with what it reads.
  */
+import type { RegionEntries } from './names.js';
 
 /** Where an agent can be reached, as it publishes it. */
 export interface AgentAddress {
@@ -35,12 +36,19 @@ export interface PeerDirectory {
   publish(address: AgentAddress): Promise<void>;
   /** Publishes (or replaces) one exported region under `name`. */
   putRegion(name: string, token: string): Promise<void>;
+  /**
+   * Publishes (or replaces) many regions at once: every entry is checked first (INVALID_ARGUMENT,
+   * INVALID_TOKEN), so a bad one refuses the whole batch before anything is written.
+   */
+  putRegions(regions: RegionEntries): Promise<void>;
   /** Withdraws one exported region (a no-op when it is not published). */
   deleteRegion(name: string): Promise<void>;
   /** An agent and its regions: PEER_GONE when it is not (or no longer) published. */
   lookup(agent: string): Promise<AgentRecord>;
   /** One region's token: PEER_GONE when its agent is gone, ACCESS_REVOKED when the agent has no region by that name. */
   lookupRegion(agent: string, name: string): Promise<string>;
+  /** Tokens of several of `agent`'s regions, in the order asked, from one read: as lookupRegion, ACCESS_REVOKED naming the first missing one. */
+  lookupRegions(agent: string, names: readonly string[]): Promise<string[]>;
   /** Every agent under this directory's prefix. */
   list(): Promise<AgentRecord[]>;
   /** Calls `listener` on every change after this call; returns the function that stops it. */

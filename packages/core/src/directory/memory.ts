@@ -5,7 +5,7 @@
  */
 import { datamoverError, ErrorCode } from '../errors.js';
 import type { AgentAddress, AgentRecord, DirectoryEvent, PeerDirectory } from './directory.js';
-import { checkName, checkToken } from './names.js';
+import { checkName, checkRegionNames, checkRegions, type RegionEntries } from './names.js';
 import { checkAddress, decodeBlob, encodeBlob } from './records.js';
 
 interface Entry {
@@ -75,12 +75,16 @@ export class MemoryDirectory implements PeerDirectory {
     this.#hub.setAgent(this.agent, checkAddress(address, 'address'));
   }
   async putRegion(name: string, token: string): Promise<void> {
-    checkName('region', name);
-    checkToken(token);
+    await this.putRegions([[name, token]]);
+  }
+  async putRegions(regions: RegionEntries): Promise<void> {
+    const checked = checkRegions(regions);
     const e = this.#hub.entry(this.agent);
     if (!e) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `directory: publish() agent ${this.agent} before its regions`);
-    e.regions.set(name, token);
-    this.#hub.emit({ type: 'region', agent: this.agent, name, token });
+    for (const [name, token] of checked) {
+      e.regions.set(name, token);
+      this.#hub.emit({ type: 'region', agent: this.agent, name, token });
+    }
   }
   async deleteRegion(name: string): Promise<void> {
     checkName('region', name);
@@ -93,6 +97,10 @@ export class MemoryDirectory implements PeerDirectory {
   }
   async lookupRegion(agent: string, name: string): Promise<string> {
     return regionOf(await this.lookup(agent), checkName('region', name));
+  }
+  async lookupRegions(agent: string, names: readonly string[]): Promise<string[]> {
+    checkRegionNames(names);
+    return regionsOf(await this.lookup(agent), names);
   }
   async list(): Promise<AgentRecord[]> {
     return this.#hub.records();
@@ -144,7 +152,13 @@ export function peerGone(agent: string): Error {
 
 /** `name`'s token in `r`: ACCESS_REVOKED when `r` has no such region. */
 export function regionOf(r: AgentRecord, name: string): string {
-  const token = r.regions[name];
+  // Own keys only: a region named like an Object.prototype member is not found there.
+  const token = Object.hasOwn(r.regions, name) ? r.regions[name] : undefined;
   if (token === undefined) throw datamoverError(ErrorCode.ACCESS_REVOKED, `directory: agent ${r.agent} exports no region ${name} (revoked or never exported)`);
   return token;
+}
+
+/** The tokens of `names` (checked by checkRegionNames) in `r`, in order: ACCESS_REVOKED for the first missing. */
+export function regionsOf(r: AgentRecord, names: readonly string[]): string[] {
+  return names.map((n) => regionOf(r, n));
 }

@@ -39,3 +39,30 @@ export function checkToken(value: unknown): string {
   if (typeof value !== 'string' || !TOKEN.test(value)) throw datamoverError(ErrorCode.INVALID_TOKEN, `directory: a token must be 1–4096 base64url characters, got ${typeof value === 'string' ? `${value.length} characters` : typeof value}`);
   return value;
 }
+
+/** Regions as a directory publishes them: name → token, in the order given. */
+export type RegionEntries = readonly (readonly [name: string, token: string])[];
+
+/**
+ * `entries` checked whole (names as checkName, tokens as checkToken, no name twice): the one check
+ * behind every publish, single or batched, so a batch with one bad entry is refused before any of
+ * it is written.
+ */
+export function checkRegions(entries: unknown): RegionEntries {
+  if (!Array.isArray(entries)) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `directory: regions must be an array of [name, token], got ${typeof entries}`);
+  const seen = new Set<string>();
+  return entries.map((e: unknown, i) => {
+    if (!Array.isArray(e) || e.length !== 2) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `directory: regions[${i}] must be [name, token]`);
+    const name = checkName('region', e[0]);
+    if (seen.has(name)) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `directory: region ${name} given twice in one batch`);
+    seen.add(name);
+    return [name, checkToken(e[1])] as const;
+  });
+}
+
+/** `names` if it is an array of valid region names; INVALID_ARGUMENT otherwise. */
+export function checkRegionNames(names: unknown): readonly string[] {
+  if (!Array.isArray(names)) throw datamoverError(ErrorCode.INVALID_ARGUMENT, `directory: names must be an array of region names, got ${typeof names}`);
+  for (const n of names) checkName('region', n);
+  return names as string[];
+}
