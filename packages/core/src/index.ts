@@ -19,6 +19,8 @@ export { DIRECT_ALIGNMENT } from './files.js';
 export type { OpenFileOptions } from './files.js';
 export type { BackendMemory, DaxMemory, FileMemory, GpuMemory, HostMemory, Memory, RemoteMemory } from './memory.js';
 export { HostEngineSession } from './host-engine.js';
+export { crc32c } from './oracle/crc32c.js';
+export { TsEngine } from './oracle/ts-engine.js';
 export type { HostEngine, HostEngineAddon, HostEngineInfo, HostEngineOptions } from './host-engine.js';
 export { Mover } from './mover.js';
 export { INLINE_BOUND_NS } from './inline.js';
