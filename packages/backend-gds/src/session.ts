@@ -1,7 +1,8 @@
 /** An engine session of the gds backend: the native consumer thread plus its region table. */
-import { datamoverError, ErrorCode, nativeCaller, threadCallback, type EngineErrorInfo, type EngineSession, type GpuMemory, type RegionInfo, type Ring } from '@datamover/core';
+import { datamoverError, ErrorCode, nativeCaller, threadCallback, type EngineErrorInfo, type EngineSession, type GpuMemory, type MemoryProvider, type RegionInfo, type Ring } from '@datamover/core';
 import type { BatchLimits } from './batching.js';
 import { describeCompletion, gdsErrorMap, libraryErrorDetail, type NativeText } from './errors.js';
+import { gpuMemoryProvider } from './gpu-provider.js';
 import type { LibraryNames, NativeAddon, NativeEngine, NativeGpuBuffer, NativeLibraryError, TransferRecord } from './native.js';
 import { bufRegisterDecision, pinHostDecision, type BufRegisterPolicy } from './policy.js';
 
@@ -141,11 +142,13 @@ export class GdsEngineSession implements EngineSession {
     else this.#engine.unref();
   }
 
-  readonly allocateGpu = (size: number, options: { device: number; alignment: number }): GpuMemory =>
-    gpuMemory(this.#call(`cudaMalloc on device ${options.device}`, () => this.#addon.allocateGpu(this.#config.libraries, size, options.device, options.alignment)));
-
-  readonly importGpu = (pointer: bigint, size: number, device: number): GpuMemory =>
-    gpuMemory(this.#call(`import device memory at 0x${pointer.toString(16)} on device ${device}`, () => this.#addon.importGpu(this.#config.libraries, pointer, size, device)));
+  /** Device memory: `mover.alloc(size, { kind: 'gpu' })` and `mover.wrap(pointer, { kind: 'gpu', size })` (gpu-provider.ts). */
+  readonly memoryProviders: readonly MemoryProvider[] = [
+    gpuMemoryProvider({
+      allocate: (size, device, alignment) => gpuMemory(this.#call(`cudaMalloc on device ${device}`, () => this.#addon.allocateGpu(this.#config.libraries, size, device, alignment))),
+      import: (pointer, size, device) => gpuMemory(this.#call(`import device memory at 0x${pointer.toString(16)} on device ${device}`, () => this.#addon.importGpu(this.#config.libraries, pointer, size, device))),
+    }),
+  ];
 
   describeError(status: number, detail: number, result: number): EngineErrorInfo | undefined {
     return describeCompletion(status, detail, result, this.#native);

@@ -20,7 +20,7 @@ if (isMainThread) {
     backends.push(exports[factory]!(options));
   }
   const m = await Mover.open({ backends });
-  const [a, b] = spec.regions.map((kind): Region => (kind === 'gpu' ? m.allocGpu(64 << 20) : m.alloc(64 << 20)));
+  const [a, b] = spec.regions.map((kind): Region => m.alloc(64 << 20, { kind }));
   for (let i = 0; ; i++) {
     const p = i % 2 === 0 ? m.copy(b!, a!) : m.copy(a!, b!);
     if (i === 0) parentPort!.postMessage('copying');

@@ -1,6 +1,6 @@
 /**
  * TEST TOOL — `worker.terminate()` in the middle of copies. Environment teardown runs the
- * finalizers of external buffers (mover.alloc(), allocGpu()) before any engine's cleanup hook, so
+ * finalizers of external buffers (mover.alloc(), of every kind) before any engine's cleanup hook, so
  * each allocator must stop the engines holding its memory before freeing it; a copy left running
  * over freed memory kills the process with SIGSEGV. `terminateRound` runs one round in a child
  * process (terminate-child.ts): a worker opens a Mover on `spec.backends`, copies back and forth
@@ -14,7 +14,7 @@ export type TerminateRegion = 'host' | 'gpu';
 export interface TerminateSpec {
   /** Each backend: the resolved path of its module (resolve it from the calling package), the factory's export name, its options. */
   readonly backends: readonly (readonly [module: string, factory: string, options: unknown])[];
-  /** The two regions copied between: mover.alloc() ('host') or mover.allocGpu() ('gpu'). */
+  /** The kinds of the two regions copied between, each from mover.alloc(size, { kind }). */
   readonly regions: readonly [TerminateRegion, TerminateRegion];
 }
 

@@ -7,7 +7,7 @@
 export * as abi from './abi.js';
 export { allOperations, BACKEND_STATUS_BASE, isStrided, OPERATIONS, STRIDED_OPERATIONS } from './backend.js';
 export type { StridedOperation } from './backend.js';
-export type { Backend, Capabilities, EngineErrorInfo, EngineSession, Operation, OperationSupport, ProbeResult, RegionInfo, RingConsumerStats } from './backend.js';
+export type { Backend, Capabilities, EngineErrorInfo, EngineSession, MemoryProvider, Operation, OperationSupport, ProbeResult, ProvidedMemory, RegionInfo, RingConsumerStats } from './backend.js';
 export { Batch } from './batch.js';
 export type { BatchPath, CompareOptions, CompareStridedOptions, CopyOptions, CopyStridedOptions, Crc32cOptions, Crc32cStridedOptions, DescriptorOptions, DurableOption, FillOptions, FillStridedOptions, StridedBlocks, SubmitOptions, WriteImmediateOptions } from './batch.js';
 export { BatchResult } from './batch-result.js';
@@ -27,7 +27,7 @@ export { INLINE_BOUND_NS } from './inline.js';
 export type { InlineMode, InlineModel, PathDecision } from './inline.js';
 export { addonLoader, nativeCaller, nativeError, packageInfo, runtimePlatform, threadCallback } from './native-loader.js';
 export type { AddonLoad, AddonLoader, AddonSpec, NativeErrorMap } from './native-loader.js';
-export type { BackendReport, Fallback, MoverOptions, MoverStats, RoutingPolicy } from './mover.js';
+export type { AllocOptions, BackendReport, Fallback, MoverOptions, MoverStats, RoutingPolicy, WrapKindOptions, WrapOptions } from './mover.js';
 export { checkAllocationSize, Region } from './region.js';
 export { memoryOverlap } from './overlap.js';
 export { defaultBackends, registerDefaultBackend } from './registry.js';
