@@ -254,8 +254,11 @@ export class Mover {
     this.#assertOpen();
     const kind = kindOption(options);
     const host = kind === undefined || kind === 'host';
-    if (host) checkOptions('alloc()', options, OPTION_KEYS.alloc);
-    checkAllocationSize(size);
+    // Host memory is an ArrayBuffer, bounded by the runtime; another kind's size is its backend's to bound.
+    if (host) {
+      checkOptions('alloc()', options, OPTION_KEYS.alloc);
+      checkAllocationSize(size);
+    } else checkSize(size, 'allocation size');
     const alignment = options.alignment ?? 4096;
     if (!Number.isSafeInteger(alignment) || alignment < 1 || (alignment & (alignment - 1)) !== 0) {
       throw datamoverError(ErrorCode.INVALID_ARGUMENT, `alignment must be a power of two, got ${alignment}`);

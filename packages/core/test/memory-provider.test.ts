@@ -37,15 +37,18 @@ describe('memory providers', () => {
     m = await Mover.open({ backends: [oracleBackend({ memoryProviders: [rec.provider] })] });
     const a = m.alloc(8192, { kind: 'gpu', device: 2 });
     expect([a.kind, a.length, a.writable, a.space.name]).toEqual(['gpu', 8192, true, 'cuda:2']);
+    // Device memory is not bounded by the runtime's ArrayBuffer limit, as host memory is.
+    expect(m.alloc(2 ** 33, { kind: 'gpu' }).length).toBe(2 ** 33);
     const w = m.wrap(0x1234n, { kind: 'gpu', size: 100, readOnly: true, device: 0 });
     expect([w.kind, w.length, w.writable]).toEqual(['gpu', 100, false]);
     expect(rec.calls).toEqual([
       ['allocate', 8192, 4096, { device: 2 }],
+      ['allocate', 2 ** 33, 4096, {}],
       ['wrap', 0x1234n, 100, { device: 0 }],
     ]);
     await a.release();
     await w.release();
-    expect(rec.released()).toBe(2);
+    expect(rec.released()).toBe(2); // the 8 GiB one is released by close()
   });
 
   it('refuses what core checks before the provider is asked, and keys the provider did not declare', async () => {
