@@ -41,7 +41,9 @@ export interface AllocOptions {
 
 /** Options of `Mover.wrap()` for host memory. */
 export interface WrapOptions {
+  /** Register the memory read-only: writes to the region are refused (ACCESS_DENIED). */
   readonly readOnly?: boolean;
+  /** 'host' (the default; other kinds take `WrapKindOptions`). */
   readonly kind?: 'host';
 }
 
@@ -51,6 +53,7 @@ export interface WrapKindOptions {
   readonly kind: SpaceKind;
   /** Bytes from the handle that the region covers. */
   readonly size: number;
+  /** Register the memory read-only: writes to the region are refused (ACCESS_DENIED). */
   readonly readOnly?: boolean;
   /** Keys of the kind's backend (gds: `device`). */
   readonly [key: string]: unknown;
