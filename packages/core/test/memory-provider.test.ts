@@ -60,6 +60,8 @@ describe('memory providers', () => {
     expect(codeOf(() => m!.alloc(64, { kind: 5 as never }))).toBe(ErrorCode.INVALID_ARGUMENT);
     expect(codeOf(() => m!.wrap(1n, { kind: 'gpu', size: -4 }))).toBe(ErrorCode.INVALID_SIZE);
     expect(codeOf(() => m!.wrap(1n, { kind: 'gpu', size: 4, alignment: 8 }))).toBe(ErrorCode.INVALID_ARGUMENT);
+    expect(codeOf(() => m!.alloc(64, null as never))).toBe(ErrorCode.INVALID_ARGUMENT);
+    expect(codeOf(() => m!.wrap(1n, 5 as never))).toBe(ErrorCode.INVALID_ARGUMENT);
     // Host calls keep their own keys.
     expect(codeOf(() => m!.alloc(64, { device: 0 }))).toBe(ErrorCode.INVALID_ARGUMENT);
     expect(codeOf(() => m!.wrap(new Uint8Array(4), { kind: 'host', size: 4 } as never))).toBe(ErrorCode.INVALID_ARGUMENT);
