@@ -67,7 +67,7 @@ const mover = await Mover.open({ backends: [backend, soft()] });
 try {
   const file = await mover.openFile(path, { direct: 'require' });
   const maxSize = Math.max(...sizes);
-  const gpu = mover.allocGpu(maxSize);
+  const gpu = mover.alloc(maxSize, { kind: 'gpu' });
   const pinned = mover.alloc(maxSize); // page-locked (cudaMallocHost) while gds is open
   for (const size of sizes) {
     const count = Math.floor(fileSize / size);

@@ -65,7 +65,7 @@ for (const size of [4 * MiB, 64 * MiB, 256 * MiB]) {
     const data = randomFillSync(Buffer.alloc(size));
     const src = join(dir, `in-${size}`);
     writeFileSync(src, data);
-    const g = mover.allocGpu(size);
+    const g = mover.alloc(size, { kind: 'gpu' });
     await mover.copy(g, await mover.openFile(src));
     const t = lastPath();
     assert(t.path === mode && t.reason === 'none', `file → gpu path ${t.path} (${t.reason}), expected ${mode}`);
@@ -81,7 +81,7 @@ await check('unaligned file ↔ gpu through the bounce path', async () => {
   const data = randomFillSync(Buffer.alloc(3 * MiB + 123));
   const src = join(dir, 'odd');
   writeFileSync(src, data);
-  const g = mover.allocGpu(data.length);
+  const g = mover.alloc(data.length, { kind: 'gpu' });
   await mover.copy(g, await mover.openFile(src), { srcOffset: 17, dstOffset: 1000, length: 2 * MiB });
   assert(lastPath().path === 'bounce', `path ${lastPath().path}`);
   same((await back(g)).subarray(1000, 1000 + 2 * MiB), data.subarray(17, 17 + 2 * MiB), 'unaligned');
@@ -91,7 +91,7 @@ await check('256 file → gpu copies through the cuFile batch API', async () => 
   const src = join(dir, 'batch');
   writeFileSync(src, data);
   const f = await mover.openFile(src);
-  const g = mover.allocGpu(data.length);
+  const g = mover.alloc(data.length, { kind: 'gpu' });
   const b = mover.batch();
   for (let i = 255; i >= 0; i--) b.copy(g, f, { srcOffset: i * 65536, dstOffset: i * 65536, length: 65536 });
   await b.submit();
@@ -102,9 +102,9 @@ await check('256 file → gpu copies through the cuFile batch API', async () => 
 });
 await check('host ↔ gpu, gpu ↔ gpu, fill, write-immediate', async () => {
   const data = randomFillSync(Buffer.alloc(MiB));
-  const a = mover.allocGpu(MiB);
+  const a = mover.alloc(MiB, { kind: 'gpu' });
   await mover.copy(a, mover.wrap(data));
-  const b = mover.allocGpu(MiB);
+  const b = mover.alloc(MiB, { kind: 'gpu' });
   await mover.copy(b, a);
   await mover.fill(b, 0x0807060504030201n, { patternBytes: 8, offset: 8, length: 16 });
   await mover.writeImmediate(b, 0xabn, { offset: 3, width: 1 });
@@ -115,12 +115,12 @@ await check('wrapping a framework’s device pointer; a non-CUDA address is refu
   const fw = allocateDeviceBuffer(2 * MiB);
   const bytes = randomFillSync(Buffer.alloc(4096));
   fw.write(bytes, 8192);
-  const r = mover.wrapGpu(fw.pointer + 8192n, 4096);
+  const r = mover.wrap(fw.pointer + 8192n, { kind: 'gpu', size: 4096 });
   same(await back(r), bytes, 'wrapped');
   await r.release();
   let refused = false;
   try {
-    mover.wrapGpu(0x1000n, 4096);
+    mover.wrap(0x1000n, { kind: 'gpu', size: 4096 });
   } catch (e) {
     refused = e.code === 'DEVICE_ERROR';
   }

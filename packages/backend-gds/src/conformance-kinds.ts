@@ -2,7 +2,7 @@
  * A `gpu` region factory for the conformance suite (@datamover/conformance's KindProvider,
  * declared structurally here so this package does not depend on the suite). The fixture
  * allocates device memory out of band (cudaMalloc through the addon, never the engine under test),
- * registers it with `mover.wrapGpu`, and reads and writes it with synchronous cudaMemcpy calls, so
+ * registers it with `mover.wrap(pointer, { kind: 'gpu', size })`, and reads and writes it with synchronous cudaMemcpy calls, so
  * the backend never grades its own work. Guard bands are real device memory around the region.
  */
 import type { Mover, Region } from '@datamover/core';
@@ -47,7 +47,7 @@ export function gpuKind(libraries?: LibraryNames) {
         buffer.write(noise(guard, 0xbb67ae85 ^ size), lead + size);
       }
       buffer.write(options.contents ?? new Uint8Array(size), lead); // cudaMalloc does not zero
-      const region: Region = mover.wrapGpu(buffer.pointer + BigInt(lead), size, { device: buffer.device, ...(options.readOnly ? { readOnly: true } : {}) });
+      const region: Region = mover.wrap(buffer.pointer + BigInt(lead), { kind: 'gpu', size, device: buffer.device, ...(options.readOnly ? { readOnly: true } : {}) });
       return {
         region,
         size,

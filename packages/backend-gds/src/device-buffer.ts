@@ -1,6 +1,6 @@
 /**
  * Device memory outside any Mover: what a framework (or a test) allocates and later hands to
- * `mover.wrapGpu(buffer.pointer, size, { device })`, with out-of-band reads and writes (a
+ * `mover.wrap(buffer.pointer, { kind: 'gpu', size, device })`, with out-of-band reads and writes (a
  * synchronous cudaMemcpy on the calling thread — never the engine under test).
  */
 import { datamoverError, ErrorCode, nativeCaller } from '@datamover/core';
@@ -8,7 +8,7 @@ import { gdsErrorMap } from './errors.js';
 import { librariesFromEnv, loadNative, type LibraryNames } from './native.js';
 
 export interface DeviceBuffer {
-  /** The device address of byte 0 (hand it to another framework, or to Mover.wrapGpu). */
+  /** The device address of byte 0 (hand it to another framework, or to `mover.wrap(pointer, { kind: 'gpu', size })`). */
   readonly pointer: bigint;
   readonly size: number;
   readonly device: number;

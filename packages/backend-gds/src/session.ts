@@ -1,8 +1,9 @@
 /** An engine session of the gds backend: the native consumer thread plus its region table. */
-import { datamoverError, ErrorCode, nativeCaller, threadCallback, type CopyEnd, type EngineErrorInfo, type EngineSession, type GpuMemory, type RegionInfo, type Ring } from '@datamover/core';
+import { datamoverError, ErrorCode, nativeCaller, threadCallback, type CopyEnd, type EngineErrorInfo, type EngineSession, type GpuMemory, type MemoryProvider, type RegionInfo, type Ring } from '@datamover/core';
 import { choosePath, REASON_TEXT } from './alignment.js';
 import type { BatchLimits } from './batching.js';
 import { describeCompletion, gdsErrorMap, libraryErrorDetail, type NativeText } from './errors.js';
+import { gpuMemoryProvider } from './gpu-provider.js';
 import type { LibraryNames, NativeAddon, NativeEngine, NativeGpuBuffer, NativeLibraryError, TransferRecord } from './native.js';
 import { bufRegisterDecision, pinHostDecision, type BufRegisterPolicy } from './policy.js';
 
@@ -143,7 +144,7 @@ export class GdsEngineSession implements EngineSession {
    * I/O into its own host buffers, and the engine's bounce path (a file region without an O_DIRECT
    * descriptor, an unaligned file offset or length) preads/pwrites through pinned host staging.
    * Judged by the engine's own path rule (choosePath), the GPU address taken as aligned (it is
-   * opaque here; allocGpu aligns it).
+   * opaque here; alloc(size, { kind: 'gpu' }) aligns it).
    */
   hostBounce(src: CopyEnd, dst: CopyEnd, length?: number): string | undefined {
     const file = src.kind === 'file' && dst.kind === 'gpu' ? src : dst.kind === 'file' && src.kind === 'gpu' ? dst : undefined;
@@ -164,11 +165,13 @@ export class GdsEngineSession implements EngineSession {
     else this.#engine.unref();
   }
 
-  readonly allocateGpu = (size: number, options: { device: number; alignment: number }): GpuMemory =>
-    gpuMemory(this.#call(`cudaMalloc on device ${options.device}`, () => this.#addon.allocateGpu(this.#config.libraries, size, options.device, options.alignment)));
-
-  readonly importGpu = (pointer: bigint, size: number, device: number): GpuMemory =>
-    gpuMemory(this.#call(`import device memory at 0x${pointer.toString(16)} on device ${device}`, () => this.#addon.importGpu(this.#config.libraries, pointer, size, device)));
+  /** Device memory: `mover.alloc(size, { kind: 'gpu' })` and `mover.wrap(pointer, { kind: 'gpu', size })` (gpu-provider.ts). */
+  readonly memoryProviders: readonly MemoryProvider[] = [
+    gpuMemoryProvider({
+      allocate: (size, device, alignment) => gpuMemory(this.#call(`cudaMalloc on device ${device}`, () => this.#addon.allocateGpu(this.#config.libraries, size, device, alignment))),
+      import: (pointer, size, device) => gpuMemory(this.#call(`import device memory at 0x${pointer.toString(16)} on device ${device}`, () => this.#addon.importGpu(this.#config.libraries, pointer, size, device))),
+    }),
+  ];
 
   describeError(status: number, detail: number, result: number): EngineErrorInfo | undefined {
     return describeCompletion(status, detail, result, this.#native);

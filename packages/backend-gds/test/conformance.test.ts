@@ -2,7 +2,7 @@
  * The gds backend against the published conformance suite, over every claimed
  * (operation × source kind × destination kind) — file ↔ gpu, host ↔ gpu, gpu ↔ gpu, fills and
  * write-immediates on gpu — with `gpu` regions from this package's conformance kind (device memory
- * allocated out of band and wrapped with mover.wrapGpu).
+ * allocated out of band and wrapped with mover.wrap(pointer, { kind: 'gpu', size })).
  *
  * Two targets: the real libraries (every case skips with the probe's reason where there is no
  * GPU), and the CPU stand-in of test/mock (runs everywhere a C++ compiler is: it proves the engine's

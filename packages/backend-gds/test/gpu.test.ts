@@ -8,7 +8,7 @@
  */
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCode, Mover } from '@datamover/core';
+import { ErrorCode, Mover, type Region } from '@datamover/core';
 import { soft } from '@datamover/backend-soft';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allocateDeviceBuffer, gds, type GdsBackend } from '../src/index.js';
@@ -35,7 +35,7 @@ describe.skipIf(!gpu)('gds on a GPU', () => {
     await mover?.close();
   });
 
-  const readBack = async (g: ReturnType<Mover['allocGpu']>, length = g.length) => {
+  const readBack = async (g: Region, length = g.length) => {
     const h = mover.alloc(length);
     await mover.copy(h, g, { length });
     return h.bytes();
@@ -50,7 +50,7 @@ describe.skipIf(!gpu)('gds on a GPU', () => {
         b.free();
       }
     }
-    const r = mover.allocGpu(3 * MiB + 5, { device: 0 });
+    const r = mover.alloc(3 * MiB + 5, { kind: 'gpu', device: 0 });
     expect(r.space).toMatchObject({ kind: 'gpu', name: 'cuda:0', deviceId: 0 });
   });
 
@@ -58,7 +58,7 @@ describe.skipIf(!gpu)('gds on a GPU', () => {
     const data = pattern(size, size);
     const src = join(dir, `in-${size}.bin`);
     writeFileSync(src, data);
-    const g = mover.allocGpu(size);
+    const g = mover.alloc(size, { kind: 'gpu' });
     await mover.copy(g, await mover.openFile(src));
     const t = backend.transfers().at(-1)!;
     expect(t).toMatchObject({ src: 'file', dst: 'gpu', path: mode, reason: 'none', status: 0 });
@@ -74,7 +74,7 @@ describe.skipIf(!gpu)('gds on a GPU', () => {
     const src = join(dir, 'odd.bin');
     writeFileSync(src, data);
     const f = await mover.openFile(src);
-    const g = mover.allocGpu(data.length);
+    const g = mover.alloc(data.length, { kind: 'gpu' });
     await mover.copy(g, f, { srcOffset: 17, dstOffset: 1000, length: 2 * MiB });
     expect(backend.transfers().at(-1)).toMatchObject({ path: 'bounce', reason: 'unaligned-file-offset' });
     const got = await readBack(g);
@@ -87,7 +87,7 @@ describe.skipIf(!gpu)('gds on a GPU', () => {
     const src = join(dir, 'batch.bin');
     writeFileSync(src, data);
     const f = await mover.openFile(src);
-    const g = mover.allocGpu(data.length);
+    const g = mover.alloc(data.length, { kind: 'gpu' });
     const before = Number(mover.stats().backends.find((b) => b.name === 'gds')!.engine['batches'] ?? 0);
     const b = mover.batch();
     for (let i = n - 1; i >= 0; i--) b.copy(g, f, { srcOffset: i * 65536, dstOffset: i * 65536, length: 65536 });
@@ -103,7 +103,7 @@ describe.skipIf(!gpu)('gds on a GPU', () => {
     const src = join(dir, 'route.bin');
     writeFileSync(src, data);
     const f = await mover.openFile(src);
-    const g = mover.allocGpu(data.length);
+    const g = mover.alloc(data.length, { kind: 'gpu' });
     const h = mover.alloc(data.length);
     await mover.batch().copy(g, f).copy(h, g, { fence: true }).submit();
     expect(Buffer.compare(h.bytes(), data)).toBe(0);
@@ -113,9 +113,9 @@ describe.skipIf(!gpu)('gds on a GPU', () => {
 
   it('host ↔ gpu, gpu ↔ gpu, fill and write-immediate', async () => {
     const data = pattern(MiB, 17);
-    const a = mover.allocGpu(MiB);
+    const a = mover.alloc(MiB, { kind: 'gpu' });
     await mover.copy(a, mover.wrap(data));
-    const b = mover.allocGpu(MiB);
+    const b = mover.alloc(MiB, { kind: 'gpu' });
     await mover.copy(b, a);
     await mover.fill(b, 0x0807060504030201n, { patternBytes: 8, offset: 8, length: 16 });
     await mover.writeImmediate(b, 0xabn, { offset: 3, width: 1 });
@@ -129,11 +129,11 @@ describe.skipIf(!gpu)('gds on a GPU', () => {
     const framework = allocateDeviceBuffer(2 * MiB);
     try {
       framework.write(pattern(4096, 19), 8192);
-      const r = mover.wrapGpu(framework.pointer + 8192n, 4096);
+      const r = mover.wrap(framework.pointer + 8192n, { kind: 'gpu', size: 4096 });
       expect(await readBack(r)).toEqual(pattern(4096, 19));
       await r.release();
-      expect(() => mover.wrapGpu(0x1000n, 4096)).toThrow(expect.objectContaining({ code: ErrorCode.DEVICE_ERROR }));
-      expect(() => mover.wrapGpu(framework.pointer + BigInt(MiB), 2 * MiB)).toThrow(expect.objectContaining({ code: ErrorCode.OUT_OF_BOUNDS }));
+      expect(() => mover.wrap(0x1000n, { kind: 'gpu', size: 4096 })).toThrow(expect.objectContaining({ code: ErrorCode.DEVICE_ERROR }));
+      expect(() => mover.wrap(framework.pointer + BigInt(MiB), { kind: 'gpu', size: 2 * MiB })).toThrow(expect.objectContaining({ code: ErrorCode.OUT_OF_BOUNDS }));
     } finally {
       framework.free();
     }

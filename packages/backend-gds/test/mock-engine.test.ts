@@ -39,7 +39,7 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
     return path;
   };
   const gpuWith = async (data: Uint8Array): Promise<Region> => {
-    const g = mover.allocGpu(data.length);
+    const g = mover.alloc(data.length, { kind: 'gpu' });
     await mover.copy(g, mover.wrap(data));
     return g;
   };
@@ -60,7 +60,7 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
   it('file → gpu → host round trip through cuFileRead, content checked, path recorded per transfer', async () => {
     const data = pattern(4 * MiB, 3);
     const f = await mover.openFile(file(data));
-    const g = mover.allocGpu(data.length);
+    const g = mover.alloc(data.length, { kind: 'gpu' });
     await mover.copy(g, f);
     expect(last()).toMatchObject({ op: 'copy', src: 'file', dst: 'gpu', path: 'direct', reason: 'none', batched: false, status: 0, bytes: 4 * MiB });
     const host = mover.alloc(data.length);
@@ -85,7 +85,7 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
     await mover.close();
     await open({}, null);
     const data = pattern(64 * 1024, 9);
-    const g = mover.allocGpu(data.length);
+    const g = mover.alloc(data.length, { kind: 'gpu' });
     await mover.copy(g, await mover.openFile(file(data)));
     expect(last()).toMatchObject({ path: 'compat', reason: 'none' });
     expect(mover.stats().backends[0]!.engine).toMatchObject({ cufilePath: 'compat', 'transfers.compat': 1 });
@@ -96,7 +96,7 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
     await mover.close();
     await open({ chunkBytes: 1 * MiB, ioThreads: 3 });
     const data = pattern(8 * MiB + 4096, 11);
-    const g = mover.allocGpu(data.length);
+    const g = mover.alloc(data.length, { kind: 'gpu' });
     await mover.copy(g, await mover.openFile(file(data)));
     expect(mover.stats().backends[0]!.engine['chunks']).toBe(9);
     expect(Buffer.compare(await readGpu(g), data)).toBe(0);
@@ -106,7 +106,7 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
     const n = 40;
     const data = pattern(n * 65536, 13);
     const f = await mover.openFile(file(data));
-    const g = mover.allocGpu(data.length);
+    const g = mover.alloc(data.length, { kind: 'gpu' });
     const b = mover.batch();
     // Reversed order: entry i reads chunk n-1-i, so a cookie mix-up would misplace data.
     for (let i = 0; i < n; i++) b.copy(g, f, { srcOffset: (n - 1 - i) * 65536, dstOffset: (n - 1 - i) * 65536, length: 65536 });
@@ -124,8 +124,8 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
   it('a batch never holds two entries touching the same bytes; a fence splits batches', async () => {
     const data = pattern(4 * 65536, 17);
     const f = await mover.openFile(file(data));
-    const g = mover.allocGpu(65536);
-    const out = mover.allocGpu(65536);
+    const g = mover.alloc(65536, { kind: 'gpu' });
+    const out = mover.alloc(65536, { kind: 'gpu' });
     // Four reads into the same GPU range: ring order decides, so the last must win.
     const b = mover.batch();
     for (let i = 0; i < 4; i++) b.copy(g, f, { srcOffset: i * 65536, length: 65536 });
@@ -138,7 +138,7 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
   it('a batch entry that fails in the batch is finished with cuFileRead and recorded as such', async () => {
     const data = pattern(8 * 65536, 19);
     const f = await mover.openFile(file(data));
-    const g = mover.allocGpu(data.length);
+    const g = mover.alloc(data.length, { kind: 'gpu' });
     await withEnv({ MOCK_CUFILE_BATCH_FAIL: '1' }, async () => {
       const b = mover.batch();
       for (let i = 0; i < 8; i++) b.copy(g, f, { srcOffset: i * 65536, dstOffset: i * 65536, length: 65536 });
@@ -154,7 +154,7 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
     await open({ batch: false });
     const data = pattern(8 * 65536, 23);
     const f = await mover.openFile(file(data));
-    const g = mover.allocGpu(data.length);
+    const g = mover.alloc(data.length, { kind: 'gpu' });
     const b = mover.batch();
     for (let i = 0; i < 8; i++) b.copy(g, f, { srcOffset: i * 65536, dstOffset: i * 65536, length: 65536 });
     await b.submit();
@@ -164,7 +164,7 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
   it('unaligned offsets and lengths are handled through pinned staging, and say which rule they broke', async () => {
     const data = pattern(300_000, 29);
     const f = await mover.openFile(file(data));
-    const g = mover.allocGpu(data.length);
+    const g = mover.alloc(data.length, { kind: 'gpu' });
     await mover.copy(g, f, { srcOffset: 1, dstOffset: 4096, length: 100_000 });
     expect(last()).toMatchObject({ path: 'bounce', reason: 'unaligned-file-offset' });
     await mover.copy(g, f, { srcOffset: 4096, dstOffset: 0, length: 5000 });
@@ -180,7 +180,7 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
     await mover.close();
     await open({ unaligned: 'cufile' });
     const data = pattern(100_000, 31);
-    const g = mover.allocGpu(data.length);
+    const g = mover.alloc(data.length, { kind: 'gpu' });
     await mover.copy(g, await mover.openFile(file(data)));
     expect(last()).toMatchObject({ path: 'direct', reason: 'unaligned-length' });
     expect(await readGpu(g)).toEqual(data);
@@ -189,7 +189,7 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
   it('files opened without O_DIRECT never reach cuFile: the bounce path, with the reason', async () => {
     const data = pattern(64 * 1024, 37);
     const f = await mover.openFile(file(data), { direct: 'never' });
-    const g = mover.allocGpu(data.length);
+    const g = mover.alloc(data.length, { kind: 'gpu' });
     await mover.copy(g, f);
     expect(last()).toMatchObject({ path: 'bounce', reason: 'no-odirect-descriptor' });
     expect(await readGpu(g)).toEqual(data);
@@ -203,7 +203,7 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
     const path = file(data);
     await withEnv({ MOCK_CUFILE_HANDLE_FAIL: '5008' }, async () => {
       const f = await mover.openFile(path);
-      const g = mover.allocGpu(data.length);
+      const g = mover.alloc(data.length, { kind: 'gpu' });
       await mover.copy(g, f);
       expect(last()).toMatchObject({ path: 'bounce', reason: 'cufile-handle-refused' });
       expect(await readGpu(g)).toEqual(data);
@@ -215,7 +215,7 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
     const data = pattern(256 * 1024, 43);
     const path = file(data);
     const f = await mover.openFile(path);
-    const g = mover.allocGpu(data.length);
+    const g = mover.alloc(data.length, { kind: 'gpu' });
     truncateSync(path, 100 * 1024); // behind the Mover's back
     const err = await mover.copy(g, f).then(
       () => undefined,
@@ -229,7 +229,7 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
   it('short counts from cuFile are continued, not reported as success or failure', async () => {
     const data = pattern(256 * 1024, 47);
     const f = await mover.openFile(file(data));
-    const g = mover.allocGpu(data.length);
+    const g = mover.alloc(data.length, { kind: 'gpu' });
     await withEnv({ MOCK_CUFILE_IO_SHORT: '12288' }, async () => {
       await mover.copy(g, f);
     });
@@ -240,7 +240,7 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
   it('cuFile errors become typed errors with cuFile’s code, name and the library’s text', async () => {
     const data = pattern(64 * 1024, 53);
     const f = await mover.openFile(file(data));
-    const g = mover.allocGpu(data.length);
+    const g = mover.alloc(data.length, { kind: 'gpu' });
     await withEnv({ MOCK_CUFILE_IO_FAIL: '5044' }, async () => {
       await expect(mover.copy(g, f)).rejects.toMatchObject({
         code: ErrorCode.IO_ERROR,
@@ -262,7 +262,7 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
   it('one failing descriptor fails only itself in a batch (BATCH_FAILED, cause = its cuFile error)', async () => {
     const data = pattern(64 * 1024, 59);
     const f = await mover.openFile(file(data));
-    const g = mover.allocGpu(data.length);
+    const g = mover.alloc(data.length, { kind: 'gpu' });
     const h = mover.wrap(new Uint8Array(8));
     await withEnv({ MOCK_CUFILE_IO_FAIL: '5044' }, async () => {
       const err = await mover.batch().copy(g, f).writeImmediate(h, 7n).submit().then(
@@ -277,20 +277,28 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
 
   it('cudaMalloc failing is OUT_OF_MEMORY with the runtime’s name and text', async () => {
     await withEnv({ MOCK_CUDA_MALLOC_FAIL: '1' }, () => {
-      expect(() => mover.allocGpu(4096)).toThrow(
+      expect(() => mover.alloc(4096, { kind: 'gpu' })).toThrow(
         expect.objectContaining({ code: ErrorCode.OUT_OF_MEMORY, detail: expect.objectContaining({ library: 'cudart', code: 2, name: 'cudaErrorMemoryAllocation', text: 'out of memory (mock)' }) }),
       );
     });
   });
 
   it('devices that do not exist are refused by the runtime', () => {
-    expect(() => mover.allocGpu(4096, { device: 3 })).toThrow(expect.objectContaining({ code: ErrorCode.DEVICE_ERROR, detail: expect.objectContaining({ library: 'cudart', code: 101 }) }));
+    expect(() => mover.alloc(4096, { kind: 'gpu', device: 3 })).toThrow(expect.objectContaining({ code: ErrorCode.DEVICE_ERROR, detail: expect.objectContaining({ library: 'cudart', code: 101 }) }));
+  });
+
+  it("gds's own memory options are checked by its provider, unknown ones refused by core", () => {
+    expect(() => mover.alloc(4096, { kind: 'gpu', device: -1 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT, message: expect.stringContaining('CUDA device ordinal') }));
+    expect(() => mover.alloc(4096, { kind: 'gpu', devcie: 0 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT, message: expect.stringContaining("unknown option 'devcie'") }));
+    expect(() => mover.wrap(5, { kind: 'gpu', size: 4096 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT, message: expect.stringContaining('64-bit bigint') }));
+    expect(() => mover.wrap(0x1000n, { kind: 'gpu', size: 4096, alignment: 4096 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+    expect(() => mover.wrap(0x1000n, { kind: 'gpu', size: 1.5 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_SIZE }));
   });
 
   it('host ↔ gpu, gpu ↔ gpu, fills and write-immediates', async () => {
     const data = pattern(1 * MiB, 61);
     const a = await gpuWith(data);
-    const b = mover.allocGpu(data.length);
+    const b = mover.alloc(data.length, { kind: 'gpu' });
     await mover.copy(b, a);
     expect(last()).toMatchObject({ src: 'gpu', dst: 'gpu', path: 'cuda' });
     expect(Buffer.compare(await readGpu(b), data)).toBe(0);
@@ -306,12 +314,12 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
   });
 
   it('overlapping gpu ranges are refused: by the Mover within one region, by the engine across imports', async () => {
-    const g = mover.allocGpu(8192);
+    const g = mover.alloc(8192, { kind: 'gpu' });
     await expect(mover.copy(g, g, { srcOffset: 0, dstOffset: 100, length: 1000 })).rejects.toMatchObject({ code: ErrorCode.OVERLAPPING_RANGES });
     const buf = allocateDeviceBuffer(8192, mockOptions(lib, nvfs));
     try {
-      const x = mover.wrapGpu(buf.pointer, 8192);
-      const y = mover.wrapGpu(buf.pointer + 100n, 4096);
+      const x = mover.wrap(buf.pointer, { kind: 'gpu', size: 8192 });
+      const y = mover.wrap(buf.pointer + 100n, { kind: 'gpu', size: 4096 });
       await expect(mover.copy(y, x, { length: 1000 })).rejects.toMatchObject({ code: ErrorCode.OVERLAPPING_RANGES, detail: { backend: 'gds' } });
       await x.release();
       await y.release();
@@ -324,17 +332,17 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
     const buf = allocateDeviceBuffer(1 * MiB, mockOptions(lib, nvfs));
     try {
       buf.write(pattern(4096, 67), 4096);
-      const r = mover.wrapGpu(buf.pointer + 4096n, 4096);
+      const r = mover.wrap(buf.pointer + 4096n, { kind: 'gpu', size: 4096 });
       expect(r.kind).toBe('gpu');
       expect(r.space).toMatchObject({ kind: 'gpu', name: 'cuda:0', deviceId: 0, alignment: 4096, cpuAccessible: false });
       expect(await readGpu(r)).toEqual(pattern(4096, 67));
       await r.release();
-      expect(() => mover.wrapGpu(buf.pointer + BigInt(MiB / 2), MiB)).toThrow(expect.objectContaining({ code: ErrorCode.OUT_OF_BOUNDS }));
-      expect(() => mover.wrapGpu(buf.pointer, 4096, { device: 1 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT, message: expect.stringContaining('belongs to device 0, not 1') }));
+      expect(() => mover.wrap(buf.pointer + BigInt(MiB / 2), { kind: 'gpu', size: MiB })).toThrow(expect.objectContaining({ code: ErrorCode.OUT_OF_BOUNDS }));
+      expect(() => mover.wrap(buf.pointer, { kind: 'gpu', size: 4096, device: 1 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT, message: expect.stringContaining('belongs to device 0, not 1') }));
       // Not CUDA memory at all: the driver says so (CUDA_ERROR_INVALID_VALUE from cuPointerGetAttribute).
-      expect(() => mover.wrapGpu(0x1000n, 4096)).toThrow(expect.objectContaining({ code: ErrorCode.DEVICE_ERROR, detail: expect.objectContaining({ library: 'cuda', code: 1 }) }));
+      expect(() => mover.wrap(0x1000n, { kind: 'gpu', size: 4096 })).toThrow(expect.objectContaining({ code: ErrorCode.DEVICE_ERROR, detail: expect.objectContaining({ library: 'cuda', code: 1 }) }));
       // Read-only wraps refuse writes.
-      const ro = mover.wrapGpu(buf.pointer, 4096, { readOnly: true });
+      const ro = mover.wrap(buf.pointer, { kind: 'gpu', size: 4096, readOnly: true });
       await expect(mover.fill(ro, 1)).rejects.toMatchObject({ code: ErrorCode.ACCESS_DENIED });
     } finally {
       buf.free();
@@ -344,27 +352,27 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
   it('a wrapped import of our own allocation keeps it alive after the owner frees it', async () => {
     const buf = allocateDeviceBuffer(65536, mockOptions(lib, nvfs));
     buf.write(pattern(65536, 71));
-    const r = mover.wrapGpu(buf.pointer, 65536);
+    const r = mover.wrap(buf.pointer, { kind: 'gpu', size: 65536 });
     buf.free();
     expect(await readGpu(r)).toEqual(pattern(65536, 71));
   });
 
   it('region release frees device memory; released and moved handles are refused', async () => {
-    const g = mover.allocGpu(4096);
+    const g = mover.alloc(4096, { kind: 'gpu' });
     const moved = g.move();
     expect(() => mover.batch().fill(g, 1)).toThrow(expect.objectContaining({ code: ErrorCode.USE_AFTER_MOVE }));
     await mover.fill(moved, 2);
     await moved.release();
     expect(() => mover.batch().fill(moved, 1)).toThrow(expect.objectContaining({ code: ErrorCode.REGION_RELEASED }));
     expect(() => moved.bytes()).toThrow();
-    const g2 = mover.allocGpu(4096);
+    const g2 = mover.alloc(4096, { kind: 'gpu' });
     expect(() => g2.bytes()).toThrow(expect.objectContaining({ code: ErrorCode.UNSUPPORTED_OPERATION }));
   });
 
   it('cuFileBufRegister: within the pinned budget by default; failures and "never" recorded, I/O still right', async () => {
     await withEnv({ MOCK_CUFILE_BUFREG_FAIL: '5011' }, async () => {
       const data = pattern(64 * 1024, 73);
-      const g = mover.allocGpu(data.length);
+      const g = mover.alloc(data.length, { kind: 'gpu' });
       await mover.copy(g, await mover.openFile(file(data)));
       expect(await readGpu(g)).toEqual(data);
     });
@@ -374,7 +382,7 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
     await mover.close();
     await open({ bufRegister: 'never' });
     const data = pattern(64 * 1024, 79);
-    const g = mover.allocGpu(data.length);
+    const g = mover.alloc(data.length, { kind: 'gpu' });
     await mover.copy(g, await mover.openFile(file(data)));
     expect(await readGpu(g)).toEqual(data);
     expect(mover.stats().backends[0]!.engine).toMatchObject({ bufRegistered: 0, bufRegisterSkipped: 1 });
@@ -389,7 +397,7 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
   it('many small descriptors through a small ring', async () => {
     await mover.close();
     await open({ ringEntries: 16 });
-    const g = mover.allocGpu(4096 * 64);
+    const g = mover.alloc(4096 * 64, { kind: 'gpu' });
     const src = pattern(4096 * 64, 83);
     const h = mover.wrap(src);
     const b = mover.batch();

@@ -53,14 +53,14 @@ describe('gds where it cannot run', () => {
   it('GPU regions cannot be made without an open gds, and the error says why', async () => {
     const mover = await Mover.open({ backends: [unavailable, soft()] });
     try {
-      expect(() => mover.allocGpu(4096)).toThrow(expect.objectContaining({ code: ErrorCode.UNSUPPORTED_OPERATION, message: expect.stringContaining(`no open backend can allocate GPU memory (open: soft; unavailable: gds: ${why}`) }));
-      expect(() => mover.wrapGpu(0x7000_0000n, 4096)).toThrow(expect.objectContaining({ code: ErrorCode.UNSUPPORTED_OPERATION }));
+      expect(() => mover.alloc(4096, { kind: 'gpu' })).toThrow(expect.objectContaining({ code: ErrorCode.UNSUPPORTED_OPERATION, message: expect.stringContaining(`no open backend can allocate gpu memory (open: soft; unavailable: gds: ${why}`) }));
+      expect(() => mover.wrap(0x7000_0000n, { kind: 'gpu', size: 4096 })).toThrow(expect.objectContaining({ code: ErrorCode.UNSUPPORTED_OPERATION }));
       expect(() => mover.explain('copy', 'file', 'gpu')).toThrow(expect.objectContaining({ code: ErrorCode.UNSUPPORTED_OPERATION }));
-      // Bad arguments are refused before any backend is asked.
-      expect(() => mover.allocGpu(-1)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_SIZE }));
-      expect(() => mover.allocGpu(4096, { device: -1 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
-      expect(() => mover.allocGpu(4096, { alignment: 3000 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
-      expect(() => mover.wrapGpu(5 as unknown as bigint, 4096)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+      // Core's own arguments are refused before any backend is asked; gds's (device, the pointer) need gds open (the mock tests).
+      expect(() => mover.alloc(-1, { kind: 'gpu' })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_SIZE }));
+      expect(() => mover.alloc(4096, { kind: 'gpu', alignment: 3000 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+      expect(() => mover.alloc(4096, { kind: 7 as never })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+      expect(() => mover.wrap(0x7000_0000n, { kind: 'gpu', size: -1 })).toThrow(expect.objectContaining({ code: ErrorCode.UNSUPPORTED_OPERATION }));
     } finally {
       await mover.close();
     }
@@ -96,7 +96,7 @@ describe.skipIf('skip' in mock)('routing with gds open (CPU mock of cuFile/CUDA)
   it('a batch mixing soft and gds work registers each region only with the backends that claim its kind', async () => {
     const mover = await Mover.open({ backends: [mockGds(lib, nvfs), soft()] });
     try {
-      const gpu = mover.allocGpu(8192);
+      const gpu = mover.alloc(8192, { kind: 'gpu' });
       const host = mover.wrap(new Uint8Array(8192).fill(7));
       const host2 = mover.wrap(new Uint8Array(8192));
       // host -> gpu (gds), host -> host (soft): soft must never be handed the gpu region.

@@ -30,7 +30,7 @@ describe.skipIf('skip' in mock)('plans through gds without GDS (CPU mock of cuFi
       const path = join(dir, `src-${direct}-${opts.direct ?? 'auto'}.bin`);
       writeFileSync(path, data);
       const src = await m.openFile(path, opts);
-      const g = m.allocGpu(SIZE);
+      const g = m.alloc(SIZE, { kind: 'gpu' });
       const plan = m.plan(g, src);
       const r = await m.transfer(g, src);
       const took = lastFileGpuPath(m);
@@ -75,7 +75,7 @@ describe.skipIf('skip' in mock)('plans through gds without GDS (CPU mock of cuFi
       const path = join(dir, 'unaligned.bin');
       writeFileSync(path, data);
       const src = await m.openFile(path);
-      const g = m.allocGpu(SIZE);
+      const g = m.alloc(SIZE, { kind: 'gpu' });
       const options = { srcOffset: 512, length: SIZE - 4096 };
       const plan = m.plan(g, src, options);
       expect([plan.hostCopies, plan.stagedBytes]).toEqual([1, SIZE - 4096]);

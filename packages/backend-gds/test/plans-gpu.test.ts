@@ -53,7 +53,7 @@ describe.skipIf(!probe.available)('transfer plans to and from GPU memory', () =>
     const m = await open([gds(), soft()]);
     const data = pattern(SIZE, 0x3c);
     const src = await m.openFile(fileOf('direct.bin', data));
-    const g = m.allocGpu(SIZE);
+    const g = m.alloc(SIZE, { kind: 'gpu' });
     const plan = m.plan(g, src, { integrity: 'crc32c' });
     expect(plan.hops.map((h) => `${h.backend} ${h.src.kind}→${h.dst.kind}`)).toEqual(['gds file→gpu']);
     // Without GDS cuFile bounces through host memory itself: one host copy, said in explain().
@@ -69,7 +69,7 @@ describe.skipIf(!probe.available)('transfer plans to and from GPU memory', () =>
     const m = await open([gdsHostOnly(), soft()]);
     const data = pattern(SIZE, 0x5d);
     const src = await m.openFile(fileOf('staged.bin', data));
-    const g = m.allocGpu(SIZE);
+    const g = m.alloc(SIZE, { kind: 'gpu' });
     const plan = m.plan(g, src);
     expect(plan.hops.map((h) => `${h.backend} ${h.src.kind}→${h.dst.kind}`)).toEqual(['soft file→host', 'gds host→gpu']);
     expect(plan.hostCopies).toBe(1);

@@ -1,6 +1,6 @@
 /**
  * worker.terminate() mid-copy on the gds engine, on its CPU path (the cuFile/CUDA stand-in of
- * test/mock): a worker copies between a mover.alloc() region (cudaMallocHost) and an allocGpu()
+ * test/mock): a worker copies between a mover.alloc() region (cudaMallocHost) and an alloc({ kind: 'gpu' })
  * one. Teardown runs the pinned memory's finalizer (cudaFreeHost) before the engine's cleanup hook;
  * unless that finalizer first stops the engines holding the memory, the copy runs over freed
  * memory and the child dies with SIGSEGV (round 1 of 50 on the old code). soft, sdxi and cxl:

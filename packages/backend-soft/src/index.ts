@@ -5,14 +5,13 @@
  * every operation on host and file regions. Importing this package makes it a default backend
  * of `Mover.open()`.
  */
-import { allOperations, HostEngineSession, packageInfo, registerDefaultBackend, type Backend, type Capabilities, type EngineSession, type HostEngineOptions, type ProbeResult, type Ring } from '@datamover/core';
+import { allOperations, HostEngineSession, packageInfo, registerDefaultBackend, TsEngine, type Backend, type Capabilities, type EngineSession, type HostEngineOptions, type ProbeResult, type Ring } from '@datamover/core';
 import { loadNative } from './native.js';
-import { TsEngine } from './ts-engine.js';
 
-export { crc32c } from './crc32c.js';
+/** The oracle lives in core (the engine ABI's reference semantics); soft runs it as its 'ts' engine and keeps exporting it. */
+export { crc32c, TsEngine } from '@datamover/core';
 export { addonPath, loadNative } from './native.js';
 export type { NativeAddon } from './native.js';
-export { TsEngine } from './ts-engine.js';
 
 export interface SoftOptions extends HostEngineOptions {
   /** 'native' (fails if the addon is missing), 'ts' (the oracle), or 'auto' (default: native, else ts). */

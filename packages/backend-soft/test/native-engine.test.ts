@@ -11,8 +11,7 @@ import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { abi } from '@datamover/core';
-import { crc32c as crc32cRef } from '../src/crc32c.js';
+import { abi, crc32c as crc32cRef } from '@datamover/core';
 import type { NativeAddon, NativeEngine } from '../src/native.js';
 import { pattern as randomBytes } from './helpers.js';
 

@@ -1,8 +1,7 @@
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Mover } from '@datamover/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { crc32c } from '../src/crc32c.js';
+import { crc32c, type Mover } from '@datamover/core';
 import { ENGINES, openSoft, pattern, tempDir } from './helpers.js';
 
 const dir = tempDir();

@@ -307,10 +307,11 @@ class FaultSession implements EngineSession {
     // Optional members (allocators, the backend's own error descriptions, and any the engine
     // contract gains later) pass straight through to the real engine.
     const engine = this.#engine as unknown as Record<string, unknown>;
-    for (const key of ['allocateHost', 'allocateGpu', 'importGpu', 'describeError']) {
+    for (const key of ['allocateHost', 'describeError']) {
       const f = engine[key];
       if (typeof f === 'function') Object.defineProperty(this, key, { value: (f as (...a: unknown[]) => unknown).bind(this.#engine), enumerable: true });
     }
+    if (this.#engine.memoryProviders) Object.defineProperty(this, 'memoryProviders', { value: this.#engine.memoryProviders, enumerable: true });
   }
 
   register(region: RegionInfo): void {

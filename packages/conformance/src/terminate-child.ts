@@ -7,8 +7,7 @@ import { Mover, type Backend, type Region } from '@datamover/core';
 import type { TerminateRegion, TerminateSpec } from './terminate.js';
 
 async function region(m: Mover, kind: TerminateRegion, size: number): Promise<Region> {
-  if (kind === 'gpu') return m.allocGpu(size);
-  if (kind === 'host') return m.alloc(size);
+  if (kind === 'gpu' || kind === 'host') return m.alloc(size, { kind });
   const exports = (await import(pathToFileURL(kind.module).href)) as Record<string, (m: Mover, size: number, o: unknown) => Region | Promise<Region>>;
   return exports[kind.factory]!(m, size, kind.options);
 }

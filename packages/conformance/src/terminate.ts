@@ -1,6 +1,6 @@
 /**
  * TEST TOOL — `worker.terminate()` in the middle of copies. Environment teardown runs the
- * finalizers of external buffers (mover.alloc(), allocGpu()) before any engine's cleanup hook, so
+ * finalizers of external buffers (mover.alloc(), of every kind) before any engine's cleanup hook, so
  * each allocator must stop the engines holding its memory before freeing it; a copy left running
  * over freed memory kills the process with SIGSEGV. A child process (terminate-child.ts) runs
  * rounds: in each, a worker opens a Mover on `spec.backends`, copies back and forth between two
@@ -22,13 +22,13 @@ export interface TerminateRegionFactory {
   readonly options?: unknown;
 }
 
-/** mover.alloc() ('host'), mover.allocGpu() ('gpu') or a factory's region. */
+/** A kind mover.alloc(size, { kind }) makes ('host', 'gpu'), or a factory's region. */
 export type TerminateRegion = 'host' | 'gpu' | TerminateRegionFactory;
 
 export interface TerminateSpec {
   /** Each backend: the resolved path of its module (resolve it from the calling package), the factory's export name, its options. */
   readonly backends: readonly (readonly [module: string, factory: string, options: unknown])[];
-  /** The two regions copied between. */
+  /** The two regions copied between: kinds from mover.alloc(size, { kind }), or factories. */
   readonly regions: readonly [TerminateRegion, TerminateRegion];
   /** Bytes per region and copy (default 64 MiB). */
   readonly size?: number;

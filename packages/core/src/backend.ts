@@ -3,9 +3,9 @@
  * do (`capabilities`), and opens engine sessions that consume a shared descriptor ring.
  */
 import type { AnyErrorCode } from './errors.js';
-import type { GpuMemory, Memory } from './memory.js';
+import type { BackendMemory, Memory } from './memory.js';
 import type { Ring } from './ring/ring.js';
-import type { SpaceKind } from './spaces.js';
+import type { AddressSpace, SpaceKind } from './spaces.js';
 
 export const OPERATIONS = ['copy', 'fill', 'compare', 'crc32c', 'writeImm', 'nop', 'copyStrided', 'fillStrided', 'compareStrided', 'crc32cStrided'] as const;
 /** The operations a descriptor can carry. */
@@ -119,13 +119,8 @@ export interface EngineSession {
   hold(active: boolean): void;
   /** Host memory aligned to `alignment`, when the engine can allocate it. */
   readonly allocateHost?: ((size: number, alignment: number) => Uint8Array) | undefined;
-  /** Device memory on `options.device`, aligned to `options.alignment`, when the engine can allocate it (`Mover.allocGpu`). */
-  readonly allocateGpu?: ((size: number, options: { device: number; alignment: number }) => GpuMemory) | undefined;
-  /**
-   * Device memory another framework allocated, named by its address (`Mover.wrapGpu`): the one
-   * place a pointer comes from JavaScript, so the engine validates it against the device first.
-   */
-  readonly importGpu?: ((pointer: bigint, size: number, device: number) => GpuMemory) | undefined;
+  /** Memory of the backend's own kinds it allocates or wraps (gds: 'gpu'); see MemoryProvider. */
+  readonly memoryProviders?: readonly MemoryProvider[];
   /**
    * The address of a host view's first byte (HostMemory.address), so overlap is judged by
    * address before anything is queued. Only compared, never passed back to native code.
@@ -140,6 +135,36 @@ export interface EngineSession {
   stats?(): Readonly<Record<string, number | string>>;
   /** Stops the engine; called once no work is in flight. */
   close(): void;
+}
+
+/** Memory a provider made or took in, with the address space it lives in. */
+export interface ProvidedMemory {
+  readonly memory: BackendMemory;
+  readonly space: AddressSpace;
+}
+
+/**
+ * How an engine allocates or wraps memory of a kind of its own (gds: 'gpu'). `Mover.alloc(size,
+ * { kind, … })` and `Mover.wrap(handle, { kind, size, … })` go to the first open session whose
+ * provider offers the kind, so core holds no per-kind method. Core checks `size`, `alignment` and
+ * `readOnly` and refuses keys the provider does not declare; the provider checks its own keys'
+ * values and the handle, throwing DatamoverError. What it returns is registered with
+ * `Mover.registerMemory()` (released again if registration is refused).
+ */
+export interface MemoryProvider {
+  readonly kind: SpaceKind;
+  /** Option keys alloc() takes for this kind besides `kind` and `alignment` (gds: `device`). */
+  readonly allocOptions?: readonly string[];
+  /** Allocates `size` bytes aligned to `alignment` (a power of two; alloc()'s default 4096). */
+  allocate?(size: number, alignment: number, options: Readonly<Record<string, unknown>>): ProvidedMemory;
+  /** Option keys wrap() takes for this kind besides `kind`, `size` and `readOnly` (gds: `device`). */
+  readonly wrapOptions?: readonly string[];
+  /**
+   * Takes in `size` bytes of memory another framework allocated, named by `handle` (gds: the
+   * device address, a bigint): the one place a pointer comes from JavaScript, so the provider
+   * validates it against the device first. Releasing the region forgets it, never frees it.
+   */
+  wrap?(handle: unknown, size: number, options: Readonly<Record<string, unknown>>): ProvidedMemory;
 }
 
 /**

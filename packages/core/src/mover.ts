@@ -4,13 +4,13 @@
  * batches to submission (submission.ts).
  */
 import { markAsUntransferable } from 'node:worker_threads';
-import type { Backend, EngineSession, Operation, ProbeResult } from './backend.js';
+import type { Backend, EngineSession, MemoryProvider, Operation, ProbeResult } from './backend.js';
 import { Batch, type BatchHost, type CompareOptions, type CopyOptions, type Crc32cOptions, type DescriptorOptions, type FillOptions, type SubmitOptions, type WriteImmediateOptions } from './batch.js';
 import { collector } from './collector.js';
 import { DatamoverError, datamoverError, ErrorCode } from './errors.js';
 import { closeFileMemory, openFileMemory, type OpenFileOptions } from './files.js';
-import type { BackendMemory, GpuMemory, HostMemory, Memory } from './memory.js';
-import { assertRegion, checkOptions, NO_OPTIONS, ONE_SHOT_KEYS, OPTION_KEYS } from './options.js';
+import type { BackendMemory, HostMemory, Memory } from './memory.js';
+import { assertRegion, checkOptions, NO_OPTIONS, ONE_SHOT_KEYS, OPTION_KEYS, providedKeys } from './options.js';
 import { checkAllocationSize, checkSize, type Region, type Registration } from './region.js';
 import { RegionTable } from './region-table.js';
 import { defaultBackends } from './registry.js';
@@ -22,12 +22,42 @@ import type { TransferResult } from './plan/transfer-result.js';
 import { Router, type Fallback, type RoutingPolicy } from './router.js';
 import { supportSet, type Session } from './session.js';
 import { Submission } from './submission.js';
-import { fileSpace, gpuSpace, HOST_SPACE, type AddressSpace, type SpaceKind } from './spaces.js';
+import { fileSpace, HOST_SPACE, type AddressSpace, type SpaceKind } from './spaces.js';
 import { Submitter, type SubmitterStats } from './submitter.js';
 import { checkInlineMode, defaultInlineMode, type InlineMode } from './inline.js';
 
 export type { Fallback, RoutingPolicy } from './router.js';
 
+
+/** Options of `Mover.alloc()`. */
+export interface AllocOptions {
+  /** Memory kind (default 'host'); another kind is allocated by the open backend that provides it (gds: 'gpu'). */
+  readonly kind?: SpaceKind;
+  /** Alignment in bytes, a power of two (default 4096). */
+  readonly alignment?: number;
+  /** Keys of the kind's backend (gds: `device`, the CUDA device ordinal). */
+  readonly [key: string]: unknown;
+}
+
+/** Options of `Mover.wrap()` for host memory. */
+export interface WrapOptions {
+  /** Register the memory read-only: writes to the region are refused (ACCESS_DENIED). */
+  readonly readOnly?: boolean;
+  /** 'host' (the default; other kinds take `WrapKindOptions`). */
+  readonly kind?: 'host';
+}
+
+/** Options of `Mover.wrap(handle, …)` for memory of a backend's kind that another framework allocated. */
+export interface WrapKindOptions {
+  /** The memory kind (gds: 'gpu'). */
+  readonly kind: SpaceKind;
+  /** Bytes from the handle that the region covers. */
+  readonly size: number;
+  /** Register the memory read-only: writes to the region are refused (ACCESS_DENIED). */
+  readonly readOnly?: boolean;
+  /** Keys of the kind's backend (gds: `device`). */
+  readonly [key: string]: unknown;
+}
 
 export interface MoverOptions {
   /** Backends to open, in order of preference; default: every backend package imported (soft). */
@@ -182,9 +212,19 @@ export class Mover {
     }
   }
 
-  /** Registers host memory: an ArrayBuffer, a SharedArrayBuffer, or any TypedArray / Buffer / DataView over one. */
-  wrap(memory: ArrayBufferLike | ArrayBufferView, options: { readOnly?: boolean } = NO_OPTIONS): Region {
+  /**
+   * Registers host memory: an ArrayBuffer, a SharedArrayBuffer, or any TypedArray / Buffer / DataView over one.
+   * With `{ kind, size }` it registers memory of another kind that a framework allocated, named by
+   * `handle` as that kind's backend defines it (gds, `kind: 'gpu'`: the device address as a bigint;
+   * `device`): the backend checks the handle against the device first, and the memory stays the
+   * framework's (releasing the region does not free it; keep it allocated until then).
+   */
+  wrap(memory: ArrayBufferLike | ArrayBufferView, options?: WrapOptions): Region;
+  wrap(handle: unknown, options: WrapKindOptions): Region;
+  wrap(memory: unknown, options: WrapOptions | WrapKindOptions = NO_OPTIONS): Region {
     this.#assertOpen();
+    const kind = kindOption(options);
+    if (kind !== undefined && kind !== 'host') return this.#wrapKind(kind, memory, options as WrapKindOptions);
     checkOptions('wrap()', options, OPTION_KEYS.wrap);
     let view: Uint8Array;
     try {
@@ -205,17 +245,33 @@ export class Mover {
     // A registered ArrayBuffer must never be detached under an engine: postMessage and
     // structuredClone then copy it instead of transferring it.
     if (!(view.buffer instanceof SharedArrayBuffer)) markAsUntransferable(view.buffer);
-    return this.#register(this.#hostMemory(view), HOST_SPACE, view.byteLength, !options.readOnly);
+    return this.#register(this.#hostMemory(view), HOST_SPACE, view.byteLength, !(options as WrapOptions).readOnly);
   }
 
-  /** Allocates zeroed host memory aligned to `alignment` bytes (default 4096, the O_DIRECT alignment). */
-  alloc(size: number, options: { alignment?: number } = NO_OPTIONS): Region {
+  /**
+   * Allocates zeroed host memory aligned to `alignment` bytes (default 4096, the O_DIRECT alignment).
+   * With `kind` it allocates memory of that kind from the open backend that provides it (gds,
+   * `kind: 'gpu'`: device memory on `device`, default 0); the memory is freed when the region is released.
+   */
+  alloc(size: number, options: AllocOptions = NO_OPTIONS): Region {
     this.#assertOpen();
-    checkOptions('alloc()', options, OPTION_KEYS.alloc);
-    checkAllocationSize(size);
+    const kind = kindOption(options);
+    const host = kind === undefined || kind === 'host';
+    // Host memory is an ArrayBuffer, bounded by the runtime; another kind's size is its backend's to bound.
+    if (host) {
+      checkOptions('alloc()', options, OPTION_KEYS.alloc);
+      checkAllocationSize(size);
+    } else checkSize(size, 'allocation size');
     const alignment = options.alignment ?? 4096;
     if (!Number.isSafeInteger(alignment) || alignment < 1 || (alignment & (alignment - 1)) !== 0) {
       throw datamoverError(ErrorCode.INVALID_ARGUMENT, `alignment must be a power of two, got ${alignment}`);
+    }
+    if (!host) {
+      const p = this.#provider(kind, 'allocate');
+      checkOptions(`alloc({ kind: '${String(kind)}' })`, options, providedKeys('alloc', p.allocOptions));
+      const { kind: _kind, alignment: _alignment, ...own } = options;
+      const { memory, space } = p.allocate!(size, alignment, own);
+      return this.registerMemory(memory, space, size, true);
     }
     let view: Uint8Array | undefined;
     for (const s of this.#sessions) {
@@ -251,49 +307,21 @@ export class Mover {
     }
   }
 
-  /**
-   * Allocates device memory on a GPU (`device`, default 0) aligned to `alignment` bytes (default
-   * 4096, what cuFile's direct path wants). Needs an open backend that allocates GPU memory (gds).
-   * The memory is freed when the region is released.
-   */
-  allocGpu(size: number, options: { device?: number; alignment?: number } = NO_OPTIONS): Region {
-    this.#assertOpen();
-    checkOptions('allocGpu()', options, OPTION_KEYS.allocGpu);
-    checkSize(size, 'allocation size');
-    const device = gpuDevice(options.device);
-    const alignment = options.alignment ?? 4096;
-    if (!Number.isSafeInteger(alignment) || alignment < 1 || (alignment & (alignment - 1)) !== 0) {
-      throw datamoverError(ErrorCode.INVALID_ARGUMENT, `alignment must be a power of two, got ${alignment}`);
-    }
-    const s = this.#sessions.find((x) => x.engine.allocateGpu);
-    if (!s) throw this.#noGpu('allocate');
-    return this.#registerGpu(s.engine.allocateGpu!(size, { device, alignment }), size, true, alignment);
-  }
-
-  /**
-   * Registers GPU memory another framework allocated, named by its device address. The address is
-   * trusted only after the backend has checked it against the device (it must lie inside one
-   * allocation of `size` bytes on `device`); the memory stays the framework's: releasing the
-   * region does not free it, and the framework must keep it allocated until the region is released.
-   */
-  wrapGpu(pointer: bigint, size: number, options: { device?: number; readOnly?: boolean } = NO_OPTIONS): Region {
-    this.#assertOpen();
-    checkOptions('wrapGpu()', options, OPTION_KEYS.wrapGpu);
-    if (typeof pointer !== 'bigint' || pointer <= 0n || pointer >= 2n ** 64n) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'wrapGpu() takes the device address as a positive 64-bit bigint');
+  /** Registers `handle` as memory of `kind` through the open backend that provides it (wrap()'s second form). */
+  #wrapKind(kind: unknown, handle: unknown, options: WrapKindOptions): Region {
+    const p = this.#provider(kind, 'wrap');
+    checkOptions(`wrap({ kind: '${String(kind)}' })`, options, providedKeys('wrap', p.wrapOptions));
+    const { kind: _kind, size, readOnly, ...own } = options;
     checkSize(size, 'region size');
-    const device = gpuDevice(options.device);
-    const s = this.#sessions.find((x) => x.engine.importGpu);
-    if (!s) throw this.#noGpu('import');
-    const alignment = Number(BigInt.asUintN(12, pointer)) === 0 ? 4096 : 1;
-    return this.#registerGpu(s.engine.importGpu!(pointer, size, device), size, !options.readOnly, alignment);
+    const { memory, space } = p.wrap!(handle, size, own);
+    return this.registerMemory(memory, space, size, readOnly !== true);
   }
 
-  #registerGpu(memory: GpuMemory, size: number, writable: boolean, alignment: number): Region {
-    return this.registerMemory(memory, gpuSpace(memory.device, alignment), size, writable);
-  }
-
-  #noGpu(what: string): Error {
-    return datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `no open backend can ${what} GPU memory ${this.#openAndUnavailable()}`);
+  /** The first open session's provider of `kind` that can `what`; UNSUPPORTED_OPERATION, saying what is open, when none can. */
+  #provider(kind: unknown, what: 'allocate' | 'wrap'): MemoryProvider {
+    if (typeof kind !== 'string') throw datamoverError(ErrorCode.INVALID_ARGUMENT, `kind must be a memory kind (a string such as 'host' or 'gpu'), got ${typeof kind}`);
+    for (const s of this.#sessions) for (const p of s.engine.memoryProviders ?? []) if (p.kind === kind && p[what]) return p;
+    throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `no open backend can ${what} ${kind} memory ${this.#openAndUnavailable()}`);
   }
 
   /** `(open: soft; unavailable: soft native engine: …)`: why an operation found no backend. */
@@ -470,12 +498,9 @@ export class Mover {
 }
 
 
-function gpuDevice(device: unknown): number {
-  if (device === undefined) return 0;
-  if (typeof device !== 'number' || !Number.isSafeInteger(device) || device < 0 || device > 0x7fff_ffff) {
-    throw datamoverError(ErrorCode.INVALID_ARGUMENT, `device must be a CUDA device ordinal (a non-negative integer), got ${String(device)}`);
-  }
-  return device;
+/** The `kind` of an options bag, before the bag itself is checked (a bag that is no object is refused by checkOptions). */
+function kindOption(options: unknown): unknown {
+  return typeof options === 'object' && options !== null ? (options as { kind?: unknown }).kind : undefined;
 }
 
 /** A part an available backend runs without (ProbeResult.standIn), as an unavailable report of its own. */

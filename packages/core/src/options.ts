@@ -48,12 +48,17 @@ export const OPTION_KEYS = {
   plan: keysOf<PlanOptions>()('srcOffset', 'dstOffset', 'length', 'integrity'),
   transfer: keysOf<TransferOptions>()('srcOffset', 'dstOffset', 'length', 'integrity', 'signal', 'timeout', 'deadline'),
   close: keysOf<{ abort?: boolean }>()('abort'),
-  wrap: keysOf<{ readOnly?: boolean }>()('readOnly'),
-  alloc: keysOf<{ alignment?: number }>()('alignment'),
-  allocGpu: keysOf<{ device?: number; alignment?: number }>()('device', 'alignment'),
-  wrapGpu: keysOf<{ device?: number; readOnly?: boolean }>()('device', 'readOnly'),
+  wrap: keysOf<{ readOnly?: boolean; kind?: 'host' }>()('readOnly', 'kind'),
+  alloc: keysOf<{ alignment?: number; kind?: 'host' }>()('alignment', 'kind'),
   openFile: keysOf<OpenFileOptions>()('offset', 'length', 'mode', 'create', 'truncate', 'direct'),
 } as const;
+
+/** Core's keys of alloc() and wrap() for a backend's memory kind; the provider declares the rest. */
+const PROVIDED_KEYS = { alloc: ['kind', 'alignment'], wrap: ['kind', 'size', 'readOnly'] } as const;
+/** The keys alloc() or wrap() takes for a backend's memory kind: core's own plus those its provider declares (MemoryProvider). */
+export function providedKeys(call: keyof typeof PROVIDED_KEYS, declared: readonly string[] | undefined): KeySet {
+  return keySet([...PROVIDED_KEYS[call], ...(declared ?? [])]);
+}
 
 const withSubmit = (keys: KeySet): KeySet => keySet([...Object.keys(keys), ...Object.keys(OPTION_KEYS.submit)]);
 /** What a Mover one-shot operation (`mover.copy()`, …) takes: its descriptor's keys plus the submit keys. */

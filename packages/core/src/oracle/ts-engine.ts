@@ -1,13 +1,19 @@
 /**
- * The pure-TypeScript engine: the correctness oracle. It consumes the same ring as the native
- * engine, on the JS thread, with the simplest code that can be right; the native engine is
- * tested against it. It runs in slices of at most a few milliseconds between event-loop turns,
+ * The pure-TypeScript engine: the correctness oracle, the reference semantics of the engine ABI
+ * (docs/engine-abi.md). It consumes the same ring as the native engines, on the JS thread, with
+ * the simplest code that can be right; every native engine is tested against it (soft runs it
+ * as its 'ts' engine, core's own tests run the Mover over it). It runs in slices of at most a few milliseconds between event-loop turns,
  * but one large descriptor runs to its end: use the native engine for real work.
  */
 import { readSync, writeSync } from 'node:fs';
-import { abi, datamoverError, ErrorCode, memoryOverlap, type EngineSession, type Memory, type RegionInfo, type Ring } from '@datamover/core';
+import * as abi from '../abi.js';
+import type { EngineSession, RegionInfo } from '../backend.js';
+import { datamoverError, ErrorCode } from '../errors.js';
+import type { HostEngineAddon } from '../host-engine.js';
+import type { Memory } from '../memory.js';
+import { memoryOverlap } from '../overlap.js';
+import type { Ring } from '../ring/ring.js';
 import { crc32c } from './crc32c.js';
-import type { NativeAddon } from './native.js';
 
 const { CLAIM, COMPLETION, COMPLETION_FLAG_ERROR, CompletionStatus: S, NOT_RUN_DETAIL, OPCODE_BITS, RESERVED_OPCODE_BITS, RING_HEADER } = abi;
 const SLICE_MS = 4;
@@ -52,7 +58,7 @@ function access(region: RegionInfo): Access {
     const view = memory.view;
     return { memory, length, writable, read: (o, n) => view.subarray(o, o + n), write: (o, d) => view.set(d, o) };
   }
-  if (memory.kind !== 'file') throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `the soft engine cannot address ${memory.kind} memory`);
+  if (memory.kind !== 'file') throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `the TypeScript engine cannot address ${memory.kind} memory`);
   const fd = memory.fd;
   const base = memory.fileOffset;
   return {
@@ -100,7 +106,7 @@ export class TsEngine implements EngineSession {
   readonly allocateHost: ((size: number, alignment: number) => Uint8Array) | undefined;
   readonly memoryAddress: ((view: Uint8Array) => number) | undefined;
 
-  constructor(ring: Ring, onProgress: () => void, addon?: Pick<NativeAddon, 'allocateAligned' | 'memoryAddress'>) {
+  constructor(ring: Ring, onProgress: () => void, addon?: Pick<HostEngineAddon, 'allocateAligned' | 'memoryAddress'>) {
     this.allocateHost = addon && ((size, alignment) => new Uint8Array(addon.allocateAligned(size, alignment)));
     this.memoryAddress = addon?.memoryAddress;
     this.#ring = ring;
