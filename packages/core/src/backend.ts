@@ -99,6 +99,11 @@ export interface EngineSession {
    * commits and rings the doorbell). Only engines over host memory offer it.
    */
   runInline?(count: number): number;
+  /**
+   * Whether runInline() can settle a descriptor of this operation (QW0's opcode kind bits); absent:
+   * every one. An engine that runs some operations on a device (sdxi's function) answers false for those.
+   */
+  runsInline?(kind: number): boolean;
   /** Keeps the process alive while `true` (work in flight) and lets it exit while `false`. */
   hold(active: boolean): void;
   /** Host memory aligned to `alignment`, when the engine can allocate it. */

@@ -1,7 +1,8 @@
 /**
  * Where a session's inline cost model (docs/performance.md) comes from: given by option or
  * environment; else measured on the session's own ring at open, within a deadline (past it, a
- * documented conservative model), once per process per backend: later opens reuse the outcome.
+ * documented conservative model, also taken by a session that completes on the JS thread), once
+ * per process per backend: later opens reuse the outcome.
  */
 import type { EngineSession } from './backend.js';
 import { OPCODE } from './descriptor/generated.js';
@@ -62,7 +63,8 @@ export function inlineModel(ring: Ring, session: EngineSession, backend: string,
   const known = measured.get(backend);
   if (known) return { ...known, cached: true, calibrationMs: 0 };
   const t0 = performance.now();
-  const costs = measure(ring, session, t0 + CALIBRATION_DEADLINE_MS);
+  // A session whose completions need this thread (not `concurrent`: sdxi's) cannot be timed by spinning here.
+  const costs = session.concurrent ? measure(ring, session, t0 + CALIBRATION_DEADLINE_MS) : undefined;
   const model = costs ? { ...costs, source: 'measured' as const } : { ...CONSERVATIVE_COSTS, source: 'conservative' as const };
   measured.set(backend, model);
   return { ...model, cached: false, calibrationMs: performance.now() - t0 };

@@ -59,6 +59,8 @@ export interface WorkShape {
   readonly bytes: number;
   /** Every region the work names is host memory (file I/O and device memory never run inline). */
   readonly hostOnly: boolean;
+  /** The engine can run every operation of the work inline (EngineSession.runsInline). */
+  readonly inlineOps: boolean;
   /** Earlier work is queued or in flight on the session's ring. */
   readonly ringBusy: boolean;
   readonly ringEntries: number;
@@ -83,6 +85,7 @@ export function decidePath(mode: InlineMode, model: InlineModel | undefined, wor
   if (mode === 'never') return engine("inline: 'never'");
   if (!model) return engine('the engine has no inline path');
   if (!work.hostOnly) return engine('a region is not host memory: file I/O and device memory never run on the JS thread');
+  if (!work.inlineOps) return engine('the engine runs an operation of this work off the CPU (on its device)');
   if (work.descriptors > work.ringEntries) return engine('more descriptors than ring slots');
   const estimateNs = work.descriptors * model.perDescriptorNs + work.bytes * model.perByteNs;
   if (estimateNs > INLINE_BOUND_NS) return engine(`estimate above the ${INLINE_BOUND_NS / 1e6} ms bound on the JS thread`, estimateNs, INLINE_BOUND_NS);

@@ -144,10 +144,16 @@ export class Submitter {
     let bytes = 0;
     // Summed only while it could matter: past the bound the work goes to the engine anyway.
     const limit = model ? Math.ceil(INLINE_BOUND_NS / model.perByteNs) : 0;
-    for (let k = 0; k < work.count && bytes <= limit; k++) bytes += descriptorBytes(words, work.descriptor(k) * WORDS);
+    const session = this.session;
+    let inlineOps = true;
+    for (let k = 0; k < work.count && bytes <= limit && inlineOps; k++) {
+      const s = work.descriptor(k) * WORDS;
+      bytes += descriptorBytes(words, s);
+      if (session.runsInline && !session.runsInline(words[s]! & KIND_MASK)) inlineOps = false;
+    }
     let hostOnly = true;
     for (const reg of work.batch.regs) if (reg.memory.kind !== 'host') hostOnly = false;
-    return decidePath(mode, model, { descriptors: work.count, bytes, hostOnly, ringBusy: this.busy, ringEntries: this.ring.entries });
+    return decidePath(mode, model, { descriptors: work.count, bytes, hostOnly, inlineOps, ringBusy: this.busy, ringEntries: this.ring.entries });
   }
 
   /** Called when the engine reports progress. */
