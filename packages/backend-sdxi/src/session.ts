@@ -48,6 +48,7 @@ const DONE = -1;
 const ON_CPU = -2;
 const ROUTE = { function: 0, cpu: 1, unsupported: 2 } as const;
 const OPS: readonly Operation[] = ['copy', 'fill', 'compare', 'crc32c', 'writeImm', 'nop', 'copyStrided', 'fillStrided', 'compareStrided', 'crc32cStrided'];
+const NOP_OP = OPS.indexOf('nop');
 
 const CB = {
   signal: COMPLETION.signal / 4,
@@ -235,10 +236,13 @@ export class SdxiSession implements EngineSession {
     this.#pump();
   }
 
-  /** What runInline() takes: the operations the CPU path runs (the function's never run inline). */
+  /**
+   * What runInline() takes: the operations the CPU path runs, and NOPs (a zero-length operation
+   * is one), which move nothing; the function's other operations never run inline.
+   */
   runsInline(kind: number): boolean {
     const op = opIndex(kind);
-    return !this.#abandoned && op >= 0 && this.#routes[op] === ROUTE.cpu;
+    return !this.#abandoned && this.#cpu !== undefined && op >= 0 && (this.#routes[op] === ROUTE.cpu || op === NOP_OP);
   }
 
   /**
@@ -327,7 +331,8 @@ export class SdxiSession implements EngineSession {
       const word0 = Atomics.load(cu, slot0 + k * 16);
       if ((word0 & VALID) === 0) break; // counted but not yet published
       const op = opIndex(word0 & KIND_MASK);
-      const route = this.#abandoned ? ROUTE.unsupported : op < 0 ? ROUTE.function : this.#routes[op]!;
+      // Inline, a NOP is the CPU path's too, so the whole work stays on this thread.
+      const route = this.#abandoned ? ROUTE.unsupported : op < 0 ? ROUTE.function : inline && op === NOP_OP ? ROUTE.cpu : this.#routes[op]!;
       if (route === ROUTE.function && n >= room) break;
       // A fenced descriptor, and each of a work that stops on error, waits until everything
       // before it on both paths has completed: the failure rule needs their outcomes.

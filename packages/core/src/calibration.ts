@@ -62,12 +62,12 @@ export function inlineModel(ring: Ring, session: EngineSession, backend: string,
   if (given) return { ...given.costs, source: given.source, cached: false, calibrationMs: 0 };
   const known = measured.get(backend);
   if (known) return { ...known, cached: true, calibrationMs: 0 };
-  const t0 = performance.now();
   // A session whose completions need this thread (not `concurrent`: sdxi's) cannot be timed by spinning here.
+  const t0 = performance.now();
   const costs = session.concurrent ? measure(ring, session, t0 + CALIBRATION_DEADLINE_MS) : undefined;
   const model = costs ? { ...costs, source: 'measured' as const } : { ...CONSERVATIVE_COSTS, source: 'conservative' as const };
   measured.set(backend, model);
-  return { ...model, cached: false, calibrationMs: performance.now() - t0 };
+  return { ...model, cached: false, calibrationMs: session.concurrent ? performance.now() - t0 : 0 };
 }
 
 /**
