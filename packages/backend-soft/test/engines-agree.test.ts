@@ -6,15 +6,15 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { addBatchOp, BATCH_REGION_SIZES as SIZES, batchOps, outcomeDifference, type BatchOp } from '@datamover/conformance/fuzz';
 import type { InlineMode, Mover } from '@datamover/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { openSoft, pattern, tempDir } from './helpers.js';
-import { add, expectSame, opsOver, SIZES, type Op } from './random-batches.js';
 
 const dir = tempDir();
-const opArb = opsOver(fc.integer({ min: 0, max: SIZES.length })); // the last index is the file region
-const hostOpArb = opsOver(fc.integer({ min: 0, max: SIZES.length - 1 }));
+const opArb = batchOps(fc.integer({ min: 0, max: SIZES.length })); // the last index is the file region
+const hostOpArb = batchOps(fc.integer({ min: 0, max: SIZES.length - 1 }));
 
 interface Outcome {
   bytes: Uint8Array[];
@@ -24,7 +24,7 @@ interface Outcome {
   offloaded: number;
 }
 
-async function run(engine: 'ts' | 'native', ops: Op[], tag: string, inline?: InlineMode): Promise<Outcome> {
+async function run(engine: 'ts' | 'native', ops: BatchOp[], tag: string, inline?: InlineMode): Promise<Outcome> {
   const m: Mover = await openSoft(engine, inline ? { inline } : {});
   try {
     const buffers = SIZES.map((n, i) => pattern(n, i + 11));
@@ -32,7 +32,7 @@ async function run(engine: 'ts' | 'native', ops: Op[], tag: string, inline?: Inl
     writeFileSync(path, pattern(70_000, 99));
     const regions = [...buffers.map((b) => m.wrap(b)), await m.openFile(path, { mode: 'rw' })];
     const batch = m.batch();
-    for (const o of ops) add(batch, regions, o);
+    for (const o of ops) addBatchOp(batch, regions, o);
     const result = await batch.submit();
     const values = Array.from({ length: batch.length }, (_, i) => result.value(i));
     const s = m.stats().backends[0]!;
@@ -50,7 +50,7 @@ describe('native engine agrees with the TypeScript oracle', () => {
         const tag = `r${round++}`;
         const oracle = await run('ts', ops, tag);
         const native = await run('native', ops, tag);
-        expectSame(native, oracle);
+        expect(outcomeDifference(native, oracle)).toBeUndefined();
       }),
       { numRuns: 150 },
     );
@@ -65,7 +65,7 @@ describe('native engine agrees with the TypeScript oracle', () => {
         const oracle = await run('ts', ops, tag);
         for (const mode of ['auto', 'always', 'never'] as const) {
           const native = await run('native', ops, tag, mode);
-          expectSame(native, oracle);
+          expect(outcomeDifference(native, oracle)).toBeUndefined();
           if (mode === 'never') expect(native.inline).toBe(0);
           if (mode !== 'auto') paths[mode] += mode === 'always' ? native.inline : native.offloaded;
         }

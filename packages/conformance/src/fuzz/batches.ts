@@ -1,15 +1,16 @@
 /**
- * Random batches for the property tests that hold an engine to the TypeScript oracle (here and
- * sdxi's inline test): operations over fractions of a set of regions, made valid for them.
+ * Random batches for property tests that hold an engine to the TypeScript oracle (soft's native
+ * engine, sdxi's inline path): operations whose offsets and lengths are fractions of the regions
+ * they name, made valid for them, and the comparison of two runs' outcomes.
  */
 import { DatamoverError, type Batch, type Region } from '@datamover/core';
 import fc from 'fast-check';
-import { expect } from 'vitest';
 
-/** Host region sizes; the property tests add a file region after them. */
-export const SIZES = [1, 7, 64, 4095, 4096, 4097, 65_536 + 3];
+/** Sizes of the host regions random batches run over (a test may add regions after them). */
+export const BATCH_REGION_SIZES = [1, 7, 64, 4095, 4096, 4097, 65_536 + 3];
 
-export type Op =
+/** One random operation, its offsets and lengths as fractions of the regions it names. */
+export type BatchOp =
   | { op: 'copy'; dst: number; src: number; a: number; b: number; n: number; fence: boolean }
   | { op: 'fill'; dst: number; a: number; n: number; p: bigint; wide: boolean }
   | { op: 'compare'; x: number; y: number; a: number; b: number; n: number }
@@ -19,9 +20,9 @@ export type Op =
 
 const frac = fc.double({ min: 0, max: 1, noNaN: true });
 
-/** Operations over regions drawn by `region`, of the kinds in `only` (default every kind). */
-export function opsOver(region: fc.Arbitrary<number>, only?: readonly Op['op'][]): fc.Arbitrary<Op> {
-  const kinds: Record<Op['op'], fc.Arbitrary<unknown>> = {
+/** Random operations over the regions `region` draws (indexes), of the kinds in `only` (default every kind). */
+export function batchOps(region: fc.Arbitrary<number>, only?: readonly BatchOp['op'][]): fc.Arbitrary<BatchOp> {
+  const kinds: Record<BatchOp['op'], fc.Arbitrary<unknown>> = {
     copy: fc.record({ op: fc.constant('copy' as const), dst: region, src: region, a: frac, b: frac, n: frac, fence: fc.boolean() }),
     fill: fc.record({ op: fc.constant('fill' as const), dst: region, a: frac, n: frac, p: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), wide: fc.boolean() }),
     compare: fc.record({ op: fc.constant('compare' as const), x: region, y: region, a: frac, b: frac, n: frac }),
@@ -29,8 +30,8 @@ export function opsOver(region: fc.Arbitrary<number>, only?: readonly Op['op'][]
     writeImm: fc.record({ op: fc.constant('writeImm' as const), dst: region, a: frac, width: fc.constantFrom(1, 2, 4, 8) as fc.Arbitrary<1 | 2 | 4 | 8>, v: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) }),
     nop: fc.record({ op: fc.constant('nop' as const), fence: fc.boolean() }),
   };
-  const drawn = (only ?? (Object.keys(kinds) as Op['op'][])).map((k) => kinds[k]);
-  return fc.oneof(...drawn).map((o) => o as Op);
+  const drawn = (only ?? (Object.keys(kinds) as BatchOp['op'][])).map((k) => kinds[k]);
+  return fc.oneof(...drawn).map((o) => o as BatchOp);
 }
 
 /** Turns fractions into a valid range of a region: offset and length both within it. */
@@ -40,7 +41,8 @@ function range(r: Region, a: number, n: number, other?: Region, b = 0) {
   return { off: Math.floor(a * (r.length - length)), length, otherOff: other ? Math.floor(b * (other.length - length)) : 0 };
 }
 
-export function add(batch: Batch, regions: Region[], o: Op): boolean {
+/** Adds `o` to `batch`, made valid for `regions`; false when core refuses it (overlapping ranges) or it does not fit. */
+export function addBatchOp(batch: Batch, regions: readonly Region[], o: BatchOp): boolean {
   try {
     switch (o.op) {
       case 'copy': {
@@ -86,10 +88,19 @@ export function add(batch: Batch, regions: Region[], o: Op): boolean {
   }
 }
 
-/** Equal results per descriptor and equal bytes in every region. */
-export function expectSame(native: { values: number[]; bytes: Uint8Array[] }, oracle: { values: number[]; bytes: Uint8Array[] }): void {
-  expect(native.values).toEqual(oracle.values);
-  for (let i = 0; i < oracle.bytes.length; i++) {
-    expect(Buffer.from(native.bytes[i]!).equals(Buffer.from(oracle.bytes[i]!)), `region ${i} differs`).toBe(true);
+/** What a run of a random batch left: each descriptor's value and every region's bytes. */
+export interface BatchOutcome {
+  readonly values: readonly number[];
+  readonly bytes: readonly Uint8Array[];
+}
+
+/** How `got` differs from `expected` (the oracle's), or undefined when they agree. */
+export function outcomeDifference(got: BatchOutcome, expected: BatchOutcome): string | undefined {
+  for (let i = 0; i < expected.values.length || i < got.values.length; i++) {
+    if (!Object.is(got.values[i], expected.values[i])) return `descriptor ${i}: value ${got.values[i]}, expected ${expected.values[i]}`;
   }
+  for (let i = 0; i < expected.bytes.length; i++) {
+    if (!Buffer.from(got.bytes[i]!).equals(Buffer.from(expected.bytes[i]!))) return `region ${i} differs`;
+  }
+  return undefined;
 }
