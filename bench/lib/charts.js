@@ -236,3 +236,37 @@ export function latencyChart(o) {
   parts.push(legend(legendX, plotTop + 10, items));
   return svg(width, height, `${o.op}: latency vs batch size`, o.subtitle, parts.join('\n'));
 }
+
+/**
+ * A backend's throughput over its JS peer's (soft / Buffer.copy) vs operation size, one line per
+ * batch size, with the 1.0× line where the two cross: below it the peer is faster.
+ * @param {{ op: string, backend: string, peer: string, sizes: number[], lines: { batch: number, points: [number, number][] }[], subtitle: string }} o
+ */
+export function ratioChart(o) {
+  const pw = 560;
+  const plotTop = 80;
+  const ph = 380;
+  const values = o.lines.flatMap((l) => l.points.map((q) => q[1]));
+  const [lo, hi] = yRangeOf([...values, 1]);
+  const styles = o.lines.map((l, i) => ({ color: SPARE[i % SPARE.length], width: l.batch === 1 ? 3 : 2 }));
+  const series = o.lines.map((l, i) => ({ ...styles[i], points: l.points }));
+  series.push({ color: COLORS.limit, dash: '7 5', width: 1.5, marker: false, points: [[o.sizes[0], 1], [o.sizes[o.sizes.length - 1], 1]] });
+  const parts = [
+    panel({
+      x: 80,
+      y: plotTop,
+      w: pw,
+      h: ph,
+      title: `${o.backend} ÷ ${o.peer}, median GB/s`,
+      xTicks: o.sizes.map((s) => ({ v: s, label: formatBytes(s) })),
+      xLabel: 'operation size (log scale)',
+      yLabel: `throughput ratio (log scale)`,
+      yRange: [lo, hi],
+      series,
+    }),
+  ];
+  const items = o.lines.map((l, i) => ({ label: `× ${l.batch} per batch`, ...styles[i] }));
+  items.push({ label: `1.0×: ${o.backend} as fast as ${o.peer}`, color: COLORS.limit, dash: '7 5', width: 1.5, marker: false });
+  parts.push(legend(80 + pw + 30, plotTop + 10, items));
+  return svg(80 + pw + 330, plotTop + ph + 100, `${o.op}: ${o.backend} / ${o.peer} by size (the crossover)`, o.subtitle, parts.join('\n'));
+}

@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeLimit } from './backends.js';
-import { latencyChart, throughputChart } from './charts.js';
+import { latencyChart, ratioChart, throughputChart } from './charts.js';
 import { fmt, formatBytes } from './format.js';
 import { quantileTable, sig } from './stats.js';
 
@@ -309,6 +309,10 @@ export function readmeSection(run, prefix) {
 
 // ---------------------------------------------------------------- charts
 
+/** The JS peer each operation's ratio chart divides soft by. */
+const RATIO_PEERS = { copy: 'Buffer.copy', fill: 'Buffer.fill' };
+const RATIO_BACKEND = 'soft';
+
 export function renderCharts(run) {
   const sub = `${machineLine(run)} · ${run.parameters.mode} run ${run.date.slice(0, 16).replace('T', ' ')} · load ${run.load.before.loadavg[0]}`;
   const out = [];
@@ -342,6 +346,12 @@ export function renderCharts(run) {
     });
     if (panels.some((p) => p.lines.some((l) => l.points.some((q) => Number.isFinite(q[1]))))) {
       out.push({ op, name: `throughput-${op}.svg`, alt: `${op} throughput vs size`, svg: throughputChart({ op, sizes, panels, subtitle: sub }) });
+    }
+    const peer = RATIO_PEERS[op];
+    if (peer && names.some((c) => c.name === RATIO_BACKEND) && names.some((c) => c.name === peer)) {
+      const gbps = (name, s, b) => ok.find((r) => r.contender === name && r.op === op && r.size === s && r.batch === b)?.gbps.p50 ?? Number.NaN;
+      const lines = batches.map((b) => ({ batch: b, points: sizes.map((s) => [s, gbps(RATIO_BACKEND, s, b) / gbps(peer, s, b)]) })).filter((l) => l.points.some((q) => Number.isFinite(q[1])));
+      if (lines.length > 0) out.push({ op, name: `ratio-${op}.svg`, alt: `${op}: ${RATIO_BACKEND} / ${peer} by size`, svg: ratioChart({ op, backend: RATIO_BACKEND, peer, sizes, lines, subtitle: sub }) });
     }
     const panelSizes = sizes.filter((s) => s <= 64 * 1024);
     const latencyPanels = panelSizes.map((size) => ({

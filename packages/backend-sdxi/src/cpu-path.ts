@@ -82,6 +82,23 @@ export class CpuPath {
     this.engine.doorbell();
   }
 
+  /**
+   * Runs what submit() queued now, on this thread (the host engine's runInline), and copies the
+   * completions back; false when the engine's thread still held its ring: flushed to it instead.
+   */
+  runInline(): boolean {
+    const n = this.#ring.writeIndex - this.#published;
+    if (n === 0) return true;
+    if (this.engine.runInline!(n) !== n) {
+      this.flush();
+      return false;
+    }
+    this.#published = this.#ring.writeIndex;
+    this.#ring.commit();
+    this.#progress();
+    return true;
+  }
+
   #progress(): void {
     const ring = this.#ring;
     ring.clearNotify();

@@ -48,6 +48,7 @@ const DONE = -1;
 const ON_CPU = -2;
 const ROUTE = { function: 0, cpu: 1, unsupported: 2 } as const;
 const OPS: readonly Operation[] = ['copy', 'fill', 'compare', 'crc32c', 'writeImm', 'nop', 'copyStrided', 'fillStrided', 'compareStrided', 'crc32cStrided'];
+const NOP_OP = OPS.indexOf('nop');
 
 const CB = {
   signal: COMPLETION.signal / 4,
@@ -235,6 +236,40 @@ export class SdxiSession implements EngineSession {
     this.#pump();
   }
 
+  /**
+   * What runInline() takes: the operations the CPU path runs, and NOPs (a zero-length operation
+   * is one), which move nothing; the function's other operations never run inline.
+   */
+  runsInline(kind: number): boolean {
+    const op = opIndex(kind);
+    return !this.#abandoned && this.#cpu !== undefined && op >= 0 && (this.#routes[op] === ROUTE.cpu || op === NOP_OP);
+  }
+
+  /**
+   * Inline execution (docs/performance.md): the `count` descriptors written past core's
+   * Write_Index, every one the CPU path's, taken by the same pump (claims, checks, the failure
+   * rule, fences) and run now by the host engine's runInline, their completions copied back and
+   * Read_Index moved. -1 with nothing taken when the session is not idle or one is not the CPU
+   * path's; -1 too when the host engine's thread held its ring: what was taken runs there and
+   * completes as offloaded work does.
+   */
+  runInline(count: number): number {
+    const end = this.#next + count;
+    if (!this.#cpu || this.#closed || this.#restarting || this.#pending > 0 || this.#read !== this.#next || this.#cpu.outstanding > 0) return -1;
+    const cu = this.#core.u32;
+    for (let i = this.#next; i < end; i++) {
+      const word0 = Atomics.load(cu, this.#coreSlot0 + (i & this.#coreMask) * 16);
+      if ((word0 & VALID) === 0 || !this.runsInline(word0 & KIND_MASK)) return -1;
+    }
+    // Each pass takes at least one descriptor: a fence waits only for what the last pass ran.
+    while (this.#next < end) {
+      this.#pump(end, true);
+      if (!this.#cpu.runInline()) return -1;
+    }
+    this.#advance();
+    return count;
+  }
+
   hold(active: boolean): void {
     if (active === this.#held) return;
     this.#held = active;
@@ -272,11 +307,13 @@ export class SdxiSession implements EngineSession {
 
   // ---------------------------------------------------------------- submission
 
-  /** Takes published descriptors from core's ring, in order, as far as the paths allow. */
-  #pump(): void {
+  /**
+   * Takes published descriptors from core's ring, in order, as far as the paths allow: up to
+   * Write_Index, or up to `write` for an inline run, whose CPU-path work runInline() then runs.
+   */
+  #pump(write = Number(Atomics.load(this.#coreHeader, RING_HEADER.writeIndex / 8)), inline = false): void {
     if (this.#closed) return;
     const cu = this.#core.u32;
-    const write = Number(Atomics.load(this.#coreHeader, RING_HEADER.writeIndex / 8));
     let i = this.#next;
     if (i >= write) return;
     const free = this.#cxt.entries - (this.#sdxiWrite - this.#cxt.readIndex());
@@ -294,7 +331,8 @@ export class SdxiSession implements EngineSession {
       const word0 = Atomics.load(cu, slot0 + k * 16);
       if ((word0 & VALID) === 0) break; // counted but not yet published
       const op = opIndex(word0 & KIND_MASK);
-      const route = this.#abandoned ? ROUTE.unsupported : op < 0 ? ROUTE.function : this.#routes[op]!;
+      // Inline, a NOP is the CPU path's too, so the whole work stays on this thread.
+      const route = this.#abandoned ? ROUTE.unsupported : op < 0 ? ROUTE.function : inline && op === NOP_OP ? ROUTE.cpu : this.#routes[op]!;
       if (route === ROUTE.function && n >= room) break;
       // A fenced descriptor, and each of a work that stops on error, waits until everything
       // before it on both paths has completed: the failure rule needs their outcomes.
@@ -345,7 +383,7 @@ export class SdxiSession implements EngineSession {
       }
     }
     this.#next = i;
-    if (toCpu) this.#cpu!.flush();
+    if (toCpu && !inline) this.#cpu!.flush();
     if (n > 0) this.#enqueue(n, wasIdle);
     if (completedHere) this.#schedule();
   }

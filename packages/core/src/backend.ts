@@ -108,6 +108,11 @@ export interface EngineSession {
    */
   runInline?(count: number): number;
   /**
+   * Whether runInline() can settle a descriptor of this operation (QW0's opcode kind bits); absent:
+   * every one. An engine that runs some operations on a device (sdxi's function) answers false for those.
+   */
+  runsInline?(kind: number): boolean;
+  /**
    * Why this engine's copy between these ends passes through host memory by itself (cuFile in
    * compatibility mode, a file without an O_DIRECT descriptor), in words for `plan.explain()`;
    * undefined when it moves them directly. The route search asks with kinds alone (what holds for

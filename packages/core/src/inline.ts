@@ -15,13 +15,26 @@ const MODES: readonly InlineMode[] = ['auto', 'always', 'never'];
 export const INLINE_BOUND_NS = 500_000;
 
 /** The costs the decision weighs, in nanoseconds. */
-export interface InlineModel {
+export interface InlineCosts {
   /** An offloaded descriptor's round trip to the engine thread and back (doorbell, wake-up, completion), measured on a NOP. */
   readonly handoffNs: number;
   /** One descriptor settled inline, apart from its bytes (claim, checks, completion block, result handling), measured on NOPs. */
   readonly perDescriptorNs: number;
   /** One byte moved by a CPU copy on this thread. */
   readonly perByteNs: number;
+}
+
+/** A session's costs and where they came from (packages/core/src/calibration.ts). */
+export interface InlineModel extends InlineCosts {
+  /**
+   * 'measured' on the engine; 'conservative' when that measurement ran past its deadline
+   * (CONSERVATIVE_COSTS); given by the 'option' or the 'environment' (DATAMOVER_INLINE_MODEL).
+   */
+  readonly source: 'measured' | 'conservative' | 'option' | 'environment';
+  /** Reused from this process's earlier open of the backend instead of measured again. */
+  readonly cached: boolean;
+  /** Time measuring held the JS thread at this open, ms (0 when given or cached). */
+  readonly calibrationMs: number;
 }
 
 /** Which path a batch's work on one session takes, and why. */
@@ -36,6 +49,8 @@ export interface PathDecision {
   readonly estimateNs: number;
   /** The estimate must not exceed this to run inline: the hand-off (auto) or the bound (always). */
   readonly thresholdNs: number;
+  /** Where the model the decision used came from; undefined when the engine has no inline path. */
+  readonly modelSource: InlineModel['source'] | undefined;
 }
 
 /** What the decision sees of the work and its session. */
@@ -44,6 +59,8 @@ export interface WorkShape {
   readonly bytes: number;
   /** Every region the work names is host memory (file I/O and device memory never run inline). */
   readonly hostOnly: boolean;
+  /** The engine can run every operation of the work inline (EngineSession.runsInline). */
+  readonly inlineOps: boolean;
   /** Earlier work is queued or in flight on the session's ring. */
   readonly ringBusy: boolean;
   readonly ringEntries: number;
@@ -63,11 +80,12 @@ export function defaultInlineMode(): InlineMode {
 
 /** The path for `work` under `mode`; `model` undefined when the engine has no inline path. */
 export function decidePath(mode: InlineMode, model: InlineModel | undefined, work: WorkShape): PathDecision {
-  const base = { mode, descriptors: work.descriptors, bytes: work.bytes };
+  const base = { mode, descriptors: work.descriptors, bytes: work.bytes, modelSource: model?.source };
   const engine = (reason: string, estimateNs = 0, thresholdNs = 0): PathDecision => ({ path: 'engine', reason, estimateNs, thresholdNs, ...base });
   if (mode === 'never') return engine("inline: 'never'");
   if (!model) return engine('the engine has no inline path');
   if (!work.hostOnly) return engine('a region is not host memory: file I/O and device memory never run on the JS thread');
+  if (!work.inlineOps) return engine('the engine runs an operation of this work off the CPU (on its device)');
   if (work.descriptors > work.ringEntries) return engine('more descriptors than ring slots');
   const estimateNs = work.descriptors * model.perDescriptorNs + work.bytes * model.perByteNs;
   if (estimateNs > INLINE_BOUND_NS) return engine(`estimate above the ${INLINE_BOUND_NS / 1e6} ms bound on the JS thread`, estimateNs, INLINE_BOUND_NS);

@@ -24,7 +24,8 @@ import { supportSet, type Session } from './session.js';
 import { Submission } from './submission.js';
 import { fileSpace, HOST_SPACE, type AddressSpace, type SpaceKind } from './spaces.js';
 import { Submitter, type SubmitterStats } from './submitter.js';
-import { checkInlineMode, defaultInlineMode, type InlineMode } from './inline.js';
+import { checkInlineCosts, environmentInlineCosts } from './calibration.js';
+import { checkInlineMode, defaultInlineMode, type InlineCosts, type InlineMode } from './inline.js';
 
 export type { Fallback, RoutingPolicy } from './router.js';
 
@@ -67,6 +68,11 @@ export interface MoverOptions {
   ringEntries?: number;
   /** Execution path of small batches (docs/performance.md); default DATAMOVER_INLINE, else 'auto'. A submit's own `inline` wins. */
   inline?: InlineMode;
+  /**
+   * The inline cost model of every session with an inline path, instead of measuring it at open
+   * (docs/performance.md); default DATAMOVER_INLINE_MODEL, else measured once per process per backend.
+   */
+  inlineModel?: InlineCosts;
   /** The staging pool multi-hop transfers pipeline through (docs/plans.md); allocated on first use. */
   staging?: StagingOptions;
 }
@@ -166,6 +172,9 @@ export class Mover {
       .filter(({ b }) => policy !== 'software-only' || b.kind === 'software')
       .sort((x, y) => (policy === 'prefer-hardware' ? Number(x.b.kind === 'software') - Number(y.b.kind === 'software') : 0));
     const inlineMode = checkInlineMode(options.inline, 'inline') ?? defaultInlineMode();
+    const optionCosts = checkInlineCosts(options.inlineModel, 'inlineModel');
+    const envCosts = optionCosts ? undefined : environmentInlineCosts();
+    const costs = optionCosts ? { costs: optionCosts, source: 'option' as const } : envCosts && { costs: envCosts, source: 'environment' as const };
     const unavailable = [...reports.filter((r) => !r.available), ...reports.flatMap(standInReport)];
     const sessions: Session[] = [];
     try {
@@ -174,7 +183,7 @@ export class Mover {
         const ring = new Ring(options.ringEntries ?? b.ringEntries ?? 4096);
         let submitter: Submitter | undefined;
         const engine = await b.open(ring, () => submitter?.progress());
-        submitter = new Submitter(ring, engine, b.name, inlineMode);
+        submitter = new Submitter(ring, engine, b.name, inlineMode, costs);
         const caps = b.capabilities();
         const kinds = new Set(caps.operations.flatMap((o) => [o.src, o.dst]).filter((k): k is SpaceKind => k !== null));
         sessions.push({ backend: b, caps, supports: supportSet(caps), ring, engine, submitter, registered: new Set(), kinds });

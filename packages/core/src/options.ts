@@ -44,7 +44,7 @@ export const OPTION_KEYS = {
   compareStrided: keysOf<CompareStridedOptions>()(...DESCRIPTOR, 'count', 'blockBytes', 'aOffset', 'bOffset', 'aStride', 'bStride'),
   crc32cStrided: keysOf<Crc32cStridedOptions>()(...DESCRIPTOR, 'count', 'blockBytes', 'offset', 'stride', 'seed'),
   submit: keysOf<SubmitOptions>()(...SUBMIT),
-  open: keysOf<MoverOptions>()('backends', 'policy', 'ringEntries', 'inline', 'staging'),
+  open: keysOf<MoverOptions>()('backends', 'policy', 'ringEntries', 'inline', 'inlineModel', 'staging'),
   plan: keysOf<PlanOptions>()('srcOffset', 'dstOffset', 'length', 'integrity'),
   transfer: keysOf<TransferOptions>()('srcOffset', 'dstOffset', 'length', 'integrity', 'signal', 'timeout', 'deadline'),
   close: keysOf<{ abort?: boolean }>()('abort'),

@@ -10,7 +10,8 @@ import type { Batch } from './batch.js';
 import { OPCODE } from './descriptor/generated.js';
 import { OPCODE_BITS } from './descriptor/schema.js';
 import { datamoverError, engineError, ErrorCode, type DatamoverError } from './errors.js';
-import { decidePath, INLINE_BOUND_NS, measuredCopyNsPerByte, type InlineMode, type InlineModel, type PathDecision } from './inline.js';
+import { inlineModel } from './calibration.js';
+import { decidePath, INLINE_BOUND_NS, type InlineCosts, type InlineMode, type InlineModel, type PathDecision } from './inline.js';
 import { COMPLETION, CompletionStatus, NOT_RUN_DETAIL } from './ring/layout.js';
 import type { Ring } from './ring/ring.js';
 
@@ -63,11 +64,6 @@ export class Work {
   }
 }
 
-/** Round trips the hand-off cost is the median of. */
-const HANDOFF_TRIPS = 15;
-/** NOPs the per-descriptor inline cost is measured on. */
-const CALIBRATION_NOPS = 64;
-
 /** Bytes descriptor word `s` moves or reads: its size field (bytes − 1) + 1, or 0 for nop and writeImm. */
 function descriptorBytes(words: Uint32Array, s: number): number {
   const op = words[s]! & KIND_MASK;
@@ -89,7 +85,7 @@ export interface SubmitterStats {
   /** Works (a batch's part on this session) run inline on the JS thread, and handed to the engine. */
   inlineBatches: number;
   offloadedBatches: number;
-  /** The inline cost model measured at open (undefined when the engine has no inline path). */
+  /** The inline cost model, measured at open or given (undefined when the engine has no inline path). */
   inlineModel: InlineModel | undefined;
 }
 
@@ -109,11 +105,19 @@ export class Submitter {
     readonly backend: string,
     /** The path policy of works enqueued without a mode of their own. */
     readonly inlineMode: InlineMode = 'auto',
+    /** The inline costs given by option or environment, instead of measuring them. */
+    costs?: { costs: InlineCosts; source: 'option' | 'environment' },
   ) {
     this.#owner = new Array<Work | typeof SKIPPED | undefined>(ring.entries);
     this.#pos = new Int32Array(ring.entries);
     this.stats = { submitted: 0, done: 0, failed: 0, notRun: 0, completionMs: 0, completionLongestMs: 0, inlineBatches: 0, offloadedBatches: 0, inlineModel: undefined };
-    if (session.runInline) this.stats.inlineModel = this.#calibrate();
+    if (session.runInline) {
+      this.stats.inlineModel = inlineModel(ring, session, backend, costs);
+      // NOPs a measurement cut short left with the engine: retired when it reports them done.
+      for (let i = ring.retired; i < ring.writeIndex; i++) this.#owner[i & (ring.entries - 1)] = SKIPPED;
+      this.#inFlight = ring.writeIndex - ring.retired;
+      if (this.#inFlight > 0) session.hold(true);
+    }
   }
 
   /** Descriptors published and not yet consumed, plus those still queued. */
@@ -140,10 +144,16 @@ export class Submitter {
     let bytes = 0;
     // Summed only while it could matter: past the bound the work goes to the engine anyway.
     const limit = model ? Math.ceil(INLINE_BOUND_NS / model.perByteNs) : 0;
-    for (let k = 0; k < work.count && bytes <= limit; k++) bytes += descriptorBytes(words, work.descriptor(k) * WORDS);
+    const session = this.session;
+    let inlineOps = true;
+    for (let k = 0; k < work.count && bytes <= limit && inlineOps; k++) {
+      const s = work.descriptor(k) * WORDS;
+      bytes += descriptorBytes(words, s);
+      if (session.runsInline && !session.runsInline(words[s]! & KIND_MASK)) inlineOps = false;
+    }
     let hostOnly = true;
     for (const reg of work.batch.regs) if (reg.memory.kind !== 'host') hostOnly = false;
-    return decidePath(mode, model, { descriptors: work.count, bytes, hostOnly, ringBusy: this.busy, ringEntries: this.ring.entries });
+    return decidePath(mode, model, { descriptors: work.count, bytes, hostOnly, inlineOps, ringBusy: this.busy, ringEntries: this.ring.entries });
   }
 
   /** Called when the engine reports progress. */
@@ -305,58 +315,6 @@ export class Submitter {
       w.error ??= error;
       this.cancel(w);
     }
-  }
-
-  /**
-   * The inline model's constants, measured on this session's engine while its ring is still
-   * empty: the hand-off as the median round trip of one NOP through the engine's thread (doorbell,
-   * wake-up, completion seen here), the per-descriptor cost as 64 NOPs settled inline.
-   */
-  #calibrate(): InlineModel {
-    const ring = this.ring;
-    const writeNops = (n: number) => {
-      for (let k = 0; k < n; k++) {
-        const i = ring.writeIndex++;
-        const w = ring.slotWord(i);
-        ring.arm(i, 0, false);
-        for (let j = 1; j < 14; j++) ring.u32[w + j] = 0;
-        ring.u32[w + 14] = ring.completionOffset(i);
-        ring.u32[w + 15] = 0;
-        ring.publish(i, OPCODE.nop | VALID);
-      }
-    };
-    const retireAll = () => {
-      for (let i = ring.retired; i < ring.writeIndex; i++) ring.retire(i);
-    };
-    const trips: number[] = [];
-    // The first trip also waits for the engine's thread to start: not counted.
-    for (let k = 0; k <= HANDOFF_TRIPS; k++) {
-      const t0 = performance.now();
-      writeNops(1);
-      ring.commit();
-      this.session.doorbell();
-      while (ring.readIndex() < ring.writeIndex);
-      if (k > 0) trips.push(performance.now() - t0);
-      retireAll();
-    }
-    trips.sort((a, b) => a - b);
-    let perNop = Infinity;
-    for (let k = 0; k < 3; k++) {
-      writeNops(CALIBRATION_NOPS);
-      const t0 = performance.now();
-      const settled = this.session.runInline!(CALIBRATION_NOPS);
-      const ms = performance.now() - t0;
-      ring.commit();
-      if (settled !== CALIBRATION_NOPS) {
-        // The engine's thread held the ring: let it run them.
-        this.session.doorbell();
-        while (ring.readIndex() < ring.writeIndex);
-      }
-      retireAll();
-      if (settled === CALIBRATION_NOPS) perNop = Math.min(perNop, (ms * 1e6) / CALIBRATION_NOPS);
-    }
-    ring.clearNotify();
-    return { handoffNs: trips[trips.length >> 1]! * 1e6, perDescriptorNs: Number.isFinite(perNop) ? perNop : trips[0]! * 1e6, perByteNs: measuredCopyNsPerByte() };
   }
 
   /**
