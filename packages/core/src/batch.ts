@@ -126,7 +126,8 @@ export interface BatchHost {
   maxDescriptorBytes(session: number): number;
   /** Whether the session's backend can make writes to `kind` durable. */
   durable(session: number, kind: SpaceKind): boolean;
-  submit(batch: Batch, options: SubmitOptions): Promise<BatchResult>;
+  /** The result when the batch settled inside the call (it ran inline), else a Promise of it. */
+  submit(batch: Batch, options: SubmitOptions): BatchResult | Promise<BatchResult>;
   explain(batch: Batch, options: Pick<SubmitOptions, 'inline'>): BatchPath[];
 }
 
@@ -321,17 +322,43 @@ export class Batch {
   }
 
   /** Submits every descriptor at once; resolves with a result per descriptor. */
-  async submit(options: SubmitOptions = NO_OPTIONS): Promise<BatchResult> {
+  submit(options: SubmitOptions = NO_OPTIONS): Promise<BatchResult> {
+    try {
+      const r = this.run(options);
+      return r instanceof Promise ? r : Promise.resolve(r);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * submit() without a Promise where none is needed: the result (or a throw) when the batch
+   * settled inside this call, having run inline; otherwise a Promise. @internal
+   */
+  run(options: SubmitOptions): BatchResult | Promise<BatchResult> {
+    let r: BatchResult | Promise<BatchResult>;
     try {
       if (this.#checkKeys) checkOptions('Batch.submit()', options, OPTION_KEYS.submit);
       this.#check();
       this.#submitted = true;
       this.#trim();
-      return await this.#host.submit(this, options);
+      r = this.#host.submit(this, options);
+    } catch (e) {
+      this.#handles.clear();
+      throw restack(e);
+    }
+    if (r instanceof Promise) return this.#settle(r);
+    this.#handles.clear(); // settled: a batch kept afterwards must not keep its regions
+    return r;
+  }
+
+  async #settle(running: Promise<BatchResult>): Promise<BatchResult> {
+    try {
+      return await running;
     } catch (e) {
       throw restack(e); // a completion error gets the stack of whoever awaits this submit
     } finally {
-      this.#handles.clear(); // settled: a batch kept afterwards must not keep its regions
+      this.#handles.clear();
     }
   }
 

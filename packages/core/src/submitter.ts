@@ -35,8 +35,8 @@ export class Work {
   cancelled = false;
   /** Why the engine refused this work (a failed doorbell), if it did. */
   error: DatamoverError | undefined;
-  readonly settled: Promise<void>;
-  #resolve!: () => void;
+  #settled: Promise<void> | undefined;
+  #resolve: (() => void) | undefined;
 
   /** The work tag its descriptors carry (WORK_TAG), given by the Submitter that runs it. */
   tag = 0;
@@ -47,19 +47,29 @@ export class Work {
     /** Descriptor indexes this session runs, in order; null for all of the batch. */
     readonly idx: Int32Array | null,
     /** After a failure, hold back every later descriptor, not only fenced ones. */
-    readonly stopOnError = false,
-  ) {
-    this.settled = new Promise((r) => (this.#resolve = r));
-  }
+    readonly stopOnError: boolean,
+    /** The session's Submitter that runs it. */
+    readonly sub: Submitter,
+  ) {}
   get count(): number {
     return this.idx ? this.idx.length : this.batch.length;
   }
   descriptor(k: number): number {
     return this.idx ? this.idx[k]! : k;
   }
+  /** Every descriptor published and settled (or reported not-run). */
+  get finished(): boolean {
+    return this.outstanding === 0 && this.next === this.count;
+  }
+  /** Resolves once finished; made only when asked for (work run inline never needs it). */
+  get settled(): Promise<void> {
+    if (this.#settled) return this.#settled;
+    this.#settled = this.finished ? Promise.resolve() : new Promise((r) => (this.#resolve = r));
+    return this.#settled;
+  }
   /** @internal */
   maybeSettle(): void {
-    if (this.outstanding === 0 && this.next === this.count) this.#resolve();
+    if (this.#resolve && this.finished) this.#resolve();
   }
 }
 
