@@ -153,8 +153,11 @@ export class Batch {
   /** False for a Mover one-shot batch: the Mover checked its merged options bag already. */
   readonly #checkKeys: boolean;
 
-  /** @internal Use Mover.batch(). */
-  constructor(host: BatchHost, capacity = 16, checkKeys = true) {
+  /**
+   * @internal Use Mover.batch(). Starts with room for one descriptor (64 bytes, which V8 keeps
+   * on its heap) and grows fourfold as descriptors are added: a small batch allocates no backing store.
+   */
+  constructor(host: BatchHost, capacity = 1, checkKeys = true) {
     this.#host = host;
     this.#checkKeys = checkKeys;
     this.words = new Uint32Array(capacity * WORDS);
@@ -363,7 +366,7 @@ export class Batch {
   }
 
   /** Values a zero-length descriptor reports (it runs as a NOP). @internal */
-  readonly presets = new Map<number, number>();
+  presets: Map<number, number> | undefined;
 
   #check(): void {
     this.#host.assertOpen();
@@ -424,22 +427,23 @@ export class Batch {
 
   #nop(w: number, options: DescriptorOptions, preset = 0): this {
     gen.encodeNopBody(this.words, w, 0);
-    if (preset !== 0) this.presets.set(w / WORDS, preset);
+    if (preset !== 0) (this.presets ??= new Map()).set(w / WORDS, preset);
     return this.#opcode(w, gen.OPCODE.nop, options);
   }
 
   #grow(): void {
-    const words = new Uint32Array(this.words.length * 2);
+    // ×4: from room for one, a 4096-descriptor batch is copied 6 times, not 12.
+    const words = new Uint32Array(this.words.length * 4);
     words.set(this.words);
     this.words = words;
-    const route = new Uint8Array(this.route.length * 2);
+    const route = new Uint8Array(this.route.length * 4);
     route.set(this.route);
     this.route = route;
   }
 
   #trim(): void {
     // Keeps memory proportional to the batch once it is sealed.
-    if (this.words.length > this.#length * WORDS * 2) {
+    if (this.words.length > this.#length * WORDS * 4) {
       this.words = this.words.slice(0, this.#length * WORDS);
       this.route = this.route.slice(0, this.#length);
     }

@@ -187,7 +187,7 @@ export class Submitter {
         let value = 0;
         if (op === OPCODE.crc32c || op === OPCODE.crc32cStrided) value = u32[cb + CB_RESULT]!;
         else if (op === OPCODE.compare || op === OPCODE.compareStrided) value = u32[cb + CB_RESULT + 1] === 0xffff_ffff ? -1 : u32[cb + CB_RESULT]! + u32[cb + CB_RESULT + 1]! * 0x1_0000_0000;
-        else if (op === OPCODE.nop) value = work.batch.presets.get(d) ?? 0;
+        else if (op === OPCODE.nop) value = work.batch.presets?.get(d) ?? 0;
         work.result.done(d, value);
         this.stats.done++;
       } else if (status === CompletionStatus.NOT_RUN) {
