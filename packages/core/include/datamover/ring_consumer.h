@@ -392,14 +392,14 @@ inline void RingConsumer::waitForWork() {
   // periodic sched_yield() hands the CPU over when cores are oversubscribed (2 vCPUs here): a
   // pure pause loop measurably starved the JS thread it was waiting for.
   //
-  // The window adapts to the gaps between submissions. Work that arrives after the window closed
-  // but before it would have closed at twice its length (the doorbell rang sooner after the
-  // sleep began than the window is long; the wake-up's own latency is not counted)
-  // doubles it, up to the ceiling: a producer submitting at that pace is then caught spinning
-  // instead of paying a wake-up. A sleep longer than the ceiling (a gap no window would bridge)
-  // halves it, down to the floor: an engine left idle spins less and less. So the spin after the
-  // last work of a burst costs at most the ceiling (200 µs at the default 50) of one CPU, yielding
-  // every 64 pauses, and an idle engine is back at the floor within a few sleeps.
+  // The window adapts to the gaps between submissions. A doorbell that ends a sleep at most the
+  // ceiling after the last work (the window spun plus the time asleep until it rang; the wake-up's
+  // own latency is not counted) widens the window to twice that gap, up to the ceiling: a producer
+  // submitting at that pace is caught spinning next time instead of paying a wake-up. A longer gap
+  // (one no window would bridge) halves it, down to the floor: an engine left idle spins less and
+  // less. So the spin after the last work of a burst costs at most the ceiling (200 µs at the
+  // default 50) of one CPU, yielding every 64 pauses, and an idle engine is back at the floor
+  // after a few sleeps.
   const uint32_t window = spinMicros_.load(std::memory_order_relaxed);
   const auto deadline = Clock::now() + std::chrono::microseconds(window);
   for (unsigned i = 1;; ++i) {
@@ -425,9 +425,9 @@ inline void RingConsumer::waitForWork() {
     cv_.wait(lk, [&] { return bells_.load() != seen || stop_.load(); });
     lk.unlock();
     if (!stop_.load()) {
-      const int64_t gapNs = bellNs_.load(std::memory_order_relaxed) - asleep;
-      if (gapNs < int64_t{window} * 1000) spinMicros_.store(std::min(2 * window, spinCeiling_), std::memory_order_relaxed);
-      else if (gapNs > int64_t{spinCeiling_} * 1000) spinMicros_.store(std::max(window / 2, spinFloor_), std::memory_order_relaxed);
+      const int64_t gapUs = window + std::max<int64_t>(bellNs_.load(std::memory_order_relaxed) - asleep, 0) / 1000;
+      const uint32_t next = gapUs <= spinCeiling_ ? std::min(std::max(window, static_cast<uint32_t>(2 * gapUs)), spinCeiling_) : std::max(window / 2, spinFloor_);
+      spinMicros_.store(next, std::memory_order_relaxed);
       leaveCpu(wakerCpu_.load(std::memory_order_relaxed));  // not when close() woke it
     }
   }
