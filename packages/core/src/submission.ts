@@ -175,8 +175,8 @@ type Cancelled = { code: 'ABORTED' | 'DEADLINE_EXCEEDED'; reason: unknown };
 
 /** A settled batch's outcome: its result when every descriptor ran whole; anything else throws the report. */
 function verdict(batch: Batch, result: BatchResult, works: readonly Work[], cancel: Cancelled | undefined): BatchResult {
+  if (result.ok) return result; // every descriptor ran whole (without making the counts object)
   const counts = result.counts;
-  if (counts.done === batch.length) return result;
   if (counts.failed > 0) {
     const first = result.firstError();
     throw withResult(datamoverError(ErrorCode.BATCH_FAILED, `${counts.failed} of ${batch.length} descriptors failed${first ? `; first: ${first.message}` : ''}`, { cause: first }), result);
