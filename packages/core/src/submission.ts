@@ -87,7 +87,12 @@ export class Submission {
     if (signal === undefined && timeout === undefined && deadline === undefined && batch.sessions.size === 1) {
       // Nothing can cancel this work but close({ abort: true }): when it ran inline it has
       // settled already, and neither a cancel hook nor a Promise is needed.
-      enqueue(ALL);
+      try {
+        enqueue(ALL);
+      } catch (e) {
+        unpin(); // as the async path's finally does
+        throw e;
+      }
       if (works[0]!.finished) {
         unpin();
         return verdict(batch, result, works, undefined);
