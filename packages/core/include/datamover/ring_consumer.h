@@ -282,9 +282,9 @@ inline void RingConsumer::attach(Napi::Env env, Napi::Uint8Array view) {
 }
 
 inline void RingConsumer::start(Napi::Env env, const Napi::Value& onProgress, const char* name, uint32_t spinMicros) {
-  // The window adapts between a quarter and four times the option (at most 1 ms above it); 0 never spins.
+  // The window adapts between the option and four times it (at most 1 ms above it); 0 never spins.
   spinMicros_.store(spinMicros, std::memory_order_relaxed);
-  spinFloor_ = spinMicros / 4;
+  spinFloor_ = spinMicros;
   spinCeiling_ = std::max(spinMicros, std::min(4 * spinMicros, 1000u));
   // Unreferenced until JS calls ref(): an idle engine must not keep the process alive.
   progress_ = Napi::ThreadSafeFunction::New(env, onProgress.As<Napi::Function>(), name, 0, 1);
@@ -396,10 +396,11 @@ inline void RingConsumer::waitForWork() {
   // ceiling after the last work (the window spun plus the time asleep until it rang; the wake-up's
   // own latency is not counted) widens the window to twice that gap, up to the ceiling: a producer
   // submitting at that pace is caught spinning next time instead of paying a wake-up. A longer gap
-  // (one no window would bridge) halves it, down to the floor: an engine left idle spins less and
-  // less. So the spin after the last work of a burst costs at most the ceiling (200 µs at the
-  // default 50) of one CPU, yielding every 64 pauses, and an idle engine is back at the floor
-  // after a few sleeps.
+  // (one no window would bridge) halves it, down to the floor, `spinMicros` itself: an engine left
+  // idle spins as it did with a fixed window, never less (a shorter floor measurably let a steady
+  // producer fall into a wake-up per submission). So the spin after the last work of a burst costs
+  // at most the ceiling (200 µs at the default 50) of one CPU, yielding every 64 pauses, and an
+  // idle engine is back at the floor after at most two sleeps.
   const uint32_t window = spinMicros_.load(std::memory_order_relaxed);
   const auto deadline = Clock::now() + std::chrono::microseconds(window);
   for (unsigned i = 1;; ++i) {
