@@ -2,7 +2,8 @@
  * Where a 4 KiB single copy's latency goes, submit to settled Promise, on the soft native engine:
  *   node bench/latency-breakdown.js [--iterations 20000] [--size 4096]
  * Each line is the median of `iterations` awaited operations measured back to back. The parts are
- * differences of those medians: the batch build and the Promise are measured alone; 'inline' runs
+ * differences of those medians: the batch build and the Promise are measured alone; mover.copy() is
+ * the one-shot call with default options (the path the cost model picks); 'inline' runs
  * the copy on the JS thread (no hand-off); 'engine' hands it to the engine's thread (doorbell,
  * wake-up or spin, completion seen by polling or by the progress call). A shared machine makes
  * absolute figures noisy: the load average is printed with them.
@@ -34,6 +35,7 @@ const src = m.alloc(size);
 const dst = m.alloc(size);
 
 const promise = await median(() => Promise.resolve());
+const oneShot = await median(() => m.copy(dst, src));
 const build = await median(() => void m.batch().copy(dst, src, { length: size }));
 const inline = await median(() => m.batch().copy(dst, src, { length: size }).submit({ inline: 'always' }));
 const offloaded = await median(() => m.batch().copy(dst, src, { length: size }).submit({ inline: 'never' }));
@@ -42,6 +44,7 @@ await m.close();
 
 const us = (ns) => (ns / 1000).toFixed(2).padStart(8) + ' µs';
 console.log(`${size} B single copy, median of ${iterations}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(`end to end, mover.copy() (default)  ${us(oneShot)}   (path: the cost model's)`);
 console.log(`end to end, inline (JS thread)      ${us(inline)}`);
 console.log(`end to end, engine thread           ${us(offloaded)}`);
 console.log(`  batch build (copy descriptor)     ${us(build)}`);

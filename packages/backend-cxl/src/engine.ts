@@ -57,7 +57,7 @@ export class CxlEngineSession implements EngineSession {
   }
 
   stats(): Record<string, number | string> {
-    const s = this.#closed ? { ntThreshold: 0, durableWrites: 0, executed: 0, execNs: 0, sleeps: 0, wakeMoves: 0, inlined: 0 } : this.#engine.stats();
+    const s = this.#closed ? { ntThreshold: 0, durableWrites: 0, executed: 0, execNs: 0, sleeps: 0, wakeMoves: 0, inlined: 0, spinMicros: 0 } : this.#engine.stats();
     return { engine: 'native', flush: this.#addon.info().flush, ...s };
   }
   close(): void {

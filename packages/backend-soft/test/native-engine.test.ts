@@ -770,6 +770,25 @@ describe('ring protocol', () => {
     expect(ring.engine.stats()).toEqual(s); // still readable after close
   });
 
+  it('the spin window adapts within its bounds: idle gaps bring it back to spinMicros, 0 never spins', async () => {
+    const ring = new TestRing(8, { spinMicros: 40 });
+    expect(ring.engine.stats().spinMicros).toBe(40);
+    // Back-to-back NOPs: whatever the gaps, the window stays within [40, 160].
+    for (let k = 0; k < 200; k++) await ring.exec('nop');
+    const busy = ring.engine.stats().spinMicros;
+    expect(busy).toBeGreaterThanOrEqual(40);
+    expect(busy).toBeLessThanOrEqual(160);
+    // Gaps of 5 ms, far past the 160 µs ceiling: each sleep halves the window, down to its floor.
+    for (let k = 0; k < 6; k++) {
+      await new Promise((r) => setTimeout(r, 5));
+      await ring.exec('nop');
+    }
+    expect(ring.engine.stats().spinMicros).toBe(40);
+    const none = new TestRing(8, { spinMicros: 0 });
+    for (let k = 0; k < 20; k++) await none.exec('nop');
+    expect(none.engine.stats().spinMicros).toBe(0);
+  });
+
   it('close() waits for the running descriptor, is idempotent, and later calls throw ENGINE_CLOSED', async () => {
     const ring = new TestRing(8);
     const view = new Uint8Array(new SharedArrayBuffer(64 << 20));

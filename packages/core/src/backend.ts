@@ -187,6 +187,8 @@ export interface RingConsumerStats {
   readonly wakeMoves: number;
   /** Descriptors runInline() settled on the JS thread (also in `executed` when they ran). */
   readonly inlined: number;
+  /** The consumer's spin window now, µs: it adapts between `spinMicros` and four times it (docs/performance.md). */
+  readonly spinMicros: number;
 }
 
 export interface Backend {

@@ -20,7 +20,8 @@ export type StatusCode = (typeof StatusCode)[keyof typeof StatusCode];
 export class BatchResult {
   readonly #status: Uint8Array;
   readonly #value: Float64Array;
-  readonly #errors = new Map<number, DatamoverError>();
+  /** Made at the first failure: a batch that succeeds allocates none. */
+  #errors: Map<number, DatamoverError> | undefined;
   #done = 0;
   #notRun = 0;
   #failed = 0;
@@ -46,7 +47,7 @@ export class BatchResult {
     else if (status === StatusCode.notRun || status === StatusCode.heldBack) this.#notRun++;
     else if (status === StatusCode.failed) {
       this.#failed++;
-      if (error) this.#errors.set(i, error);
+      if (error) (this.#errors ??= new Map()).set(i, error);
     }
   }
 
@@ -62,7 +63,8 @@ export class BatchResult {
     return s === StatusCode.heldBack ? 'after-failure' : s === StatusCode.notRun ? 'cancelled' : undefined;
   }
   error(i: number): DatamoverError | undefined {
-    return this.#errors.get(this.#index(i));
+    const k = this.#index(i);
+    return this.#errors?.get(k);
   }
   /** True when every descriptor ran whole and none failed. */
   get ok(): boolean {
@@ -73,7 +75,7 @@ export class BatchResult {
   }
   /** The first failure, if any. */
   firstError(): DatamoverError | undefined {
-    for (const e of this.#errors.values()) return e;
+    if (this.#errors) for (const e of this.#errors.values()) return e;
     return undefined;
   }
 

@@ -126,7 +126,8 @@ export interface BatchHost {
   maxDescriptorBytes(session: number): number;
   /** Whether the session's backend can make writes to `kind` durable. */
   durable(session: number, kind: SpaceKind): boolean;
-  submit(batch: Batch, options: SubmitOptions): Promise<BatchResult>;
+  /** The result when the batch settled inside the call (it ran inline), else a Promise of it. */
+  submit(batch: Batch, options: SubmitOptions): BatchResult | Promise<BatchResult>;
   explain(batch: Batch, options: Pick<SubmitOptions, 'inline'>): BatchPath[];
 }
 
@@ -152,8 +153,11 @@ export class Batch {
   /** False for a Mover one-shot batch: the Mover checked its merged options bag already. */
   readonly #checkKeys: boolean;
 
-  /** @internal Use Mover.batch(). */
-  constructor(host: BatchHost, capacity = 16, checkKeys = true) {
+  /**
+   * @internal Use Mover.batch(). Starts with room for one descriptor (64 bytes, which V8 keeps
+   * on its heap) and grows fourfold as descriptors are added: a small batch allocates no backing store.
+   */
+  constructor(host: BatchHost, capacity = 1, checkKeys = true) {
     this.#host = host;
     this.#checkKeys = checkKeys;
     this.words = new Uint32Array(capacity * WORDS);
@@ -339,22 +343,48 @@ export class Batch {
   }
 
   /** Submits every descriptor at once; resolves with a result per descriptor. */
-  async submit(options: SubmitOptions = NO_OPTIONS): Promise<BatchResult> {
+  submit(options: SubmitOptions = NO_OPTIONS): Promise<BatchResult> {
+    try {
+      const r = this.run(options);
+      return r instanceof Promise ? r : Promise.resolve(r);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * submit() without a Promise where none is needed: the result (or a throw) when the batch
+   * settled inside this call, having run inline; otherwise a Promise. @internal
+   */
+  run(options: SubmitOptions): BatchResult | Promise<BatchResult> {
+    let r: BatchResult | Promise<BatchResult>;
     try {
       if (this.#checkKeys) checkOptions('Batch.submit()', options, OPTION_KEYS.submit);
       this.#check();
       this.#submitted = true;
       this.#trim();
-      return await this.#host.submit(this, options);
+      r = this.#host.submit(this, options);
+    } catch (e) {
+      this.#handles.clear();
+      throw restack(e);
+    }
+    if (r instanceof Promise) return this.#settle(r);
+    this.#handles.clear(); // settled: a batch kept afterwards must not keep its regions
+    return r;
+  }
+
+  async #settle(running: Promise<BatchResult>): Promise<BatchResult> {
+    try {
+      return await running;
     } catch (e) {
       throw restack(e); // a completion error gets the stack of whoever awaits this submit
     } finally {
-      this.#handles.clear(); // settled: a batch kept afterwards must not keep its regions
+      this.#handles.clear();
     }
   }
 
   /** Values a zero-length descriptor reports (it runs as a NOP). @internal */
-  readonly presets = new Map<number, number>();
+  presets: Map<number, number> | undefined;
 
   #check(): void {
     this.#host.assertOpen();
@@ -415,22 +445,23 @@ export class Batch {
 
   #nop(w: number, options: DescriptorOptions, preset = 0): this {
     gen.encodeNopBody(this.words, w, 0);
-    if (preset !== 0) this.presets.set(w / WORDS, preset);
+    if (preset !== 0) (this.presets ??= new Map()).set(w / WORDS, preset);
     return this.#opcode(w, gen.OPCODE.nop, options);
   }
 
   #grow(): void {
-    const words = new Uint32Array(this.words.length * 2);
+    // ×4: from room for one, a 4096-descriptor batch is copied 6 times, not 12.
+    const words = new Uint32Array(this.words.length * 4);
     words.set(this.words);
     this.words = words;
-    const route = new Uint8Array(this.route.length * 2);
+    const route = new Uint8Array(this.route.length * 4);
     route.set(this.route);
     this.route = route;
   }
 
   #trim(): void {
     // Keeps memory proportional to the batch once it is sealed.
-    if (this.words.length > this.#length * WORDS * 2) {
+    if (this.words.length > this.#length * WORDS * 4) {
       this.words = this.words.slice(0, this.#length * WORDS);
       this.route = this.route.slice(0, this.#length);
     }

@@ -5,6 +5,7 @@
  */
 import { markAsUntransferable } from 'node:worker_threads';
 import type { Backend, EngineSession, MemoryProvider, Operation, ProbeResult } from './backend.js';
+import type { BatchResult } from './batch-result.js';
 import { Batch, type BatchHost, type CompareOptions, type CopyOptions, type Crc32cOptions, type DescriptorOptions, type FillOptions, type SubmitOptions, type WriteImmediateOptions } from './batch.js';
 import { collector } from './collector.js';
 import { DatamoverError, datamoverError, ErrorCode } from './errors.js';
@@ -384,34 +385,33 @@ export class Mover {
   }
 
   /** Copies `src` into `dst` (whole regions of equal length, or the range in `options`). */
-  async copy(dst: Region, src: Region, options: CopyOptions & SubmitOptions = NO_OPTIONS): Promise<void> {
-    await this.#one('copy', options, (b) => b.copy(dst, src, options));
+  copy(dst: Region, src: Region, options: CopyOptions & SubmitOptions = NO_OPTIONS): Promise<void> {
+    return this.#one('copy', options, (b) => b.copy(dst, src, options), noValue);
   }
 
   /** Fills `dst` with a 1-byte (default) or 8-byte pattern. */
-  async fill(dst: Region, pattern: number | bigint, options: FillOptions & SubmitOptions = NO_OPTIONS): Promise<void> {
-    await this.#one('fill', options, (b) => b.fill(dst, pattern, options));
+  fill(dst: Region, pattern: number | bigint, options: FillOptions & SubmitOptions = NO_OPTIONS): Promise<void> {
+    return this.#one('fill', options, (b) => b.fill(dst, pattern, options), noValue);
   }
 
   /** Compares two ranges: `{ equal: true }` or the first differing offset. */
-  async compare(a: Region, b: Region, options: CompareOptions & SubmitOptions = NO_OPTIONS): Promise<{ equal: true } | { equal: false; offset: number }> {
-    const offset = await this.#one('compare', options, (batch) => batch.compare(a, b, options));
-    return offset < 0 ? { equal: true } : { equal: false, offset };
+  compare(a: Region, b: Region, options: CompareOptions & SubmitOptions = NO_OPTIONS): Promise<{ equal: true } | { equal: false; offset: number }> {
+    return this.#one('compare', options, (batch) => batch.compare(a, b, options), (offset) => (offset < 0 ? { equal: true } : { equal: false, offset }));
   }
 
   /** CRC-32C (Castagnoli) of a region or range. */
-  async crc32c(src: Region, options: Crc32cOptions & SubmitOptions = NO_OPTIONS): Promise<number> {
-    return this.#one('crc32c', options, (b) => b.crc32c(src, options));
+  crc32c(src: Region, options: Crc32cOptions & SubmitOptions = NO_OPTIONS): Promise<number> {
+    return this.#one('crc32c', options, (b) => b.crc32c(src, options), (v) => v);
   }
 
   /** Stores a 1/2/4/8-byte little-endian value (default 8 bytes). */
-  async writeImmediate(dst: Region, value: number | bigint, options: WriteImmediateOptions & SubmitOptions = NO_OPTIONS): Promise<void> {
-    await this.#one('writeImmediate', options, (b) => b.writeImmediate(dst, value, options));
+  writeImmediate(dst: Region, value: number | bigint, options: WriteImmediateOptions & SubmitOptions = NO_OPTIONS): Promise<void> {
+    return this.#one('writeImmediate', options, (b) => b.writeImmediate(dst, value, options), noValue);
   }
 
   /** A descriptor that does nothing; with `fence` it waits for everything before it. */
-  async nop(options: DescriptorOptions & SubmitOptions = NO_OPTIONS): Promise<void> {
-    await this.#one('nop', options, (b) => b.nop(options));
+  nop(options: DescriptorOptions & SubmitOptions = NO_OPTIONS): Promise<void> {
+    return this.#one('nop', options, (b) => b.nop(options), noValue);
   }
 
   /**
@@ -456,18 +456,18 @@ export class Mover {
     return this.#router.explain(op, src, dst, backend);
   }
 
-  /** Runs one descriptor as its own batch; `options` holds the descriptor's keys and the submit keys. */
-  async #one(op: keyof typeof ONE_SHOT_KEYS, options: SubmitOptions, add: (b: Batch) => Batch): Promise<number> {
-    checkOptions(`${op}()`, options, ONE_SHOT_KEYS[op]);
-    this.#assertOpen();
-    const batch = add(new Batch(this.#host, 1, false));
+  /**
+   * Runs one descriptor as its own batch; `options` holds the descriptor's keys and the submit
+   * keys. Settled inline, it returns an already-settled Promise: no Promise chain is waited on.
+   */
+  #one<T>(op: keyof typeof ONE_SHOT_KEYS, options: SubmitOptions, add: (b: Batch) => Batch, value: (v: number) => T): Promise<T> {
     try {
-      const result = await batch.submit(options);
-      return result.value(0);
+      checkOptions(`${op}()`, options, ONE_SHOT_KEYS[op]);
+      this.#assertOpen();
+      const r = add(new Batch(this.#host, 1, false)).run(options);
+      return r instanceof Promise ? oneLater(r, value) : Promise.resolve(value(r.value(0)));
     } catch (e) {
-      // A single descriptor's failure is reported as itself, not as a failed batch.
-      if ((e as DatamoverError).code === ErrorCode.BATCH_FAILED && (e as DatamoverError).cause) throw (e as DatamoverError).cause;
-      throw e;
+      return Promise.reject(oneError(e));
     }
   }
 
@@ -527,3 +527,17 @@ async function probeOne(b: Backend): Promise<BackendReport> {
   }
 }
 
+const noValue = (): void => undefined;
+
+/** A single descriptor's failure is reported as itself, not as a failed batch. */
+function oneError(e: unknown): unknown {
+  return e instanceof DatamoverError && e.code === ErrorCode.BATCH_FAILED && e.cause ? e.cause : e;
+}
+
+async function oneLater<T>(running: Promise<BatchResult>, value: (v: number) => T): Promise<T> {
+  try {
+    return value((await running).value(0));
+  } catch (e) {
+    throw oneError(e);
+  }
+}

@@ -168,13 +168,13 @@ export class Region {
    * usable. Engines and the Mover call this; it is the single place state errors come from.
    * @internal
    */
-  resolve(): { reg: Registration; base: number } {
-    const { reg, base } = this.#usable();
-    const m = reg.memory;
-    if (m.kind === 'host' && m.view.byteLength !== reg.length) {
+  resolve(): { readonly reg: Registration; readonly base: number } {
+    const span = this.#usable();
+    const m = span.reg.memory;
+    if (m.kind === 'host' && m.view.byteLength !== span.reg.length) {
       throw datamoverError(ErrorCode.DETACHED_BUFFER, 'the ArrayBuffer behind this region was detached');
     }
-    return { reg, base };
+    return span; // the span itself: no object made per descriptor
   }
 
   /**

@@ -92,11 +92,11 @@ export class Router {
     throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `no open backend can run ${what} (open: ${this.sessions.map((s) => s.backend.name).join(', ')})`);
   }
 
-  /** The recorded fallbacks that lead to one of `sessions` (to count a batch running there). */
-  *fallbacksTo(sessions: Iterable<number>): Iterable<Fallback> {
+  /** Counts a batch running on `sessions` against each recorded fallback that leads there. */
+  countFallbacks(sessions: Iterable<number>): void {
     if (this.#fallbacks.size === 0) return;
     const names = new Set([...sessions].map((s) => this.sessions[s]!.backend.name));
-    for (const f of this.#fallbacks.values()) if (names.has(f.to)) yield f;
+    for (const f of this.#fallbacks.values()) if (names.has(f.to)) f.count++;
   }
 
   /** Every recorded fallback, copied. */

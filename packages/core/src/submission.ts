@@ -11,11 +11,11 @@ import { datamoverError, engineError, ErrorCode, type CancelledError, type Datam
 import { checkInlineMode } from './inline.js';
 import type { Router } from './router.js';
 import type { Session } from './session.js';
-import { Work, type Submitter } from './submitter.js';
+import { Work } from './submitter.js';
 
 const FENCE = 1 << OPCODE_BITS.fence;
 
-type Cancel = (code: 'ABORTED' | 'DEADLINE_EXCEEDED', reason: unknown) => void;
+type Cancel = (code: Cancelled['code'], reason: unknown) => void;
 
 export class Submission {
   #registrationMs = 0;
@@ -48,7 +48,12 @@ export class Submission {
     await Promise.allSettled([...this.#inFlight]);
   }
 
-  async submit(batch: Batch, options: SubmitOptions): Promise<BatchResult> {
+  /**
+   * Runs `batch`. A batch on one engine session whose work settled inside this call (it ran
+   * inline) returns its BatchResult — or throws its error — at once, with no Promise made on the
+   * way; anything still running returns a Promise.
+   */
+  submit(batch: Batch, options: SubmitOptions): BatchResult | Promise<BatchResult> {
     checkSubmitOptions(options);
     const { signal, timeout, deadline, stopOnError = false } = options;
     const inline = checkInlineMode(options.inline, 'inline');
@@ -62,18 +67,43 @@ export class Submission {
       if (reg.releasing || reg.freed) throw datamoverError(ErrorCode.REGION_RELEASED, 'a region of this batch was released after the descriptor was added');
       if (reg.memory.kind === 'host' && reg.memory.view.byteLength !== reg.length) throw datamoverError(ErrorCode.DETACHED_BUFFER, 'the ArrayBuffer behind a region of this batch was detached');
     }
-    const sessions = [...batch.sessions];
-    for (const s of sessions) this.#ensureRegistered(this.sessions[s]!, batch);
+    for (const s of batch.sessions) this.#ensureRegistered(this.sessions[s]!, batch);
     for (const reg of batch.regs) reg.inFlight++;
     this.#batches++;
-    for (const f of this.router.fallbacksTo(batch.sessions)) f.count++;
+    this.router.countFallbacks(batch.sessions);
 
-    const works: { work: Work; sub: Submitter }[] = [];
-    let cancel: { code: 'ABORTED' | 'DEADLINE_EXCEEDED'; reason: unknown } | undefined;
+    const works: Work[] = [];
+    const enqueue = (segment: readonly number[]): void => {
+      for (const s of batch.sessions) {
+        const idx = batch.sessions.size === 1 && segment === ALL ? null : Int32Array.from(indexesFor(batch, segment, s));
+        const work = new Work(batch, result, idx, stopOnError, this.sessions[s]!.submitter);
+        works.push(work);
+        work.sub.enqueue(work, inline);
+      }
+    };
+    const unpin = () => {
+      for (const reg of batch.regs) reg.settle();
+    };
+    if (signal === undefined && timeout === undefined && deadline === undefined && batch.sessions.size === 1) {
+      // Nothing can cancel this work but close({ abort: true }): when it ran inline it has
+      // settled already, and neither a cancel hook nor a Promise is needed.
+      try {
+        enqueue(ALL);
+      } catch (e) {
+        unpin(); // as the async path's finally does
+        throw e;
+      }
+      if (works[0]!.finished) {
+        unpin();
+        return verdict(batch, result, works, undefined);
+      }
+    }
+
+    let cancel: Cancelled | undefined;
     const stop = (code: 'ABORTED' | 'DEADLINE_EXCEEDED', reason: unknown) => {
       if (cancel) return;
       cancel = { code, reason };
-      for (const { work, sub } of works) sub.cancel(work);
+      for (const work of works) work.sub.cancel(work);
     };
     const onAbort = () => stop('ABORTED', signal!.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -85,52 +115,33 @@ export class Submission {
 
     const run = (async () => {
       try {
-        for (let segment of segments(batch, sessions.length > 1, stopOnError)) {
-          if (cancel) {
-            for (const d of segment === ALL ? range(batch.length) : segment) result.record(d, StatusCode.notRun, 0);
-            continue;
+        if (works.length > 0) await works[0]!.settled; // the one-session work enqueued above
+        else
+          for (let segment of segments(batch, batch.sessions.size > 1, stopOnError)) {
+            if (cancel) {
+              for (const d of segment === ALL ? range(batch.length) : segment) result.record(d, StatusCode.notRun, 0);
+              continue;
+            }
+            // The failure rule across engines (each engine keeps it on its own ring): after a failure
+            // in an earlier segment, the fenced descriptor that begins this one is held back, and with
+            // stopOnError all of it.
+            if (result.counts.failed > 0) {
+              const held = stopOnError ? segment : fenced(batch, segment[0]!) ? segment.slice(0, 1) : [];
+              for (const d of held) result.record(d, StatusCode.heldBack, 0);
+              segment = segment.slice(held.length);
+              if (segment.length === 0) continue;
+            }
+            const first = works.length;
+            enqueue(segment);
+            await Promise.all(works.slice(first).map((w) => w.settled));
           }
-          // The failure rule across engines (each engine keeps it on its own ring): after a failure
-          // in an earlier segment, the fenced descriptor that begins this one is held back, and with
-          // stopOnError all of it.
-          if (result.counts.failed > 0) {
-            const held = stopOnError ? segment : fenced(batch, segment[0]!) ? segment.slice(0, 1) : [];
-            for (const d of held) result.record(d, StatusCode.heldBack, 0);
-            segment = segment.slice(held.length);
-            if (segment.length === 0) continue;
-          }
-          const phase: Promise<void>[] = [];
-          for (const s of sessions) {
-            const idx = sessions.length === 1 && segment === ALL ? null : Int32Array.from(indexesFor(batch, segment, s));
-            const work = new Work(batch, result, idx, stopOnError);
-            const sub = this.sessions[s]!.submitter;
-            works.push({ work, sub });
-            sub.enqueue(work, inline);
-            phase.push(work.settled);
-          }
-          await Promise.all(phase);
-        }
       } finally {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         this.#active.delete(stop);
-        for (const reg of batch.regs) reg.settle();
+        unpin();
       }
-      // Success only when every descriptor ran whole; anything else rejects with the report.
-      const counts = result.counts;
-      if (counts.done === batch.length) return result;
-      if (counts.failed > 0) {
-        const first = result.firstError();
-        throw withResult(datamoverError(ErrorCode.BATCH_FAILED, `${counts.failed} of ${batch.length} descriptors failed${first ? `; first: ${first.message}` : ''}`, { cause: first }), result);
-      }
-      if (!cancel) {
-        // Nothing cancelled, yet work did not run (the engine refused a doorbell, or skipped
-        // descriptors on its own): an engine fault, never a success.
-        const e = works.find((w) => w.work.error)?.work.error ?? datamoverError(ErrorCode.DEVICE_ERROR, `backend skipped ${counts.notRun} descriptor(s) that nobody cancelled`);
-        throw withResult(datamoverError(ErrorCode.BATCH_FAILED, `${counts.notRun} of ${batch.length} descriptors did not run: ${e.message}`, { cause: e }), result);
-      }
-      const why = cancel;
-      throw cancelled(why.code, `${why.code === 'ABORTED' ? 'aborted' : 'deadline exceeded'}: ${counts.done} of ${batch.length} descriptors ran, ${counts.notRun} did not`, result, why.reason);
+      return verdict(batch, result, works, cancel);
     })();
     this.#inFlight.add(run);
     void run.then(
@@ -163,6 +174,25 @@ export class Submission {
       session.registered.add(reg);
     }
   }
+}
+
+type Cancelled = { code: 'ABORTED' | 'DEADLINE_EXCEEDED'; reason: unknown };
+
+/** A settled batch's outcome: its result when every descriptor ran whole; anything else throws the report. */
+function verdict(batch: Batch, result: BatchResult, works: readonly Work[], cancel: Cancelled | undefined): BatchResult {
+  if (result.ok) return result; // every descriptor ran whole (without making the counts object)
+  const counts = result.counts;
+  if (counts.failed > 0) {
+    const first = result.firstError();
+    throw withResult(datamoverError(ErrorCode.BATCH_FAILED, `${counts.failed} of ${batch.length} descriptors failed${first ? `; first: ${first.message}` : ''}`, { cause: first }), result);
+  }
+  if (!cancel) {
+    // Nothing cancelled, yet work did not run (the engine refused a doorbell, or skipped
+    // descriptors on its own): an engine fault, never a success.
+    const e = works.find((w) => w.error)?.error ?? datamoverError(ErrorCode.DEVICE_ERROR, `backend skipped ${counts.notRun} descriptor(s) that nobody cancelled`);
+    throw withResult(datamoverError(ErrorCode.BATCH_FAILED, `${counts.notRun} of ${batch.length} descriptors did not run: ${e.message}`, { cause: e }), result);
+  }
+  throw cancelled(cancel.code, `${cancel.code === 'ABORTED' ? 'aborted' : 'deadline exceeded'}: ${counts.done} of ${batch.length} descriptors ran, ${counts.notRun} did not`, result, cancel.reason);
 }
 
 /** Throws INVALID_ARGUMENT unless the cancellation and failure options have their types (a batch's submit, a transfer). */

@@ -36,8 +36,8 @@ export class Work {
   cancelled = false;
   /** Why the engine refused this work (a failed doorbell), if it did. */
   error: DatamoverError | undefined;
-  readonly settled: Promise<void>;
-  #resolve!: () => void;
+  #settled: Promise<void> | undefined;
+  #resolve: (() => void) | undefined;
 
   /** The work tag its descriptors carry (WORK_TAG), given by the Submitter that runs it. */
   tag = 0;
@@ -48,19 +48,29 @@ export class Work {
     /** Descriptor indexes this session runs, in order; null for all of the batch. */
     readonly idx: Int32Array | null,
     /** After a failure, hold back every later descriptor, not only fenced ones. */
-    readonly stopOnError = false,
-  ) {
-    this.settled = new Promise((r) => (this.#resolve = r));
-  }
+    readonly stopOnError: boolean,
+    /** The session's Submitter that runs it. */
+    readonly sub: Submitter,
+  ) {}
   get count(): number {
     return this.idx ? this.idx.length : this.batch.length;
   }
   descriptor(k: number): number {
     return this.idx ? this.idx[k]! : k;
   }
+  /** Every descriptor published and settled (or reported not-run). */
+  get finished(): boolean {
+    return this.outstanding === 0 && this.next === this.count;
+  }
+  /** Resolves once finished; made only when asked for (work run inline never needs it). */
+  get settled(): Promise<void> {
+    if (this.#settled) return this.#settled;
+    this.#settled = this.finished ? Promise.resolve() : new Promise((r) => (this.#resolve = r));
+    return this.#settled;
+  }
   /** @internal */
   maybeSettle(): void {
-    if (this.outstanding === 0 && this.next === this.count) this.#resolve();
+    if (this.#resolve && this.finished) this.#resolve();
   }
 }
 
@@ -187,7 +197,7 @@ export class Submitter {
         let value = 0;
         if (op === OPCODE.crc32c || op === OPCODE.crc32cStrided) value = u32[cb + CB_RESULT]!;
         else if (op === OPCODE.compare || op === OPCODE.compareStrided) value = u32[cb + CB_RESULT + 1] === 0xffff_ffff ? -1 : u32[cb + CB_RESULT]! + u32[cb + CB_RESULT + 1]! * 0x1_0000_0000;
-        else if (op === OPCODE.nop) value = work.batch.presets.get(d) ?? 0;
+        else if (op === OPCODE.nop) value = work.batch.presets?.get(d) ?? 0;
         work.result.done(d, value);
         this.stats.done++;
       } else if (status === CompletionStatus.NOT_RUN) {

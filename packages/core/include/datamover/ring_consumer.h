@@ -16,6 +16,7 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -61,7 +62,8 @@ class RingConsumer {
   static Napi::Uint8Array ringArg(const Napi::CallbackInfo& info);
   // info[2], the engine's options: an object, or where `optional` undefined (read as {}).
   static Napi::Object optionsArg(const Napi::CallbackInfo& info, bool optional);
-  // options.spinMicros: how long the consumer spins for work before it sleeps (default 50).
+  // options.spinMicros: how long the consumer spins for work before it sleeps (default 50): the
+  // base of its adaptive spin window (waitForWork()).
   static uint32_t spinMicrosOption(Napi::Env env, const Napi::Object& options);
   // Checks the ring header against the memory it came in and keeps that memory alive.
   void attach(Napi::Env env, Napi::Uint8Array view);
@@ -91,7 +93,8 @@ class RingConsumer {
   // status), execNs (time the consumer was busy with descriptors, counted when it wakes the
   // producer and when it runs out of work), sleeps (times the consumer blocked for work),
   // wakeMoves (wake-ups after which it stepped off the waking JS thread's CPU, see leaveCpu),
-  // inlined (descriptors runInline() settled on the JS thread; also counted in executed when run).
+  // inlined (descriptors runInline() settled on the JS thread; also counted in executed when run),
+  // spinMicros (the spin window now, see waitForWork()).
   Napi::Object consumerStats(Napi::Env env) const;
 
   // ---- the engine's part ----
@@ -199,7 +202,10 @@ class RingConsumer {
   uint8_t* ring_ = nullptr;
   uint64_t mask_ = 0;
   uint32_t slots_ = 0, completions_ = 0;
-  uint32_t spinMicros_ = 0;
+  // The adaptive spin window (waitForWork()): now, and its bounds from options.spinMicros.
+  std::atomic<uint32_t> spinMicros_{0};
+  static int64_t nowNs() { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count(); }
+  uint32_t spinFloor_ = 0, spinCeiling_ = 0;
   Napi::Reference<Napi::Uint8Array> ringRef_;  // keeps the ring's SharedArrayBuffer alive
   Napi::ThreadSafeFunction progress_;
   std::thread thread_;
@@ -212,6 +218,7 @@ class RingConsumer {
   std::atomic<bool> sleeping_{false};
   std::atomic<bool> stop_{false};
   std::atomic<int> wakerCpu_{-1};  // the CPU the last waking doorbell() ran on
+  std::atomic<int64_t> bellNs_{0};  // when the last waking doorbell() rang (nowNs())
   // Written by the consumer, read by stats() on the JS thread.
   std::atomic<uint64_t> executed_{0}, execNs_{0}, sleeps_{0}, moves_{0}, inlined_{0};
   std::atomic<bool> turn_{false};
@@ -275,7 +282,10 @@ inline void RingConsumer::attach(Napi::Env env, Napi::Uint8Array view) {
 }
 
 inline void RingConsumer::start(Napi::Env env, const Napi::Value& onProgress, const char* name, uint32_t spinMicros) {
-  spinMicros_ = spinMicros;
+  // The window adapts between the option and four times it (at most 1 ms above it); 0 never spins.
+  spinMicros_.store(spinMicros, std::memory_order_relaxed);
+  spinFloor_ = spinMicros;
+  spinCeiling_ = std::max(spinMicros, std::min(4 * spinMicros, 1000u));
   // Unreferenced until JS calls ref(): an idle engine must not keep the process alive.
   progress_ = Napi::ThreadSafeFunction::New(env, onProgress.As<Napi::Function>(), name, 0, 1);
   progress_.Unref(env);
@@ -324,6 +334,7 @@ inline Napi::Object RingConsumer::consumerStats(Napi::Env env) const {
   set("sleeps", sleeps_);
   set("wakeMoves", moves_);
   set("inlined", inlined_);
+  o.Set("spinMicros", Napi::Number::New(env, spinMicros_.load(std::memory_order_relaxed)));
   return o;
 }
 
@@ -332,6 +343,7 @@ inline void RingConsumer::Doorbell(const Napi::CallbackInfo& info) {
   bells_.fetch_add(1);
   if (sleeping_.load()) {
     wakerCpu_.store(sched_getcpu(), std::memory_order_relaxed);
+    bellNs_.store(nowNs(), std::memory_order_relaxed);
     { std::lock_guard<std::mutex> g(mu_); }
     cv_.notify_one();
   }
@@ -379,7 +391,18 @@ inline void RingConsumer::waitForWork() {
   // Spin first: a producer submitting back-to-back is answered without a futex round trip. The
   // periodic sched_yield() hands the CPU over when cores are oversubscribed (2 vCPUs here): a
   // pure pause loop measurably starved the JS thread it was waiting for.
-  const auto deadline = Clock::now() + std::chrono::microseconds(spinMicros_);
+  //
+  // The window adapts to the gaps between submissions. A doorbell that ends a sleep at most the
+  // ceiling after the last work (the window spun plus the time asleep until it rang; the wake-up's
+  // own latency is not counted) widens the window to twice that gap, up to the ceiling: a producer
+  // submitting at that pace is caught spinning next time instead of paying a wake-up. A longer gap
+  // (one no window would bridge) halves it, down to the floor, `spinMicros` itself: an engine left
+  // idle spins as it did with a fixed window, never less (a shorter floor measurably let a steady
+  // producer fall into a wake-up per submission). So the spin after the last work of a burst costs
+  // at most the ceiling (200 µs at the default 50) of one CPU, yielding every 64 pauses, and an
+  // idle engine is back at the floor after at most two sleeps.
+  const uint32_t window = spinMicros_.load(std::memory_order_relaxed);
+  const auto deadline = Clock::now() + std::chrono::microseconds(window);
   for (unsigned i = 1;; ++i) {
 #if defined(__x86_64__)
     _mm_pause();
@@ -398,10 +421,16 @@ inline void RingConsumer::waitForWork() {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (!workWaiting()) {
     sleeps_.fetch_add(1, std::memory_order_relaxed);
+    const int64_t asleep = nowNs();
     std::unique_lock<std::mutex> lk(mu_);
     cv_.wait(lk, [&] { return bells_.load() != seen || stop_.load(); });
     lk.unlock();
-    if (!stop_.load()) leaveCpu(wakerCpu_.load(std::memory_order_relaxed));  // not when close() woke it
+    if (!stop_.load()) {
+      const int64_t gapUs = window + std::max<int64_t>(bellNs_.load(std::memory_order_relaxed) - asleep, 0) / 1000;
+      const uint32_t next = gapUs <= spinCeiling_ ? std::min(std::max(window, static_cast<uint32_t>(2 * gapUs)), spinCeiling_) : std::max(window / 2, spinFloor_);
+      spinMicros_.store(next, std::memory_order_relaxed);
+      leaveCpu(wakerCpu_.load(std::memory_order_relaxed));  // not when close() woke it
+    }
   }
   sleeping_.store(false);
 }
