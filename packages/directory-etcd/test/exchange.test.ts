@@ -53,15 +53,17 @@ describe.skipIf(etcdMissing)('RegionExchange on EtcdDirectory', () => {
     await etcd?.dispose();
   });
 
-  it('imports by name, caches, drops the cache on revoke / re-export / peer gone', async () => {
-    const prefix = `x${process.pid}`;
+  // Agents a (published) and b under one prefix, and one fabric: what a exports, b's imports reach.
+  async function agents(prefix: string) {
     const a = await EtcdDirectory.open({ endpoints: [etcd.endpoint], prefix, agent: 'a' });
     const b = await EtcdDirectory.open({ endpoints: [etcd.endpoint], prefix, agent: 'b' });
     await a.publish({ host: '127.0.0.1', port: 1 });
-    // One fabric: what a exports, b's imports reach.
     const t = new LoopbackTransport(mover);
-    const ea = new RegionExchange(a, t);
-    const eb = new RegionExchange(b, t);
+    return { a, b, t, ea: new RegionExchange(a, t), eb: new RegionExchange(b, t) };
+  }
+
+  it('imports by name, caches, drops the cache on revoke / re-export / peer gone', async () => {
+    const { a, b, t, ea, eb } = await agents(`x${process.pid}`);
 
     const src = mover.alloc(64);
     await mover.fill(src, 0x5a);
@@ -105,13 +107,7 @@ describe.skipIf(etcdMissing)('RegionExchange on EtcdDirectory', () => {
   });
 
   it('exports and imports a batch of 300 regions by name; a bad name refuses the batch', async () => {
-    const prefix = `y${process.pid}`;
-    const a = await EtcdDirectory.open({ endpoints: [etcd.endpoint], prefix, agent: 'a' });
-    const b = await EtcdDirectory.open({ endpoints: [etcd.endpoint], prefix, agent: 'b' });
-    await a.publish({ host: '127.0.0.1', port: 1 });
-    const t = new LoopbackTransport(mover);
-    const ea = new RegionExchange(a, t);
-    const eb = new RegionExchange(b, t);
+    const { a, b, t, ea, eb } = await agents(`y${process.pid}`);
     const srcs = Array.from({ length: 300 }, () => mover.alloc(16));
     await Promise.all(srcs.map((r, i) => mover.fill(r, i & 0xff)));
     const names = srcs.map((_, i) => `r${i}`);
