@@ -107,6 +107,7 @@ export function mapDax(addon: NativeAddon, path: string, req: MapRequest): Mappe
     fileOffset: facts.offset,
     dev: facts.dev,
     ino: facts.ino,
+    identity: { object: `${facts.dev}:${facts.ino}`, offset: facts.offset },
     persistent: facts.persistent,
     alignment: facts.alignment,
     ...(req.numaNode === undefined ? {} : { numaNode: req.numaNode }),

@@ -217,6 +217,7 @@ function gpuMemory(buffer: NativeGpuBuffer): GpuMemory {
     device: buffer.device,
     backend: GDS_BACKEND,
     buffer,
+    identity: { object: buffer, offset: 0 },
     release: () => buffer.release(),
   };
 }

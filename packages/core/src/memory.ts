@@ -27,20 +27,45 @@ export interface FileMemory {
 }
 
 /**
+ * Where backend memory sits, for the one overlap rule core applies to every backend's memory
+ * (overlap.ts): two regions can share bytes only when their identities' `object`s are the same
+ * (`===`), and then they are compared by `offset`.
+ */
+export interface MemoryIdentity {
+  /** The same for two memories over the same bytes: an opaque handle, or a key such as `"dev:ino"`. */
+  readonly object: object | string;
+  /** Byte offset of the region's first byte inside `object`. */
+  readonly offset: number;
+}
+
+/**
+ * What core needs of any memory a backend makes or imports: which backend's engines understand
+ * it, how it is freed, and (optionally) what tells its overlaps. Without an identity core treats
+ * two such memories as disjoint and leaves overlap to the engines, which check addresses.
+ */
+export interface BackendMemoryBase {
+  /** The address-space kind the memory belongs to. */
+  readonly kind: string;
+  /** Name of the backend whose engines understand the memory's handles. */
+  readonly backend: string;
+  readonly identity?: MemoryIdentity;
+  /** Frees or forgets the memory; called once, when the registration is freed. */
+  release(): void;
+}
+
+/**
  * Device memory of a GPU, held by the backend that allocated or imported it. JavaScript sees an
  * opaque `buffer` object, never a pointer it could hand back to native code; only engines of the
  * owning backend understand `buffer`.
  */
-export interface GpuMemory {
+export interface GpuMemory extends BackendMemoryBase {
   readonly kind: 'gpu';
   /** CUDA device ordinal. */
   readonly device: number;
-  /** Name of the backend whose engines can use `buffer`. */
-  readonly backend: string;
   /** The backend's opaque handle on the device memory. */
   readonly buffer: object;
-  /** Frees an allocation (or forgets an imported range); called once, when the registration is freed. */
-  release(): void;
+  /** `{ object: buffer, offset: 0 }`: distinct buffers may still alias (two imports of one allocation); engines check addresses. */
+  readonly identity: MemoryIdentity;
 }
 
 /**
@@ -48,10 +73,8 @@ export interface GpuMemory {
  * exporter's virtual address is a number in the exporter's space, never dereferenced here) and
  * the backend's opaque connection handle; only engines of `backend` understand it.
  */
-export interface RemoteMemory {
+export interface RemoteMemory extends BackendMemoryBase {
   readonly kind: 'remote';
-  /** Name of the backend whose engines can reach it. */
-  readonly backend: string;
   /** The exporter's identity (node id @ address:port). */
   readonly peer: string;
   readonly exportId: number;
@@ -60,8 +83,6 @@ export interface RemoteMemory {
   readonly rkey: number;
   /** The backend's opaque handle on the connection to the peer. */
   readonly handle: object;
-  /** Forgets the import; called once, when the registration is freed. */
-  release(): void;
 }
 
 /**
@@ -70,10 +91,8 @@ export interface RemoteMemory {
  * MAP_SHARED. JavaScript holds an opaque `mapping` handle, never a pointer; only engines of
  * `backend` understand it. The region covers `mapOffset`.. of the mapping.
  */
-export interface DaxMemory {
+export interface DaxMemory extends BackendMemoryBase {
   readonly kind: 'dax';
-  /** Name of the backend whose engines can use `mapping`. */
-  readonly backend: string;
   /** The device or file that is mapped. */
   readonly path: string;
   /**
@@ -90,14 +109,14 @@ export interface DaxMemory {
   /** Identity of the mapped object: two regions overlap by offsets only when dev and ino match (device-DAX: dev = rdev, ino = 0). */
   readonly dev: number;
   readonly ino: number;
+  /** `{ object: "dev:ino", offset: fileOffset }`: two mappings of one file or device alias whatever their addresses. */
+  readonly identity: MemoryIdentity;
   /** Whether writes can be made durable (persistent media, or a file on a persistent filesystem). */
   readonly persistent: boolean;
   /** The mapping's alignment (device-DAX: the device's align; files: the page size). */
   readonly alignment: number;
   /** NUMA node the memory sits on, where known. */
   readonly numaNode?: number;
-  /** Drops the handle; the mapping goes away once no engine registration uses it. Called once, when the registration is freed. */
-  release(): void;
 }
 
 export type Memory = HostMemory | FileMemory | GpuMemory | RemoteMemory | DaxMemory;

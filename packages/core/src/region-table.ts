@@ -55,7 +55,7 @@ export class RegionTable implements RegistrationOwner {
       if (s.registered.delete(reg)) s.engine.deregister(reg.index);
     }
     if (reg.memory.kind === 'file') closeFileMemory(reg.memory);
-    else if (reg.memory.kind === 'gpu' || reg.memory.kind === 'remote' || reg.memory.kind === 'dax') reg.memory.release();
+    else if (reg.memory.kind !== 'host') reg.memory.release();
     this.#regions.delete(reg.index);
     this.#freeIndexes.push(reg.index);
     this.#registeredBytes -= reg.length;

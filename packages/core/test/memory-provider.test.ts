@@ -8,7 +8,7 @@ import { oracleBackend } from './fixtures/oracle-backend.js';
 function recordingProvider() {
   const calls: unknown[][] = [];
   let released = 0;
-  const memory = (device: number): GpuMemory => ({ kind: 'gpu', device, backend: 'test', buffer: {}, release: () => released++ });
+  const memory = (device: number, buffer = {}): GpuMemory => ({ kind: 'gpu', device, backend: 'test', buffer, identity: { object: buffer, offset: 0 }, release: () => released++ });
   const provider: MemoryProvider = {
     kind: 'gpu',
     allocOptions: ['device'],
@@ -78,7 +78,8 @@ describe('memory providers', () => {
   it('a provider that hands back memory of the wrong kind for its space gets it released and refused', async () => {
     const rec = recordingProvider();
     let released = 0;
-    const liar: MemoryProvider = { kind: 'gpu', allocate: () => ({ memory: { kind: 'gpu', device: 0, backend: 'test', buffer: {}, release: () => released++ }, space: { ...gpuSpace(0, 1), kind: 'dax' } }) };
+    const buffer = {};
+    const liar: MemoryProvider = { kind: 'gpu', allocate: () => ({ memory: { kind: 'gpu', device: 0, backend: 'test', buffer, identity: { object: buffer, offset: 0 }, release: () => released++ }, space: { ...gpuSpace(0, 1), kind: 'dax' } }) };
     m = await Mover.open({ backends: [oracleBackend({ memoryProviders: [liar, rec.provider] })] });
     expect(codeOf(() => m!.alloc(64, { kind: 'gpu' }))).toBe(ErrorCode.INVALID_ARGUMENT);
     expect(released).toBe(1);
