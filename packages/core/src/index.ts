@@ -17,7 +17,8 @@ export type { AnyErrorCode, BackendErrorCode, ErrorDetail, ErrorGroup } from './
 export * from './directory/index.js';
 export { DIRECT_ALIGNMENT } from './files.js';
 export type { OpenFileOptions } from './files.js';
-export type { BackendMemory, BackendMemoryBase, DaxMemory, FileMemory, GpuMemory, HostMemory, Memory, MemoryIdentity, RemoteMemory } from './memory.js';
+export type { BackendMemory, FileMemory, HostMemory, Memory, MemoryIdentity } from './memory.js';
+export { isFileMemory, isHostMemory } from './memory.js';
 export { HostEngineSession } from './host-engine.js';
 export { crc32c } from './oracle/crc32c.js';
 export { TsEngine } from './oracle/ts-engine.js';

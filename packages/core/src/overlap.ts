@@ -2,7 +2,7 @@
  * Whether two byte ranges overlap in the same memory: the one rule the Batch (at add time) and
  * the TypeScript engine (at run time) apply, as the native engines do by address.
  */
-import type { Memory } from './memory.js';
+import { isBackendMemory, isFileMemory, isHostMemory, type Memory } from './memory.js';
 
 /**
  * Whether `[aOff, aOff + length)` of `a` and `[bOff, bOff + bLength)` of `b` share bytes. Host
@@ -13,7 +13,7 @@ import type { Memory } from './memory.js';
 export function memoryOverlap(a: Memory, aOff: number, b: Memory, bOff: number, length: number, bLength = length): boolean {
   let x: number;
   let y: number;
-  if (a.kind === 'host' && b.kind === 'host') {
+  if (isHostMemory(a) && isHostMemory(b)) {
     if (a.address !== undefined && b.address !== undefined) {
       x = a.address + aOff;
       y = b.address + bOff;
@@ -22,12 +22,12 @@ export function memoryOverlap(a: Memory, aOff: number, b: Memory, bOff: number, 
       x = a.view.byteOffset + aOff;
       y = b.view.byteOffset + bOff;
     }
-  } else if (a.kind === 'file' && b.kind === 'file') {
+  } else if (isFileMemory(a) && isFileMemory(b)) {
     // Two opens of one file or device alias whatever their descriptors.
     if (a.dev !== b.dev || a.ino !== b.ino) return false;
     x = a.fileOffset + aOff;
     y = b.fileOffset + bOff;
-  } else if (a.kind !== 'host' && a.kind !== 'file' && b.kind === a.kind && a.identity !== undefined && b.identity !== undefined) {
+  } else if (isBackendMemory(a) && isBackendMemory(b) && a.kind === b.kind && a.identity !== undefined && b.identity !== undefined) {
     // Backend memory: by the identity its backend gave it (memory.ts).
     if (a.identity.object !== b.identity.object) return false;
     x = a.identity.offset + aOff;

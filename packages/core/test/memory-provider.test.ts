@@ -1,14 +1,20 @@
 /** Mover.alloc / wrap of a backend's own memory kind: dispatch to the session's MemoryProvider, core's checks, release. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, gpuSpace, Mover, type GpuMemory, type MemoryProvider } from '../src/index.js';
+import { ErrorCode, gpuSpace, Mover, type BackendMemory, type MemoryProvider } from '../src/index.js';
 import { codeOf } from './fixtures/code-of.js';
 import { oracleBackend } from './fixtures/oracle-backend.js';
+
+/** A stand-in for a GPU backend's memory: core sees only BackendMemory. */
+interface TestGpuMemory extends BackendMemory {
+  readonly device: number;
+  readonly buffer: object;
+}
 
 /** A provider of kind 'gpu' that records its calls and the releases of what it handed out. */
 function recordingProvider() {
   const calls: unknown[][] = [];
   let released = 0;
-  const memory = (device: number, buffer = {}): GpuMemory => ({ kind: 'gpu', device, backend: 'test', buffer, identity: { object: buffer, offset: 0 }, release: () => released++ });
+  const memory = (device: number, buffer = {}): TestGpuMemory => ({ kind: 'gpu', device, backend: 'test', buffer, identity: { object: buffer, offset: 0 }, release: () => released++ });
   const provider: MemoryProvider = {
     kind: 'gpu',
     allocOptions: ['device'],
