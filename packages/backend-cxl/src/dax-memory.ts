@@ -1,5 +1,5 @@
-/** cxl's memory: a dax mapping, as core holds it (core knows only BackendMemory). */
-import type { BackendMemory, Memory, MemoryIdentity } from '@datamover/core';
+/** cxl's memory and space: a dax mapping, as core holds it (core knows only BackendMemory). */
+import type { AddressSpace, BackendMemory, Memory, MemoryIdentity } from '@datamover/core';
 
 /**
  * A mapping of CXL / persistent memory or of a file, made by the backend that maps it (cxl):
@@ -37,3 +37,15 @@ export interface DaxMemory extends BackendMemory {
 
 /** Whether `m` is dax memory (a kind test alone does not narrow core's open Memory). */
 export const isDaxMemory = (m: Memory): m is DaxMemory => m.kind === 'dax';
+
+/** A dax mapping (device-DAX, a DAX-filesystem file or a MAP_SHARED file): CPU loads and stores reach it. */
+export function daxSpace(path: string, options: { persistent: boolean; alignment: number; numaNode?: number | undefined }): AddressSpace {
+  return Object.freeze({
+    kind: 'dax',
+    name: path,
+    cpuAccessible: true,
+    persistent: options.persistent,
+    alignment: options.alignment || 1,
+    ...(options.numaNode === undefined || options.numaNode < 0 ? {} : { numaNode: options.numaNode }),
+  });
+}

@@ -3,8 +3,8 @@
  * and registered with a Mover. Regions are ranges of the mapping; JavaScript never sees its address.
  */
 import { statSync } from 'node:fs';
-import { datamoverError, daxSpace, ErrorCode, type Mover, type Region } from '@datamover/core';
-import type { DaxMemory } from './dax-memory.js';
+import { datamoverError, ErrorCode, type Mover, type Region } from '@datamover/core';
+import { daxSpace, type DaxMemory } from './dax-memory.js';
 import { daxDeviceOf, type DiscoverOptions } from './discovery.js';
 import { BACKEND_NAME, loadNative, native, type MappingFacts, type NativeAddon } from './native.js';
 

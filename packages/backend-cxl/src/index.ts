@@ -20,7 +20,7 @@ import { daxFileProvider } from './testing.js';
 
 export { brief, cpulessNodes, daxDeviceOf, discover, parseList, summarize } from './discovery.js';
 export type { CxlDecoder, CxlMemdev, CxlRegion, DaxDevice, Discovery, DiscoverOptions, NumaNode } from './discovery.js';
-export { isDaxMemory } from './dax-memory.js';
+export { daxSpace, isDaxMemory } from './dax-memory.js';
 export type { DaxMemory } from './dax-memory.js';
 export { daxFacts, mapDax, openDax, requireCxl } from './dax.js';
 export type { DaxFacts, Mapped, MapRequest, OpenDaxOptions } from './dax.js';

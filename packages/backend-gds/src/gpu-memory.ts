@@ -1,5 +1,5 @@
-/** gds's memory: device memory of a GPU, as core holds it (core knows only BackendMemory). */
-import type { BackendMemory, Memory, MemoryIdentity } from '@datamover/core';
+/** gds's memory and space: device memory of a GPU, as core holds it (core knows only BackendMemory). */
+import type { AddressSpace, BackendMemory, Memory, MemoryIdentity } from '@datamover/core';
 
 /**
  * Device memory of a GPU, held by the backend that allocated or imported it. JavaScript sees an
@@ -18,3 +18,15 @@ export interface GpuMemory extends BackendMemory {
 
 /** Whether `m` is gpu memory (a kind test alone does not narrow core's open Memory). */
 export const isGpuMemory = (m: Memory): m is GpuMemory => m.kind === 'gpu';
+
+/** Memory of CUDA device `device`; `alignment` is what its regions were allocated or found at. */
+export function gpuSpace(device: number, alignment: number): AddressSpace {
+  return Object.freeze({
+    kind: 'gpu',
+    name: `cuda:${device}`,
+    cpuAccessible: false,
+    persistent: false,
+    alignment: alignment || 1,
+    deviceId: device,
+  });
+}

@@ -17,7 +17,7 @@ import type { Access } from './token.js';
 import { rdmaConformanceTrim } from './conformance.js';
 
 export { RdmaErrorCode } from './errors.js';
-export { isRemoteMemory } from './remote-memory.js';
+export { isRemoteMemory, remoteSpace } from './remote-memory.js';
 export type { RemoteMemory } from './remote-memory.js';
 
 export { addonPath, loadNative } from './native.js';

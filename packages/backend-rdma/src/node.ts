@@ -7,8 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, Socket, type Server } from 'node:net';
-import { datamoverError, ErrorCode, isHostMemory, remoteSpace, type Mover, type Region } from '@datamover/core';
-import { isRemoteMemory, type RemoteMemory } from './remote-memory.js';
+import { datamoverError, ErrorCode, isHostMemory, type Mover, type Region } from '@datamover/core';
+import { isRemoteMemory, remoteSpace, type RemoteMemory } from './remote-memory.js';
 import { Channel } from './channel.js';
 import { native, type NativeEngine, type NativeEvent } from './native.js';
 import { challenge, CHALLENGE, HEX32, type Handshake, type HostList, LOOPBACK, type PeerAuth, transcript } from './peer-auth.js';

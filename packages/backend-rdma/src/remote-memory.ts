@@ -1,5 +1,5 @@
-/** rdma's memory: a peer's exported region, as core holds it (core knows only BackendMemory). */
-import type { BackendMemory, Memory } from '@datamover/core';
+/** rdma's memory and space: a peer's exported region, as core holds it (core knows only BackendMemory). */
+import type { AddressSpace, BackendMemory, Memory } from '@datamover/core';
 
 /**
  * A peer's exported memory, imported from a token. JavaScript holds only the token's fields (the
@@ -20,3 +20,14 @@ export interface RemoteMemory extends BackendMemory {
 
 /** Whether `m` is remote memory (a kind test alone does not narrow core's open Memory). */
 export const isRemoteMemory = (m: Memory): m is RemoteMemory => m.kind === 'remote';
+
+/** Memory a peer exported; `peer` names the exporter. */
+export function remoteSpace(peer: string): AddressSpace {
+  return Object.freeze({
+    kind: 'remote',
+    name: peer,
+    cpuAccessible: false,
+    persistent: false,
+    alignment: 1,
+  });
+}

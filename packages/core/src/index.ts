@@ -40,5 +40,5 @@ export type { StagingOptions } from './plan/staging.js';
 export { TransferResult } from './plan/transfer-result.js';
 export type { HopStatus } from './plan/transfer-result.js';
 export { Ring } from './ring/ring.js';
-export { daxSpace, fileSpace, gpuSpace, HOST_SPACE, remoteSpace, SPACE_KINDS } from './spaces.js';
+export { CORE_SPACE_KINDS, fileSpace, HOST_SPACE } from './spaces.js';
 export type { AddressSpace, SpaceKind } from './spaces.js';

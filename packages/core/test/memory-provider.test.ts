@@ -1,6 +1,6 @@
 /** Mover.alloc / wrap of a backend's own memory kind: dispatch to the session's MemoryProvider, core's checks, release. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, gpuSpace, Mover, type BackendMemory, type MemoryProvider } from '../src/index.js';
+import { ErrorCode, Mover, type AddressSpace, type BackendMemory, type MemoryProvider } from '../src/index.js';
 import { codeOf } from './fixtures/code-of.js';
 import { oracleBackend } from './fixtures/oracle-backend.js';
 
@@ -9,6 +9,8 @@ interface TestGpuMemory extends BackendMemory {
   readonly device: number;
   readonly buffer: object;
 }
+/** Its space, as a GPU backend would describe it (core has no gpu space of its own). */
+const gpuSpace = (device: number, alignment: number): AddressSpace => ({ kind: 'gpu', name: `cuda:${device}`, cpuAccessible: false, persistent: false, alignment: alignment || 1, deviceId: device });
 
 /** A provider of kind 'gpu' that records its calls and the releases of what it handed out. */
 function recordingProvider() {
