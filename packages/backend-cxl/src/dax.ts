@@ -3,7 +3,8 @@
  * and registered with a Mover. Regions are ranges of the mapping; JavaScript never sees its address.
  */
 import { statSync } from 'node:fs';
-import { datamoverError, daxSpace, ErrorCode, type DaxMemory, type Mover, type Region } from '@datamover/core';
+import { datamoverError, ErrorCode, type Mover, type Region } from '@datamover/core';
+import { daxSpace, type DaxMemory } from './dax-memory.js';
 import { daxDeviceOf, type DiscoverOptions } from './discovery.js';
 import { BACKEND_NAME, loadNative, native, type MappingFacts, type NativeAddon } from './native.js';
 
@@ -107,6 +108,7 @@ export function mapDax(addon: NativeAddon, path: string, req: MapRequest): Mappe
     fileOffset: facts.offset,
     dev: facts.dev,
     ino: facts.ino,
+    identity: { object: `${facts.dev}:${facts.ino}`, offset: facts.offset },
     persistent: facts.persistent,
     alignment: facts.alignment,
     ...(req.numaNode === undefined ? {} : { numaNode: req.numaNode }),

@@ -1,5 +1,6 @@
 /** An engine session of the cxl backend: the native consumer thread plus the mappings it can register. */
-import { datamoverError, ErrorCode, threadCallback, type EngineSession, type RegionInfo, type Ring } from '@datamover/core';
+import { datamoverError, ErrorCode, isHostMemory, threadCallback, type EngineSession, type RegionInfo, type Ring } from '@datamover/core';
+import { isDaxMemory } from './dax-memory.js';
 import { BACKEND_NAME, native, type NativeAddon, type NativeEngine, type NativeMapping } from './native.js';
 
 export interface CxlEngineOptions {
@@ -29,9 +30,9 @@ export class CxlEngineSession implements EngineSession {
 
   register(region: RegionInfo): void {
     const m = region.memory;
-    if (m.kind === 'host') {
+    if (isHostMemory(m)) {
       native(() => this.#engine.registerHost(region.index, m.view, region.writable));
-    } else if (m.kind === 'dax' && m.backend === BACKEND_NAME) {
+    } else if (isDaxMemory(m) && m.backend === BACKEND_NAME) {
       native(() => this.#engine.registerDax(region.index, m.mapping as NativeMapping, m.mapOffset, region.length, region.writable));
     } else {
       throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `the cxl engine cannot register ${m.kind} memory${m.kind === 'dax' ? ` of backend ${m.backend}` : ''}`);

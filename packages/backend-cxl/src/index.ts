@@ -20,6 +20,8 @@ import { daxFileProvider } from './testing.js';
 
 export { brief, cpulessNodes, daxDeviceOf, discover, parseList, summarize } from './discovery.js';
 export type { CxlDecoder, CxlMemdev, CxlRegion, DaxDevice, Discovery, DiscoverOptions, NumaNode } from './discovery.js';
+export { daxSpace, isDaxMemory } from './dax-memory.js';
+export type { DaxMemory } from './dax-memory.js';
 export { daxFacts, mapDax, openDax, requireCxl } from './dax.js';
 export type { DaxFacts, Mapped, MapRequest, OpenDaxOptions } from './dax.js';
 export { CxlEngineSession } from './engine.js';

@@ -7,10 +7,10 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { daxSpace, ErrorCode, HOST_SPACE, Mover, type DatamoverError } from '@datamover/core';
+import { ErrorCode, HOST_SPACE, Mover, type DatamoverError } from '@datamover/core';
 import { soft } from '@datamover/backend-soft';
 import { crc32c } from '@datamover/backend-soft';
-import { cxl, daxFacts, loadNative, mapDax, openDax } from '../src/index.js';
+import { cxl, daxFacts, daxSpace, loadNative, mapDax, openDax } from '../src/index.js';
 
 let dir = '';
 let n = 0;

@@ -4,7 +4,8 @@
  * { kind: 'gpu', size, device })` takes in device memory another framework allocated. The
  * checks of gds's own keys (`device`) and of the pointer live here; core checks the rest.
  */
-import { datamoverError, ErrorCode, gpuSpace, type GpuMemory, type MemoryProvider } from '@datamover/core';
+import { datamoverError, ErrorCode, type MemoryProvider } from '@datamover/core';
+import { gpuSpace, type GpuMemory } from './gpu-memory.js';
 
 /** The session's native calls the provider goes through. */
 export interface GpuMemoryCalls {

@@ -14,6 +14,8 @@ import { DEFAULT_PIN_HOST_MIN_BYTES, type BufRegisterPolicy } from './policy.js'
 import { cufileMode, detectNvidiaFs, summarizeProbe } from './probe.js';
 import { GDS_BACKEND, GdsEngineSession } from './session.js';
 
+export { gpuSpace, isGpuMemory } from './gpu-memory.js';
+export type { GpuMemory } from './gpu-memory.js';
 export { alignDown, alignmentReason, alignUp, choosePath, chunkPlan, GDS_ALIGNMENT, isAligned, PATH_REASONS, REASON_TEXT, TRANSFER_PATHS } from './alignment.js';
 export type { FileGpuTransfer, PathPolicy, PathReason, TransferPath } from './alignment.js';
 export { conflicts, DEFAULT_BATCH_ENTRIES, DEFAULT_BATCH_ENTRY_BYTES, DEFAULT_BATCH_MIN, fitsBatchEntry, planBatches, resolveBatchLimits } from './batching.js';

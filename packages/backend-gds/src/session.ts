@@ -1,8 +1,9 @@
 /** An engine session of the gds backend: the native consumer thread plus its region table. */
-import { datamoverError, ErrorCode, nativeCaller, threadCallback, type CopyEnd, type EngineErrorInfo, type EngineSession, type GpuMemory, type MemoryProvider, type RegionInfo, type Ring } from '@datamover/core';
+import { datamoverError, ErrorCode, isFileMemory, isHostMemory, nativeCaller, threadCallback, type CopyEnd, type EngineErrorInfo, type EngineSession, type MemoryProvider, type RegionInfo, type Ring } from '@datamover/core';
 import { choosePath, REASON_TEXT } from './alignment.js';
 import type { BatchLimits } from './batching.js';
 import { describeCompletion, gdsErrorMap, libraryErrorDetail, type NativeText } from './errors.js';
+import { isGpuMemory, type GpuMemory } from './gpu-memory.js';
 import { gpuMemoryProvider } from './gpu-provider.js';
 import type { LibraryNames, NativeAddon, NativeEngine, NativeGpuBuffer, NativeLibraryError, TransferRecord } from './native.js';
 import { bufRegisterDecision, pinHostDecision, type BufRegisterPolicy } from './policy.js';
@@ -86,44 +87,41 @@ export class GdsEngineSession implements EngineSession {
 
   register(region: RegionInfo): void {
     const m = region.memory;
-    switch (m.kind) {
-      case 'host': {
-        const pin = pinHostDecision(this.#config.pinHost, m.view.byteLength, this.#config.pinHostMinBytes);
-        const r = this.#call('register host memory', () => this.#engine.registerHost(region.index, m.view, region.writable, pin));
-        if (r.pinned) this.#counters.hostPinned++;
-        return;
-      }
-      case 'file': {
-        const r = this.#call('register a file', () => this.#engine.registerFile(region.index, m.fd, m.directFd, m.fileOffset, region.length, region.writable, true));
-        if (r.cufile) this.#counters.cufileHandles++;
-        else {
-          this.#counters.cufileRefused++;
-          this.#lastCufileRefusal = `${m.path}: ${r.reason ?? 'no cuFile handle'}${r.error ? ` (cuFileHandleRegister: ${this.#errorText(r.error)})` : ''}`;
-        }
-        return;
-      }
-      case 'gpu': {
-        if (m.backend !== GDS_BACKEND) {
-          throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `a gpu region of backend ${m.backend} cannot be used by the gds engine`);
-        }
-        const decision = bufRegisterDecision({ policy: this.#config.bufRegister, length: region.length, registeredBytes: this.#bufRegisteredBytes, pinnedBudget: this.#config.pinnedBudget });
-        const r = this.#call('register GPU memory', () => this.#engine.registerGpu(region.index, m.buffer, region.writable, decision.register));
-        if (r.bufRegistered) {
-          this.#counters.bufRegistered++;
-          this.#bufRegisteredBytes += region.length;
-          this.#gpuBytes.set(region.index, region.length);
-        } else if (decision.register) {
-          this.#counters.bufRegisterFailed++;
-          this.#lastBufRegisterProblem = r.error ? `cuFileBufRegister: ${this.#errorText(r.error)}` : 'cuFileBufRegister failed';
-        } else {
-          this.#counters.bufRegisterSkipped++;
-          this.#lastBufRegisterProblem = decision.why;
-        }
-        return;
-      }
-      default:
-        throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `the gds engine cannot register ${m.kind} memory`);
+    if (isHostMemory(m)) {
+      const pin = pinHostDecision(this.#config.pinHost, m.view.byteLength, this.#config.pinHostMinBytes);
+      const r = this.#call('register host memory', () => this.#engine.registerHost(region.index, m.view, region.writable, pin));
+      if (r.pinned) this.#counters.hostPinned++;
+      return;
     }
+    if (isFileMemory(m)) {
+      const r = this.#call('register a file', () => this.#engine.registerFile(region.index, m.fd, m.directFd, m.fileOffset, region.length, region.writable, true));
+      if (r.cufile) this.#counters.cufileHandles++;
+      else {
+        this.#counters.cufileRefused++;
+        this.#lastCufileRefusal = `${m.path}: ${r.reason ?? 'no cuFile handle'}${r.error ? ` (cuFileHandleRegister: ${this.#errorText(r.error)})` : ''}`;
+      }
+      return;
+    }
+    if (isGpuMemory(m)) {
+      if (m.backend !== GDS_BACKEND) {
+        throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `a gpu region of backend ${m.backend} cannot be used by the gds engine`);
+      }
+      const decision = bufRegisterDecision({ policy: this.#config.bufRegister, length: region.length, registeredBytes: this.#bufRegisteredBytes, pinnedBudget: this.#config.pinnedBudget });
+      const r = this.#call('register GPU memory', () => this.#engine.registerGpu(region.index, m.buffer, region.writable, decision.register));
+      if (r.bufRegistered) {
+        this.#counters.bufRegistered++;
+        this.#bufRegisteredBytes += region.length;
+        this.#gpuBytes.set(region.index, region.length);
+      } else if (decision.register) {
+        this.#counters.bufRegisterFailed++;
+        this.#lastBufRegisterProblem = r.error ? `cuFileBufRegister: ${this.#errorText(r.error)}` : 'cuFileBufRegister failed';
+      } else {
+        this.#counters.bufRegisterSkipped++;
+        this.#lastBufRegisterProblem = decision.why;
+      }
+      return;
+    }
+    throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `the gds engine cannot register ${m.kind} memory`);
   }
 
   deregister(index: number): void {
@@ -150,7 +148,7 @@ export class GdsEngineSession implements EngineSession {
     const file = src.kind === 'file' && dst.kind === 'gpu' ? src : dst.kind === 'file' && src.kind === 'gpu' ? dst : undefined;
     if (!file) return undefined;
     const m = file.memory;
-    if (m?.kind !== 'file' || length === undefined) return this.#config.cufilePath === 'compat' ? COMPAT_BOUNCE : undefined;
+    if (m === undefined || !isFileMemory(m) || length === undefined) return this.#config.cufilePath === 'compat' ? COMPAT_BOUNCE : undefined;
     const direct = m.directFd >= 0;
     const t = { fileOffset: m.fileOffset + (file.offset ?? 0), length, gpuAddressMod: 0, cufileHandle: direct, directDescriptor: direct };
     const { path, reason } = choosePath(t, { cufile: this.#config.cufilePath, unaligned: this.#config.unaligned });
@@ -217,6 +215,7 @@ function gpuMemory(buffer: NativeGpuBuffer): GpuMemory {
     device: buffer.device,
     backend: GDS_BACKEND,
     buffer,
+    identity: { object: buffer, offset: 0 },
     release: () => buffer.release(),
   };
 }

@@ -59,7 +59,7 @@ describe.skipIf('skip' in mock)('gds engine on the CPU mock', () => {
         backing: { size, read: () => buffer.read(0, size) },
         carve: (offset, length) => {
           const imported = addon.importGpu(libraries, buffer.pointer + BigInt(offset), length, 0);
-          return { kind: 'gpu', memory: { kind: 'gpu', device: 0, backend: 'gds', buffer: imported, release: () => imported.release() } };
+          return { kind: 'gpu', memory: { kind: 'gpu', device: 0, backend: 'gds', buffer: imported, identity: { object: imported, offset: 0 }, release: () => imported.release() } };
         },
         close: () => buffer.release(),
       });

@@ -17,6 +17,8 @@ import type { Access } from './token.js';
 import { rdmaConformanceTrim } from './conformance.js';
 
 export { RdmaErrorCode } from './errors.js';
+export { isRemoteMemory, remoteSpace } from './remote-memory.js';
+export type { RemoteMemory } from './remote-memory.js';
 
 export { addonPath, loadNative } from './native.js';
 export type { EngineOptions, NativeAddon, NativeEngine, NativeEvent, NativeProbe } from './native.js';

@@ -7,7 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, Socket, type Server } from 'node:net';
-import { datamoverError, ErrorCode, remoteSpace, type Mover, type Region } from '@datamover/core';
+import { datamoverError, ErrorCode, isHostMemory, type Mover, type Region } from '@datamover/core';
+import { isRemoteMemory, remoteSpace, type RemoteMemory } from './remote-memory.js';
 import { Channel } from './channel.js';
 import { native, type NativeEngine, type NativeEvent } from './native.js';
 import { challenge, CHALLENGE, HEX32, type Handshake, type HostList, LOOPBACK, type PeerAuth, transcript } from './peer-auth.js';
@@ -365,7 +366,7 @@ export class RdmaNode {
   export(region: Region, access: Access): string {
     if (access !== 'read-only' && access !== 'read-write') throw datamoverError(ErrorCode.INVALID_ARGUMENT, `rdma.export: access must be 'read-only' or 'read-write'`);
     const { reg, base } = region.resolve();
-    if (reg.memory.kind !== 'host') throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `rdma.export: only host regions can be exported (got ${reg.memory.kind})`);
+    if (!isHostMemory(reg.memory)) throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `rdma.export: only host regions can be exported (got ${reg.memory.kind})`);
     if (access === 'read-write' && !reg.writable) throw datamoverError(ErrorCode.ACCESS_DENIED, 'rdma.export: a read-only region cannot be exported read-write');
     if (region.length === 0) throw datamoverError(ErrorCode.INVALID_SIZE, 'rdma.export: cannot export an empty region');
     if (this.#nextExport > 0xffff_ffff) throw datamoverError(ErrorCode.TOO_MANY_REGIONS, 'rdma.export: this node has made 2^32 exports; open a new Mover');
@@ -432,8 +433,9 @@ export class RdmaNode {
     }
     const rec: ImportRecord = { peer: p.id, nodeId: p.nodeId, exportId: t.exportId, revoked: false, indexes: new Set() };
     p.imports.set(t.exportId, rec);
+    const memory: RemoteMemory = { kind: 'remote', backend: 'rdma', peer: p.name, exportId: t.exportId, address: t.address, rkey: t.rkey, handle: rec, release: () => p.imports.delete(t.exportId) };
     return mover.registerMemory(
-      { kind: 'remote', backend: 'rdma', peer: p.name, exportId: t.exportId, address: t.address, rkey: t.rkey, handle: rec, release: () => p.imports.delete(t.exportId) },
+      memory,
       remoteSpace(p.name),
       t.length,
       t.access === 'read-write',
@@ -502,7 +504,7 @@ export class RdmaNode {
     if (typeof options.peer === 'string') peerId = options.peer;
     else if (options.peer !== undefined) {
       const { reg } = options.peer.resolve();
-      if (reg.memory.kind !== 'remote') throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'awaitImmediate: peer must be a node id or a remote region');
+      if (!isRemoteMemory(reg.memory)) throw datamoverError(ErrorCode.INVALID_ARGUMENT, 'awaitImmediate: peer must be a node id or a remote region');
       peerId = (reg.memory.handle as ImportRecord).nodeId;
     }
     const match = (e: ImmediateEvent) => (peerId === undefined || e.peer === peerId) && (options.value === undefined || e.value === options.value >>> 0);

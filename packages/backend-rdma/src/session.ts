@@ -2,7 +2,8 @@
  * The rdma engine session: the native engine (ring consumer, QPs, CQs) plus the registration
  * cache for local regions and the table of imported remote regions.
  */
-import { BACKEND_STATUS_BASE, datamoverError, ErrorCode, threadCallback, type EngineErrorInfo, type EngineSession, type RegionInfo, type Ring } from '@datamover/core';
+import { BACKEND_STATUS_BASE, datamoverError, ErrorCode, isHostMemory, threadCallback, type EngineErrorInfo, type EngineSession, type RegionInfo, type Ring } from '@datamover/core';
+import { isRemoteMemory } from './remote-memory.js';
 import { native, type EngineOptions, type NativeAddon, type NativeEngine, type NativeEvent } from './native.js';
 import { RegistrationCache, type CacheEntry } from './reg-cache.js';
 import { RdmaErrorCode } from './errors.js';
@@ -73,7 +74,7 @@ export class RdmaSession implements EngineSession {
 
   register(region: RegionInfo): void {
     const m = region.memory;
-    if (m.kind === 'host') {
+    if (isHostMemory(m)) {
       const { entry } = this.cache.acquire(m.view);
       try {
         native(() => this.native.registerHost(region.index, m.view, region.writable, entry.mr.lkey));
@@ -82,7 +83,7 @@ export class RdmaSession implements EngineSession {
         throw e;
       }
       this.#local.set(region.index, entry);
-    } else if (m.kind === 'remote') {
+    } else if (isRemoteMemory(m)) {
       const rec = m.handle as ImportRecord;
       native(() => this.native.registerRemote(region.index, rec.peer, m.address, region.length, m.rkey, region.writable));
       rec.indexes.add(region.index);

@@ -13,7 +13,7 @@
  * instead (the low-latency path). Faults come from the error log: the context stops in
  * CXTV_ERR_FN, the session restarts it with DSC_CXT_START and the rest of the ring carries on.
  */
-import { abi, datamoverError, ErrorCode, type EngineSession, type Operation, type RegionInfo, type Ring } from '@datamover/core';
+import { abi, datamoverError, ErrorCode, isHostMemory, type EngineSession, type Operation, type RegionInfo, type Ring } from '@datamover/core';
 import type { CpuPath } from './cpu-path.js';
 import type { SdxiFunction } from './function.js';
 import type { ExecutionPath, OperationPlan } from './policy.js';
@@ -188,7 +188,7 @@ export class SdxiSession implements EngineSession {
   }
 
   register(region: RegionInfo): void {
-    if (region.memory.kind !== 'host') throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `the sdxi backend reaches host memory only, not ${region.memory.kind}`);
+    if (!isHostMemory(region.memory)) throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `the sdxi backend reaches host memory only, not ${region.memory.kind}`);
     if (region.index >= INTERRUPT_AKEY) throw datamoverError(ErrorCode.TOO_MANY_REGIONS, `the sdxi backend's AKey table holds regions 0 … ${INTERRUPT_AKEY - 1}`);
     const pasid = this.#fn.bindAddressSpace(region.memory, region.writable);
     this.#cxt.setAkey(region.index, { pasid });

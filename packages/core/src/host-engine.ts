@@ -5,6 +5,7 @@
  */
 import type { EngineSession, RegionInfo, RingConsumerStats } from './backend.js';
 import { datamoverError, ErrorCode } from './errors.js';
+import { isFileMemory, isHostMemory } from './memory.js';
 import { nativeCaller, threadCallback } from './native-loader.js';
 import type { Ring } from './ring/ring.js';
 
@@ -75,8 +76,8 @@ export class HostEngineSession implements EngineSession {
 
   register(region: RegionInfo): void {
     const m = region.memory;
-    if (m.kind === 'host') this.#native(() => this.#engine.registerHost(region.index, m.view, region.writable));
-    else if (m.kind === 'file') this.#native(() => this.#engine.registerFile(region.index, m.fd, m.directFd, m.fileOffset, region.length, region.writable));
+    if (isHostMemory(m)) this.#native(() => this.#engine.registerHost(region.index, m.view, region.writable));
+    else if (isFileMemory(m)) this.#native(() => this.#engine.registerFile(region.index, m.fd, m.directFd, m.fileOffset, region.length, region.writable));
     else throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `the host engine cannot address ${m.kind} memory`);
   }
   deregister(index: number): void {

@@ -17,7 +17,8 @@ export type { AnyErrorCode, BackendErrorCode, ErrorDetail, ErrorGroup } from './
 export * from './directory/index.js';
 export { DIRECT_ALIGNMENT } from './files.js';
 export type { OpenFileOptions } from './files.js';
-export type { BackendMemory, DaxMemory, FileMemory, GpuMemory, HostMemory, Memory, RemoteMemory } from './memory.js';
+export type { BackendMemory, FileMemory, HostMemory, Memory, MemoryIdentity } from './memory.js';
+export { isFileMemory, isHostMemory } from './memory.js';
 export { HostEngineSession } from './host-engine.js';
 export { crc32c } from './oracle/crc32c.js';
 export { TsEngine } from './oracle/ts-engine.js';
@@ -39,5 +40,5 @@ export type { StagingOptions } from './plan/staging.js';
 export { TransferResult } from './plan/transfer-result.js';
 export type { HopStatus } from './plan/transfer-result.js';
 export { Ring } from './ring/ring.js';
-export { daxSpace, fileSpace, gpuSpace, HOST_SPACE, remoteSpace, SPACE_KINDS } from './spaces.js';
+export { CORE_SPACE_KINDS, fileSpace, HOST_SPACE } from './spaces.js';
 export type { AddressSpace, SpaceKind } from './spaces.js';

@@ -27,80 +27,42 @@ export interface FileMemory {
 }
 
 /**
- * Device memory of a GPU, held by the backend that allocated or imported it. JavaScript sees an
- * opaque `buffer` object, never a pointer it could hand back to native code; only engines of the
- * owning backend understand `buffer`.
+ * Where backend memory sits, for the one overlap rule core applies to every backend's memory
+ * (overlap.ts): two regions can share bytes only when their identities' `object`s are the same
+ * (`===`), and then they are compared by `offset`.
  */
-export interface GpuMemory {
-  readonly kind: 'gpu';
-  /** CUDA device ordinal. */
-  readonly device: number;
-  /** Name of the backend whose engines can use `buffer`. */
-  readonly backend: string;
-  /** The backend's opaque handle on the device memory. */
-  readonly buffer: object;
-  /** Frees an allocation (or forgets an imported range); called once, when the registration is freed. */
-  release(): void;
+export interface MemoryIdentity {
+  /** The same for two memories over the same bytes: an opaque handle, or a key such as `"dev:ino"`. */
+  readonly object: object | string;
+  /** Byte offset of the region's first byte inside `object`. */
+  readonly offset: number;
 }
 
 /**
- * A peer's exported memory, imported from a token. JavaScript holds only the token's fields (the
- * exporter's virtual address is a number in the exporter's space, never dereferenced here) and
- * the backend's opaque connection handle; only engines of `backend` understand it.
+ * Memory a backend package makes or imports and registers with `Mover.registerMemory()`: what
+ * core needs of it, whatever the kind. A backend declares its own memory by extending it (gds:
+ * GpuMemory, rdma: RemoteMemory, cxl: DaxMemory); only its engines read the rest. Without an
+ * identity core treats two such memories as disjoint and leaves overlap to the engines, which
+ * check addresses.
  */
-export interface RemoteMemory {
-  readonly kind: 'remote';
-  /** Name of the backend whose engines can reach it. */
+export interface BackendMemory {
+  /** The address-space kind the memory belongs to. */
+  readonly kind: string;
+  /** Name of the backend whose engines understand the memory's handles. */
   readonly backend: string;
-  /** The exporter's identity (node id @ address:port). */
-  readonly peer: string;
-  readonly exportId: number;
-  /** The exported bytes' address in the exporter, as the token carries it. */
-  readonly address: bigint;
-  readonly rkey: number;
-  /** The backend's opaque handle on the connection to the peer. */
-  readonly handle: object;
-  /** Forgets the import; called once, when the registration is freed. */
+  readonly identity?: MemoryIdentity;
+  /** Frees or forgets the memory; called once, when the registration is freed. */
   release(): void;
 }
+
+export type Memory = HostMemory | FileMemory | BackendMemory;
 
 /**
- * A mapping of CXL / persistent memory or of a file, made by the backend that maps it (cxl):
- * a device-DAX character device, a file on a DAX filesystem, or an ordinary file mapped
- * MAP_SHARED. JavaScript holds an opaque `mapping` handle, never a pointer; only engines of
- * `backend` understand it. The region covers `mapOffset`.. of the mapping.
+ * Whether `m` is host memory. A backend's kind is any string, so a kind test does not narrow the
+ * union; registerMemory() refuses backend memory that claims kind host or file.
  */
-export interface DaxMemory {
-  readonly kind: 'dax';
-  /** Name of the backend whose engines can use `mapping`. */
-  readonly backend: string;
-  /** The device or file that is mapped. */
-  readonly path: string;
-  /**
-   * What the mapping is: a device-DAX character device, a file on a DAX filesystem (mapped with
-   * MAP_SYNC), a file in the page cache, or a file in volatile shared memory (tmpfs and the like).
-   */
-  readonly via: 'device-dax' | 'fs-dax' | 'page-cache' | 'shmem';
-  /** The backend's opaque handle on the mapping (it unmaps it once nothing uses it). */
-  readonly mapping: object;
-  /** Byte offset of the region's first byte inside the mapping. */
-  readonly mapOffset: number;
-  /** Byte offset of the region's first byte in the device or file. */
-  readonly fileOffset: number;
-  /** Identity of the mapped object: two regions overlap by offsets only when dev and ino match (device-DAX: dev = rdev, ino = 0). */
-  readonly dev: number;
-  readonly ino: number;
-  /** Whether writes can be made durable (persistent media, or a file on a persistent filesystem). */
-  readonly persistent: boolean;
-  /** The mapping's alignment (device-DAX: the device's align; files: the page size). */
-  readonly alignment: number;
-  /** NUMA node the memory sits on, where known. */
-  readonly numaNode?: number;
-  /** Drops the handle; the mapping goes away once no engine registration uses it. Called once, when the registration is freed. */
-  release(): void;
-}
-
-export type Memory = HostMemory | FileMemory | GpuMemory | RemoteMemory | DaxMemory;
-
-/** Memory a backend package makes or imports and registers with `Mover.registerMemory()`. */
-export type BackendMemory = GpuMemory | RemoteMemory | DaxMemory;
+export const isHostMemory = (m: Memory): m is HostMemory => m.kind === 'host';
+/** Whether `m` is an open file (see isHostMemory). */
+export const isFileMemory = (m: Memory): m is FileMemory => m.kind === 'file';
+/** Whether `m` is a backend's memory: neither host memory nor a file. */
+export const isBackendMemory = (m: Memory): m is BackendMemory => m.kind !== 'host' && m.kind !== 'file';

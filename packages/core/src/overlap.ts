@@ -2,18 +2,18 @@
  * Whether two byte ranges overlap in the same memory: the one rule the Batch (at add time) and
  * the TypeScript engine (at run time) apply, as the native engines do by address.
  */
-import type { Memory } from './memory.js';
+import { isBackendMemory, isFileMemory, isHostMemory, type Memory } from './memory.js';
 
 /**
  * Whether `[aOff, aOff + length)` of `a` and `[bOff, bOff + bLength)` of `b` share bytes. Host
  * memory is judged by address where an engine reported one for both (two SharedArrayBuffer
- * objects over one memory then alias), else by buffer object; files and dax by device and inode;
- * gpu by buffer.
+ * objects over one memory then alias), else by buffer object; files by device and inode; a
+ * backend's memory by the identity its backend gave it.
  */
 export function memoryOverlap(a: Memory, aOff: number, b: Memory, bOff: number, length: number, bLength = length): boolean {
   let x: number;
   let y: number;
-  if (a.kind === 'host' && b.kind === 'host') {
+  if (isHostMemory(a) && isHostMemory(b)) {
     if (a.address !== undefined && b.address !== undefined) {
       x = a.address + aOff;
       y = b.address + bOff;
@@ -22,16 +22,16 @@ export function memoryOverlap(a: Memory, aOff: number, b: Memory, bOff: number, 
       x = a.view.byteOffset + aOff;
       y = b.view.byteOffset + bOff;
     }
-  } else if ((a.kind === 'file' && b.kind === 'file') || (a.kind === 'dax' && b.kind === 'dax')) {
-    // Two opens or mappings of one file or device alias whatever their descriptors or addresses.
+  } else if (isFileMemory(a) && isFileMemory(b)) {
+    // Two opens of one file or device alias whatever their descriptors.
     if (a.dev !== b.dev || a.ino !== b.ino) return false;
     x = a.fileOffset + aOff;
     y = b.fileOffset + bOff;
-  } else if (a.kind === 'gpu' && b.kind === 'gpu') {
-    // Distinct buffers may still alias (two imports of one allocation): engines check addresses.
-    if (a.buffer !== b.buffer) return false;
-    x = aOff;
-    y = bOff;
+  } else if (isBackendMemory(a) && isBackendMemory(b) && a.kind === b.kind && a.identity !== undefined && b.identity !== undefined) {
+    // Backend memory: by the identity its backend gave it (memory.ts).
+    if (a.identity.object !== b.identity.object) return false;
+    x = a.identity.offset + aOff;
+    y = b.identity.offset + bOff;
   } else return false;
   return length > 0 && bLength > 0 && x < y + bLength && y < x + length;
 }

@@ -7,7 +7,7 @@
 import type { EngineSession } from './backend.js';
 import { datamoverError, ErrorCode } from './errors.js';
 import { closeFileMemory } from './files.js';
-import type { Memory } from './memory.js';
+import { isBackendMemory, isFileMemory, type Memory } from './memory.js';
 import { Region, Registration, Span, type RegistrationOwner } from './region.js';
 
 /** What the table needs of an engine session: the registrations it knows and the engine. */
@@ -54,8 +54,8 @@ export class RegionTable implements RegistrationOwner {
     for (const s of this.sessions) {
       if (s.registered.delete(reg)) s.engine.deregister(reg.index);
     }
-    if (reg.memory.kind === 'file') closeFileMemory(reg.memory);
-    else if (reg.memory.kind === 'gpu' || reg.memory.kind === 'remote' || reg.memory.kind === 'dax') reg.memory.release();
+    if (isFileMemory(reg.memory)) closeFileMemory(reg.memory);
+    else if (isBackendMemory(reg.memory)) reg.memory.release();
     this.#regions.delete(reg.index);
     this.#freeIndexes.push(reg.index);
     this.#registeredBytes -= reg.length;

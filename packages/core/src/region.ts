@@ -8,7 +8,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { collector } from './collector.js';
 import { datamoverError, ErrorCode } from './errors.js';
-import type { Memory } from './memory.js';
+import { isHostMemory, type Memory } from './memory.js';
 import type { AddressSpace, SpaceKind } from './spaces.js';
 
 /** The owner of registrations (a Mover's region table): frees what a registration holds. */
@@ -171,7 +171,7 @@ export class Region {
   resolve(): { readonly reg: Registration; readonly base: number } {
     const span = this.#usable();
     const m = span.reg.memory;
-    if (m.kind === 'host' && m.view.byteLength !== span.reg.length) {
+    if (isHostMemory(m) && m.view.byteLength !== span.reg.length) {
       throw datamoverError(ErrorCode.DETACHED_BUFFER, 'the ArrayBuffer behind this region was detached');
     }
     return span; // the span itself: no object made per descriptor
@@ -253,7 +253,7 @@ export class Region {
    */
   bytes(): Uint8Array {
     const { reg, base } = this.resolve();
-    if (reg.memory.kind !== 'host') {
+    if (!isHostMemory(reg.memory)) {
       throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `a ${reg.space.kind} region has no CPU view; copy it into a host region`);
     }
     return reg.memory.view.subarray(base, base + this.length);

@@ -6,7 +6,7 @@ import { OPERATIONS, type Operation } from './backend.js';
 import { datamoverError, ErrorCode } from './errors.js';
 import type { BackendReport } from './mover.js';
 import { operationKey, type Session } from './session.js';
-import { SPACE_KINDS, type SpaceKind } from './spaces.js';
+import { CORE_SPACE_KINDS, type SpaceKind } from './spaces.js';
 
 /** How the Mover picks a backend for each descriptor. */
 export type RoutingPolicy =
@@ -28,23 +28,31 @@ export interface Fallback {
   count: number;
 }
 
-/** Space kinds plus "none", for the route table. */
-const KIND_SLOTS = SPACE_KINDS.length + 1;
-function routeSlot(op: Operation, src: SpaceKind | null, dst: SpaceKind | null): number {
-  const k = (kind: SpaceKind | null) => (kind === null ? SPACE_KINDS.length : SPACE_KINDS.indexOf(kind));
-  return (OPERATIONS.indexOf(op) * KIND_SLOTS + k(src)) * KIND_SLOTS + k(dst);
-}
-
 export class Router {
   readonly #routes = new Map<string, number>();
-  readonly #routeTable = new Int16Array(OPERATIONS.length * KIND_SLOTS * KIND_SLOTS).fill(-1);
+  /** The route table's kind numbers: core's kinds and every kind an open session claims; slot `size` is "none". */
+  readonly #kindSlots: ReadonlyMap<SpaceKind, number>;
+  readonly #routeTable: Int16Array;
   readonly #fallbacks = new Map<string, Fallback>();
 
   constructor(
     readonly sessions: readonly Session[],
     readonly policy: RoutingPolicy,
     readonly unavailable: readonly BackendReport[],
-  ) {}
+  ) {
+    const kinds = new Set<SpaceKind>([...CORE_SPACE_KINDS, ...sessions.flatMap((s) => [...s.kinds])]);
+    this.#kindSlots = new Map([...kinds].map((k, i) => [k, i]));
+    const n = kinds.size + 1;
+    this.#routeTable = new Int16Array(OPERATIONS.length * n * n).fill(-1);
+  }
+
+  /** The route-table slot of (op, src, dst); -1 for a kind no session claims (never cached). */
+  #routeSlot(op: Operation, src: SpaceKind | null, dst: SpaceKind | null): number {
+    const none = this.#kindSlots.size;
+    const s = src === null ? none : (this.#kindSlots.get(src) ?? -1);
+    const d = dst === null ? none : (this.#kindSlots.get(dst) ?? -1);
+    return s < 0 || d < 0 ? -1 : (OPERATIONS.indexOf(op) * (none + 1) + s) * (none + 1) + d;
+  }
 
   /**
    * Which backend would run `op` on these kinds, and the fallbacks taken to get there. Throws
@@ -57,7 +65,7 @@ export class Router {
 
   route(op: Operation, src: SpaceKind | null, dst: SpaceKind | null, backend: string | undefined): number {
     // Policy routes are cached in a small table indexed by (op, src, dst): the batch hot path.
-    const slot = backend === undefined ? routeSlot(op, src, dst) : -1;
+    const slot = backend === undefined ? this.#routeSlot(op, src, dst) : -1;
     if (slot >= 0 && this.#routeTable[slot]! >= 0) return this.#routeTable[slot]!;
     const k = backend === undefined ? operationKey(op, src, dst) : `${operationKey(op, src, dst)}@${backend}`;
     const cached = this.#routes.get(k);

@@ -1,12 +1,13 @@
 /**
- * Address spaces: the memory domains a region can live in. The model holds all five kinds;
- * which of them a Mover can reach depends on the backends it opened.
+ * Address spaces: the memory domains a region can live in. Core knows host memory and files;
+ * any other kind is a string a backend declares (gds 'gpu', rdma 'remote', cxl 'dax') in its
+ * capabilities, with its memory (BackendMemory) and its space (a function of that backend).
  */
 
-export const SPACE_KINDS = ['host', 'file', 'dax', 'gpu', 'remote'] as const;
-/** host: process memory · file: a file or block device · dax: a device-DAX / CXL mapping ·
- * gpu: CUDA device memory · remote: a peer's exported memory. */
-export type SpaceKind = (typeof SPACE_KINDS)[number];
+/** The kinds core itself serves: host (process memory) and file (a file or block device). */
+export const CORE_SPACE_KINDS = ['host', 'file'] as const;
+/** A space kind: core's own, or any string a backend declares. */
+export type SpaceKind = (typeof CORE_SPACE_KINDS)[number] | (string & {});
 
 /** What a memory domain is: who can touch it and how. */
 export interface AddressSpace {
@@ -40,40 +41,5 @@ export function fileSpace(path: string, directAlignment: number): AddressSpace {
     cpuAccessible: false,
     persistent: true,
     alignment: directAlignment || 1,
-  });
-}
-
-/** Memory of CUDA device `device`; `alignment` is what its regions were allocated or found at. */
-export function gpuSpace(device: number, alignment: number): AddressSpace {
-  return Object.freeze({
-    kind: 'gpu',
-    name: `cuda:${device}`,
-    cpuAccessible: false,
-    persistent: false,
-    alignment: alignment || 1,
-    deviceId: device,
-  });
-}
-
-/** Memory a peer exported; `peer` names the exporter. */
-export function remoteSpace(peer: string): AddressSpace {
-  return Object.freeze({
-    kind: 'remote',
-    name: peer,
-    cpuAccessible: false,
-    persistent: false,
-    alignment: 1,
-  });
-}
-
-/** A dax mapping (device-DAX, a DAX-filesystem file or a MAP_SHARED file): CPU loads and stores reach it. */
-export function daxSpace(path: string, options: { persistent: boolean; alignment: number; numaNode?: number | undefined }): AddressSpace {
-  return Object.freeze({
-    kind: 'dax',
-    name: path,
-    cpuAccessible: true,
-    persistent: options.persistent,
-    alignment: options.alignment || 1,
-    ...(options.numaNode === undefined || options.numaNode < 0 ? {} : { numaNode: options.numaNode }),
   });
 }

@@ -9,6 +9,7 @@ import type { Batch, BatchPath, SubmitOptions } from './batch.js';
 import { OPCODE_BITS } from './descriptor/schema.js';
 import { datamoverError, engineError, ErrorCode, type CancelledError, type DatamoverError } from './errors.js';
 import { checkInlineMode } from './inline.js';
+import { isHostMemory } from './memory.js';
 import type { Router } from './router.js';
 import type { Session } from './session.js';
 import { Work } from './submitter.js';
@@ -65,7 +66,7 @@ export class Submission {
     // Every region must still be usable now; then pin them until the batch settles.
     for (const reg of batch.regs) {
       if (reg.releasing || reg.freed) throw datamoverError(ErrorCode.REGION_RELEASED, 'a region of this batch was released after the descriptor was added');
-      if (reg.memory.kind === 'host' && reg.memory.view.byteLength !== reg.length) throw datamoverError(ErrorCode.DETACHED_BUFFER, 'the ArrayBuffer behind a region of this batch was detached');
+      if (isHostMemory(reg.memory) && reg.memory.view.byteLength !== reg.length) throw datamoverError(ErrorCode.DETACHED_BUFFER, 'the ArrayBuffer behind a region of this batch was detached');
     }
     for (const s of batch.sessions) this.#ensureRegistered(this.sessions[s]!, batch);
     for (const reg of batch.regs) reg.inFlight++;

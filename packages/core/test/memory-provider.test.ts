@@ -1,14 +1,22 @@
 /** Mover.alloc / wrap of a backend's own memory kind: dispatch to the session's MemoryProvider, core's checks, release. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, gpuSpace, Mover, type GpuMemory, type MemoryProvider } from '../src/index.js';
+import { ErrorCode, Mover, type AddressSpace, type BackendMemory, type MemoryProvider } from '../src/index.js';
 import { codeOf } from './fixtures/code-of.js';
 import { oracleBackend } from './fixtures/oracle-backend.js';
+
+/** A stand-in for a GPU backend's memory: core sees only BackendMemory. */
+interface TestGpuMemory extends BackendMemory {
+  readonly device: number;
+  readonly buffer: object;
+}
+/** Its space, as a GPU backend would describe it (core has no gpu space of its own). */
+const gpuSpace = (device: number, alignment: number): AddressSpace => ({ kind: 'gpu', name: `cuda:${device}`, cpuAccessible: false, persistent: false, alignment: alignment || 1, deviceId: device });
 
 /** A provider of kind 'gpu' that records its calls and the releases of what it handed out. */
 function recordingProvider() {
   const calls: unknown[][] = [];
   let released = 0;
-  const memory = (device: number): GpuMemory => ({ kind: 'gpu', device, backend: 'test', buffer: {}, release: () => released++ });
+  const memory = (device: number, buffer = {}): TestGpuMemory => ({ kind: 'gpu', device, backend: 'test', buffer, identity: { object: buffer, offset: 0 }, release: () => released++ });
   const provider: MemoryProvider = {
     kind: 'gpu',
     allocOptions: ['device'],
@@ -78,7 +86,8 @@ describe('memory providers', () => {
   it('a provider that hands back memory of the wrong kind for its space gets it released and refused', async () => {
     const rec = recordingProvider();
     let released = 0;
-    const liar: MemoryProvider = { kind: 'gpu', allocate: () => ({ memory: { kind: 'gpu', device: 0, backend: 'test', buffer: {}, release: () => released++ }, space: { ...gpuSpace(0, 1), kind: 'dax' } }) };
+    const buffer = {};
+    const liar: MemoryProvider = { kind: 'gpu', allocate: () => ({ memory: { kind: 'gpu', device: 0, backend: 'test', buffer, identity: { object: buffer, offset: 0 }, release: () => released++ }, space: { ...gpuSpace(0, 1), kind: 'dax' } }) };
     m = await Mover.open({ backends: [oracleBackend({ memoryProviders: [liar, rec.provider] })] });
     expect(codeOf(() => m!.alloc(64, { kind: 'gpu' }))).toBe(ErrorCode.INVALID_ARGUMENT);
     expect(released).toBe(1);

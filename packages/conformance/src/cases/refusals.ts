@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { truncateSync, writeFileSync } from 'node:fs';
-import { ErrorCode, Mover, SPACE_KINDS, type Batch, type BatchResult, type Capabilities, type Operation, type Region, type SpaceKind } from '@datamover/core';
+import { CORE_SPACE_KINDS, ErrorCode, Mover, type Batch, type BatchResult, type Capabilities, type Operation, type Region, type SpaceKind } from '@datamover/core';
 import { bytesEqual, deepEqual, equal, fail, ok, refused, resultOf } from '../check.js';
 import { noise } from '../data.js';
 import type { CaseContextApi, CaseDef } from '../types.js';
@@ -293,7 +293,7 @@ async function moverRefusals(ctx: CaseContextApi): Promise<void> {
   await refused(ErrorCode.OUT_OF_BOUNDS, () => m.openFile(small, { offset: 11 }), 'a file region starting past the end');
 
   // Combinations the backend does not claim are refused with UNSUPPORTED_OPERATION.
-  const kinds = SPACE_KINDS.filter((k) => ctx.hasKind(k));
+  const kinds = [...new Set<SpaceKind>([...CORE_SPACE_KINDS, ...ctx.caps.operations.flatMap((o) => [o.src, o.dst]).filter((k): k is SpaceKind => k !== null)])].filter((k) => ctx.hasKind(k));
   const unclaimed: Combo[] = [];
   for (const op of ['copy', 'compare'] as const) for (const s of kinds) for (const d of kinds) if (!ctx.claims(op, s, d)) unclaimed.push({ op, src: s, dst: d });
   for (const op of ['fill', 'writeImm'] as const) for (const d of kinds) if (!ctx.claims(op, null, d)) unclaimed.push({ op, src: null, dst: d });

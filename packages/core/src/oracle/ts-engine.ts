@@ -10,7 +10,7 @@ import * as abi from '../abi.js';
 import type { EngineSession, RegionInfo } from '../backend.js';
 import { datamoverError, ErrorCode } from '../errors.js';
 import type { HostEngineAddon } from '../host-engine.js';
-import type { Memory } from '../memory.js';
+import { isFileMemory, isHostMemory, type Memory } from '../memory.js';
 import { memoryOverlap } from '../overlap.js';
 import type { Ring } from '../ring/ring.js';
 import { crc32c } from './crc32c.js';
@@ -54,11 +54,11 @@ interface Access {
 
 function access(region: RegionInfo): Access {
   const { memory, length, writable } = region;
-  if (memory.kind === 'host') {
+  if (isHostMemory(memory)) {
     const view = memory.view;
     return { memory, length, writable, read: (o, n) => view.subarray(o, o + n), write: (o, d) => view.set(d, o) };
   }
-  if (memory.kind !== 'file') throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `the TypeScript engine cannot address ${memory.kind} memory`);
+  if (!isFileMemory(memory)) throw datamoverError(ErrorCode.UNSUPPORTED_OPERATION, `the TypeScript engine cannot address ${memory.kind} memory`);
   const fd = memory.fd;
   const base = memory.fileOffset;
   return {

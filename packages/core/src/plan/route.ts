@@ -8,7 +8,7 @@
 import type { BackendReport } from '../mover.js';
 import type { Router } from '../router.js';
 import { operationKey, type Session } from '../session.js';
-import { SPACE_KINDS, type SpaceKind } from '../spaces.js';
+import type { SpaceKind } from '../spaces.js';
 
 /** One hop of a route: the session that runs it and the kinds it copies between. */
 export interface RouteHop {
@@ -38,7 +38,7 @@ export interface Route {
 }
 
 export class RouteFinder {
-  readonly #cache: (Route | undefined)[] = new Array<Route | undefined>(SPACE_KINDS.length * SPACE_KINDS.length);
+  readonly #cache = new Map<SpaceKind, Map<SpaceKind, Route>>();
 
   constructor(
     readonly sessions: readonly Session[],
@@ -47,8 +47,11 @@ export class RouteFinder {
   ) {}
 
   find(src: SpaceKind, dst: SpaceKind): Route {
-    const slot = SPACE_KINDS.indexOf(src) * SPACE_KINDS.length + SPACE_KINDS.indexOf(dst);
-    return (this.#cache[slot] ??= this.#search(src, dst));
+    let bySrc = this.#cache.get(src);
+    if (bySrc === undefined) this.#cache.set(src, (bySrc = new Map()));
+    let route = bySrc.get(dst);
+    if (route === undefined) bySrc.set(dst, (route = this.#search(src, dst)));
+    return route;
   }
 
   #search(src: SpaceKind, dst: SpaceKind): Route {
